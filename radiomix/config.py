@@ -1,0 +1,100 @@
+"""The YAML configuration of ``radiomix train``: defaults, loading and validation with clear messages."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import yaml
+
+from ._resources import params_dir
+
+__all__ = ["ConfigError", "default_config", "load_config", "validate_config"]
+
+
+class ConfigError(ValueError):
+    """A configuration key or value is invalid; the message names the key and lists the valid ones."""
+
+
+def default_config() -> dict:
+    """The shipped default configuration (``params/train_default.yaml``) as a dict."""
+    return yaml.safe_load((params_dir() / "train_default.yaml").read_text())
+
+
+# Keys whose value is a free-form mapping (model parameters, search spaces): not checked key by key.
+_FREE = {"model.params", "model.search"}
+
+
+def _check(node, ref, path: str):
+    if path in _FREE or ref is None or not isinstance(ref, dict):
+        return
+    if not isinstance(node, dict):
+        raise ConfigError(f"config key {path!r} must be a mapping with keys {sorted(ref)}, got {node!r}")
+    for key, value in node.items():
+        where = f"{path}.{key}" if path else str(key)
+        if key not in ref:
+            raise ConfigError(f"unknown config key {where!r}; valid keys{' under ' + repr(path) if path else ''}: {sorted(ref)}")
+        _check(value, ref[key], where)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and k not in ("params", "search"):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def validate_config(cfg: dict) -> dict:
+    """Check keys against the default schema and values for type/range; return the config merged over defaults."""
+    ref = default_config()
+    _check(cfg, ref, "")
+    full = _merge(ref, cfg)
+    for key in ("id", "target"):
+        if not isinstance(full[key], str) or not full[key]:
+            raise ConfigError(f"config key {key!r} must be a column name, got {full[key]!r}")
+    for key in ("batch", "groups"):
+        if full[key] is not None and not isinstance(full[key], str):
+            raise ConfigError(f"config key {key!r} must be a column name or null, got {full[key]!r}")
+    outer, inner = full["cv"]["outer"], full["cv"]["inner"]
+    for where, val, lo in (("cv.outer.n_splits", outer["n_splits"], 2), ("cv.outer.n_repeats", outer["n_repeats"], 1),
+                           ("cv.inner.n_splits", inner["n_splits"], 2), ("cv.inner.n_candidates", inner["n_candidates"], 1),
+                           ("bootstrap", full["bootstrap"], 0)):
+        if not isinstance(val, int) or isinstance(val, bool) or val < lo:
+            raise ConfigError(f"config key {where!r} must be an integer >= {lo}, got {val!r}")
+    thr = full["threshold"]
+    if not (thr == "youden" or (isinstance(thr, (int, float)) and not isinstance(thr, bool) and 0 < thr < 1)):
+        raise ConfigError(f"config key 'threshold' must be 'youden' or a number in (0, 1), got {thr!r}")
+    from .pipeline import MODELS
+
+    if full["model"]["name"] not in MODELS and "." not in str(full["model"]["name"]):
+        raise ConfigError(
+            f"config key 'model.name' is {full['model']['name']!r}; valid: {sorted(MODELS)} or an import path "
+            "such as sklearn.ensemble.ExtraTreesClassifier"
+        )
+    if not isinstance(full["model"]["search"] or {}, dict):
+        raise ConfigError("config key 'model.search' must map parameter names to lists of values")
+    for k, v in (full["model"]["search"] or {}).items():
+        if not isinstance(v, list) or not v:
+            raise ConfigError(f"config key 'model.search.{k}' must be a non-empty list of values, got {v!r}")
+    return full
+
+
+def load_config(path: str | os.PathLike | None = None, **overrides) -> dict:
+    """Load a YAML config (default: the shipped one), apply non-None ``overrides`` (top-level keys such as
+    ``target=``, ``id=``, ``batch=``, ``groups=``) and validate it."""
+    cfg = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        cfg = yaml.safe_load(p.read_text()) or {}
+        if not isinstance(cfg, dict):
+            raise ConfigError(f"{p}: a config must be a YAML mapping")
+    for k, v in overrides.items():
+        if v is not None:
+            cfg[k] = v
+    return validate_config(cfg)

@@ -1,0 +1,396 @@
+"""A synthetic multi-site radiomics cohort that radiomix makes itself (images, masks, clinical, genetic).
+
+The cohort imitates a multi-centre lung-lesion CT study: every patient has a CT-like crop of the chest
+(lung parenchyma, vessels, chest wall with fat, muscle and a rib) holding one lesion, a lesion mask,
+a clinical row and (for most patients) a genetic row. Sites differ the way scanners do, and the binary
+outcome depends on image, clinical and genetic signal through one documented model (see
+:func:`make_cohort`), so tests can check that a pipeline finds what was put there.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SiteProfile", "Cohort", "make_cohort", "DEFAULT_SITES", "SIGNAL_COLUMNS", "NOISE_COLUMNS"]
+
+
+@dataclass(frozen=True)
+class SiteProfile:
+    """How one scanner/site renders the same anatomy.
+
+    spacing : (x, y, z) voxel size in mm; z is also the slice thickness (partial-volume averaging).
+    noise_hu : standard deviation of the (spatially correlated) image noise, in HU.
+    blur_mm : in-plane Gaussian point-spread sigma in mm (reconstruction kernel sharpness).
+    scale, offset_hu : intensity calibration, ``HU_site = scale * HU + offset_hu``.
+    severity_shift : mean of the latent severity at this site (case mix: referral centres see worse cases).
+    """
+
+    name: str
+    spacing: tuple[float, float, float]
+    noise_hu: float
+    blur_mm: float
+    scale: float
+    offset_hu: float
+    severity_shift: float
+
+
+DEFAULT_SITES = (
+    SiteProfile("site_A", (0.70, 0.70, 1.25), noise_hu=10.0, blur_mm=0.6, scale=1.00, offset_hu=0.0, severity_shift=-0.30),
+    SiteProfile("site_B", (0.90, 0.90, 2.50), noise_hu=18.0, blur_mm=1.0, scale=1.06, offset_hu=15.0, severity_shift=0.00),
+    SiteProfile("site_C", (0.80, 0.80, 5.00), noise_hu=28.0, blur_mm=1.4, scale=0.94, offset_hu=-20.0, severity_shift=0.35),
+)
+
+#: Columns that carry outcome signal (directly or through the latent severity).
+SIGNAL_COLUMNS = {
+    "clinical": ["age", "ldh", "albumin", "stage"],
+    "genetic": ["mut_TP53", "expr_HIF1A", "expr_VEGFA"],
+    "radiomic_examples": [
+        "original_shape_MeshVolume",
+        "original_shape_Sphericity",
+        "original_firstorder_StandardDeviation",
+        "original_glszm_SizeZoneNonUniformityNormalized",
+    ],
+}
+#: Columns drawn independently of the outcome.
+NOISE_COLUMNS = {"clinical": ["sex", "hemoglobin", "crp"], "genetic": ["mut_EGFR", "mut_KRAS", "expr_GAPDH"]}
+
+# Outcome model coefficients (documented in make_cohort's docstring).
+_B_SEVERITY, _B_TP53, _B_HIF1A, _B_AGE = 1.4, 0.9, 0.6, 0.25
+_FOV_MM = np.array([72.0, 72.0, 56.0])
+
+
+@dataclass
+class Cohort:
+    """What :func:`make_cohort` returns; the tables are also written to ``out_dir`` when one is given."""
+
+    manifest: pd.DataFrame
+    clinical: pd.DataFrame
+    genetic: pd.DataFrame
+    truth: pd.DataFrame
+    sites: list[SiteProfile]
+    out_dir: Path | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def _site_profiles(n_sites: int, rng: np.random.Generator) -> list[SiteProfile]:
+    sites = list(DEFAULT_SITES[:n_sites])
+    for k in range(len(sites), n_sites):
+        sites.append(
+            SiteProfile(
+                f"site_{chr(ord('A') + k) if k < 26 else k}",
+                (float(rng.uniform(0.6, 1.0)),) * 2 + (float(rng.choice([1.0, 1.25, 2.0, 2.5, 3.0, 5.0])),),
+                noise_hu=float(rng.uniform(8, 30)),
+                blur_mm=float(rng.uniform(0.5, 1.5)),
+                scale=float(rng.uniform(0.92, 1.08)),
+                offset_hu=float(rng.uniform(-25, 25)),
+                severity_shift=float(rng.uniform(-0.4, 0.4)),
+            )
+        )
+    return sites
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _lesion_geometry(severity: float, rng: np.random.Generator) -> dict:
+    """Random lesion parameters; size, irregularity and heterogeneity grow with severity."""
+    z = _sigmoid(1.2 * severity)
+    n_lobes = 6
+    dirs = rng.normal(size=(n_lobes, 3))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    freq = 3.0 + 2.0 * z
+    n_tex = 24
+    # Texture: random Fourier features; heterogeneous lesions have more high-frequency energy.
+    k = rng.normal(size=(n_tex, 3))
+    k /= np.linalg.norm(k, axis=1, keepdims=True)
+    wavelength = rng.uniform(2.0, 9.0 - 5.0 * z, size=n_tex)
+    return {
+        "center": rng.uniform(-6, 6, size=3) * np.array([1.0, 1.0, 0.6]),
+        "radius": float(np.clip(7.0 * np.exp(0.28 * severity + rng.normal(0, 0.08)), 3.5, 17.0)),
+        "elong": rng.uniform(0.85, 1.15, size=3),
+        "irregularity": 0.04 + 0.22 * z,
+        "lobe_dirs": dirs,
+        "lobe_w": rng.uniform(0.5, 1.0, size=n_lobes),
+        "lobe_phase": rng.uniform(0, 2 * np.pi, size=n_lobes),
+        "lobe_freq": freq,
+        "tex_k": k * (2 * np.pi / wavelength)[:, None],
+        "tex_phase": rng.uniform(0, 2 * np.pi, size=n_tex),
+        "tex_amp": 8.0 + 34.0 * z,
+        "base_hu": float(rng.normal(38, 6)),
+        "necrosis": bool(severity > 0.6),
+    }
+
+
+def _anatomy(rng: np.random.Generator) -> dict:
+    n_vessels = int(rng.integers(3, 7))
+    p0 = rng.uniform(-30, 30, size=(n_vessels, 3))
+    d = rng.normal(size=(n_vessels, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    return {
+        "wall_x": float(rng.uniform(22, 28)),
+        "wall_curv": float(rng.uniform(0.004, 0.012)),
+        "rib_z": float(rng.uniform(-18, 18)),
+        "vessel_p0": p0,
+        "vessel_d": d,
+        "vessel_r": rng.uniform(0.8, 2.2, size=n_vessels),
+        "lung_k": rng.normal(size=(4, 3)) * 0.08,
+        "lung_phase": rng.uniform(0, 2 * np.pi, size=4),
+    }
+
+
+def _phantom(x, y, z, anat: dict, les: dict):
+    """Continuous HU phantom and lesion indicator at physical points (mm); grid-independent by design."""
+    pts = np.stack([x, y, z], axis=-1)
+    lung_var = sum(np.cos(pts @ k + ph) for k, ph in zip(anat["lung_k"], anat["lung_phase"]))
+    hu = -850.0 + 12.0 * lung_var
+    for p0, d, r in zip(anat["vessel_p0"], anat["vessel_d"], anat["vessel_r"]):
+        rel = pts - p0
+        dist2 = np.sum(rel**2, axis=-1) - (rel @ d) ** 2
+        hu = np.where(dist2 < r * r, 40.0, hu)
+    wall = anat["wall_x"] + anat["wall_curv"] * (y**2 + 0.5 * z**2)
+    hu = np.where(x > wall, -100.0, hu)  # subpleural fat
+    hu = np.where(x > wall + 4.0, 45.0, hu)  # intercostal muscle
+    rib = (x - (wall + 11.0)) ** 2 + (z - anat["rib_z"]) ** 2 < 4.5**2
+    hu = np.where(rib, 650.0, hu)
+
+    rel = (pts - les["center"]) / les["elong"]
+    r = np.linalg.norm(rel, axis=-1)
+    u = rel / np.maximum(r, 1e-9)[..., None]
+    lobes = sum(
+        w * np.cos(les["lobe_freq"] * (u @ dvec) + ph)
+        for dvec, w, ph in zip(les["lobe_dirs"], les["lobe_w"], les["lobe_phase"])
+    ) / np.sum(les["lobe_w"])
+    boundary = les["radius"] * (1.0 + les["irregularity"] * lobes)
+    inside = r < boundary
+    tex = np.cos(pts @ les["tex_k"].T + les["tex_phase"]).mean(axis=-1) * np.sqrt(2.0)
+    lesion_hu = les["base_hu"] + les["tex_amp"] * tex
+    if les["necrosis"]:
+        lesion_hu = np.where(r < 0.45 * boundary, lesion_hu - 30.0, lesion_hu)
+    hu = np.where(inside, lesion_hu, hu)
+    return hu, inside
+
+
+def _render_case(severity: float, site: SiteProfile, case_seed: int):
+    """Render one patient at one site's resolution: (image int16 zyx, mask uint8 zyx, origin, spacing)."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(case_seed)
+    anat, les = _anatomy(rng), _lesion_geometry(severity, rng)
+    sp = np.asarray(site.spacing, dtype=float)
+    shape = np.floor(_FOV_MM / sp).astype(int)  # x, y, z
+    origin = -0.5 * (shape - 1) * sp
+    xs, ys, zs = (origin[i] + sp[i] * np.arange(shape[i]) for i in range(3))
+    Z, Y, X = np.meshgrid(zs, ys, xs, indexing="ij")
+    mask = _phantom(X, Y, Z, anat, les)[1]
+    # Partial volume: average the continuous phantom over the slice thickness.
+    n_sub = max(1, int(np.ceil(sp[2] / 0.6)))
+    offsets = (np.arange(n_sub) + 0.5) / n_sub * sp[2] - 0.5 * sp[2]
+    img = np.zeros(mask.shape)
+    for dz in offsets:
+        img += _phantom(X, Y, Z + dz, anat, les)[0]
+    img /= n_sub
+    sigma_vox = site.blur_mm / sp
+    img = gaussian_filter(img, sigma=(0.0, sigma_vox[1], sigma_vox[0]), mode="nearest")
+    noise = gaussian_filter(rng.normal(size=img.shape), sigma=(0.0, 0.7, 0.7))
+    noise *= site.noise_hu / max(noise.std(), 1e-9)
+    img = site.scale * img + site.offset_hu + noise
+    img = np.clip(np.rint(img), -1024, 3071).astype(np.int16)
+    return img, mask.astype(np.uint8), origin, sp
+
+
+def _write_nifti(arr, origin, spacing, path: Path):
+    import SimpleITK as sitk
+
+    im = sitk.GetImageFromArray(arr)
+    im.SetOrigin(tuple(float(v) for v in origin))
+    im.SetSpacing(tuple(float(v) for v in spacing))
+    tmp = path.with_name(f".{path.name}.tmp.nii.gz")
+    sitk.WriteImage(im, str(tmp), useCompression=True)
+    os.replace(tmp, path)
+
+
+def _render_and_write(pid, severity, site, case_seed, img_dir: Path):
+    img, mask, origin, sp = _render_case(severity, site, case_seed)
+    ip, mp = img_dir / f"{pid}_ct.nii.gz", img_dir / f"{pid}_mask.nii.gz"
+    _write_nifti(img, origin, sp, ip)
+    _write_nifti(mask, origin, sp, mp)
+    return pid, int(mask.sum())
+
+
+def make_cohort(
+    n_patients: int = 150,
+    n_sites: int = 3,
+    *,
+    out_dir: str | os.PathLike | None = None,
+    prevalence: float = 0.30,
+    images: bool = True,
+    random_state: int = 0,
+    n_jobs: int = 1,
+    progress: bool = False,
+) -> Cohort:
+    """Make a synthetic multi-site cohort: CT-like images + lesion masks, clinical and genetic tables.
+
+    Generative model (per patient *i* at site *s*; all draws from ``random_state``):
+
+    * latent severity ``sev_i ~ Normal(severity_shift_s, 1)`` (sites see different case mixes);
+    * **image** (written only when ``images=True``): a 72 x 72 x 56 mm chest crop rendered at the site's
+      voxel spacing, with a lesion whose radius grows as ``7 mm * exp(0.28 sev)`` (volume features),
+      whose surface irregularity (lobulation) grows with ``sigmoid(1.2 sev)`` (lower sphericity), whose
+      internal texture amplitude and frequency grow with severity (first-order spread, GLCM/GLSZM
+      heterogeneity), with a necrotic core when ``sev > 0.6``. Site effects: voxel spacing and slice
+      thickness (partial volume), in-plane blur, correlated noise, intensity scale and offset;
+    * **clinical**: ``age ~ N(64, 9)``; ``sex`` (noise); ``ldh = exp(5.3 + 0.18 sev + N(0, .25))``;
+      ``albumin = 40 - 1.5 sev + N(0, 3.5)``; ``crp`` and ``hemoglobin`` (noise); ``stage`` I-IV
+      cut from ``sev + N(0, .7)``;
+    * **genetic**: ``mut_TP53 ~ Bernoulli(.35)``, ``expr_HIF1A ~ N(0, 1)``,
+      ``expr_VEGFA = .6 expr_HIF1A + N(0, .8)`` (signal via HIF1A); ``mut_EGFR``, ``mut_KRAS``,
+      ``expr_GAPDH`` are noise;
+    * **outcome** ``y ~ Bernoulli(sigmoid(b0 + 1.4 sev + 0.9 mut_TP53 + 0.6 expr_HIF1A + 0.25 (age-64)/9))``,
+      with ``b0`` solved so the mean risk equals ``prevalence``.
+
+    Missingness: ``ldh`` 10 % MCAR, ``hemoglobin`` 5 % MCAR, ``stage`` 5 % MCAR, ``albumin`` MAR (40 %
+    missing when age > 70, else 5 %), ``crp`` never measured at the third site (MAR by site), 15 % of
+    patients have no genetic row at all (missing modality), expression values 5 % MCAR.
+
+    Signal columns are listed in :data:`SIGNAL_COLUMNS`, noise columns in :data:`NOISE_COLUMNS`.
+
+    Parameters
+    ----------
+    n_patients, n_sites : int
+        Cohort size and number of sites (the first three use :data:`DEFAULT_SITES`; more are drawn).
+    out_dir : path, optional
+        Where to write ``images/*.nii.gz``, ``manifest.csv``, ``clinical.csv``, ``genetic.csv`` and
+        ``truth.csv``. Required when ``images=True``.
+    prevalence : float
+        Expected fraction of positive outcomes.
+    images : bool
+        Render and write images (about 0.3 s per patient); ``False`` makes only the tables.
+    random_state : int
+        Seed; the same seed gives byte-identical tables and images.
+    n_jobs : int
+        Processes used to render images (-1 = all cores).
+
+    Returns
+    -------
+    Cohort
+        ``manifest`` (``id, image, mask, site``), ``clinical`` (with ``outcome``), ``genetic``, ``truth``
+        (latent severity, risk, lesion voxels), ``sites``.
+
+    Examples
+    --------
+    >>> from radiomix.datasets import make_cohort
+    >>> c = make_cohort(40, 2, images=False, random_state=1)
+    >>> sorted(c.clinical.columns)[:3]
+    ['age', 'albumin', 'crp']
+    """
+    if n_patients < 2 * n_sites:
+        raise ValueError(f"n_patients={n_patients} is too small for n_sites={n_sites} (need >= 2 per site)")
+    if not 0 < prevalence < 1:
+        raise ValueError(f"prevalence must be in (0, 1), got {prevalence}")
+    if images and out_dir is None:
+        raise ValueError("out_dir is required when images=True")
+    rng = np.random.default_rng(random_state)
+    sites = _site_profiles(n_sites, rng)
+    n = n_patients
+    site_idx = np.sort(rng.permutation(np.arange(n) % n_sites))
+    ids = np.array([f"P{i + 1:04d}" for i in range(n)])
+    shift = np.array([s.severity_shift for s in sites])[site_idx]
+    sev = rng.normal(shift, 1.0)
+
+    age = np.clip(rng.normal(64, 9, n), 30, 90).round(0)
+    sex = rng.choice(np.array(["F", "M"]), size=n, p=[0.4, 0.6])
+    ldh = np.exp(5.3 + 0.18 * sev + rng.normal(0, 0.25, n)).round(0)
+    albumin = (40 - 1.5 * sev + rng.normal(0, 3.5, n)).round(1)
+    crp = np.exp(1.5 + rng.normal(0, 0.8, n)).round(1)
+    hemoglobin = (13.8 - 1.2 * (sex == "F") + rng.normal(0, 1.3, n)).round(1)
+    stage_latent = sev + rng.normal(0, 0.7, n)
+    stage = np.array(["I", "II", "III", "IV"])[np.digitize(stage_latent, [-0.8, 0.1, 0.9])]
+
+    tp53 = rng.binomial(1, 0.35, n)
+    egfr = rng.binomial(1, 0.15, n)
+    kras = rng.binomial(1, 0.25, n)
+    hif1a = rng.normal(0, 1, n)
+    vegfa = 0.6 * hif1a + rng.normal(0, 0.8, n)
+    gapdh = rng.normal(0, 1, n)
+
+    eta = _B_SEVERITY * sev + _B_TP53 * tp53 + _B_HIF1A * hif1a + _B_AGE * (age - 64) / 9
+    lo, hi = -20.0, 20.0
+    for _ in range(100):  # bisection for the intercept that gives the requested mean risk
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if _sigmoid(mid + eta).mean() < prevalence else (lo, mid)
+    b0 = 0.5 * (lo + hi)
+    risk = _sigmoid(b0 + eta)
+    outcome = rng.binomial(1, risk)
+
+    # Missingness (drawn after the outcome so the outcome does not depend on it).
+    ldh = np.where(rng.random(n) < 0.10, np.nan, ldh)
+    hemoglobin = np.where(rng.random(n) < 0.05, np.nan, hemoglobin)
+    stage = np.where(rng.random(n) < 0.05, None, stage)
+    albumin = np.where(rng.random(n) < np.where(age > 70, 0.40, 0.05), np.nan, albumin)
+    if n_sites >= 3:
+        crp = np.where(site_idx == 2, np.nan, crp)
+    has_genetic = rng.random(n) >= 0.15
+    expr = {"expr_HIF1A": hif1a, "expr_VEGFA": vegfa, "expr_GAPDH": gapdh}
+    expr = {k: np.where(rng.random(n) < 0.05, np.nan, v).round(4) for k, v in expr.items()}
+
+    site_names = np.array([s.name for s in sites])[site_idx]
+    clinical = pd.DataFrame(
+        {
+            "id": ids,
+            "age": age,
+            "sex": sex,
+            "ldh": ldh,
+            "albumin": albumin,
+            "crp": crp,
+            "hemoglobin": hemoglobin,
+            "stage": pd.Categorical(stage, categories=["I", "II", "III", "IV"], ordered=True),
+            "outcome": outcome,
+        }
+    )
+    genetic = pd.DataFrame(
+        {"id": ids, "mut_TP53": tp53, "mut_EGFR": egfr, "mut_KRAS": kras, **expr}
+    )[has_genetic].reset_index(drop=True)
+    case_seeds = rng.integers(0, 2**31 - 1, size=n)
+    truth = pd.DataFrame(
+        {"id": ids, "site": site_names, "severity": sev, "risk": risk, "outcome": outcome, "intercept": b0,
+         "case_seed": case_seeds}
+    )
+
+    manifest = pd.DataFrame(
+        {"id": ids, "image": [f"images/{i}_ct.nii.gz" for i in ids], "mask": [f"images/{i}_mask.nii.gz" for i in ids],
+         "site": site_names}
+    )
+    cohort = Cohort(manifest=manifest, clinical=clinical, genetic=genetic, truth=truth, sites=sites)
+    if out_dir is None:
+        return cohort
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if images:
+        img_dir = out / "images"
+        img_dir.mkdir(exist_ok=True)
+        from joblib import Parallel, delayed
+
+        jobs = (delayed(_render_and_write)(pid, float(s), sites[k], int(cs), img_dir)
+                for pid, s, k, cs in zip(ids, sev, site_idx, case_seeds))
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+        if progress:
+            from rich.progress import track
+
+            results = track(results, total=n, description="rendering images", transient=True)
+        voxels = dict(results)
+        truth["lesion_voxels"] = [voxels[i] for i in ids]
+    from .io import atomic_write_text
+
+    files = {}
+    for name, df in (("manifest", manifest), ("clinical", clinical), ("genetic", genetic), ("truth", truth)):
+        files[name] = atomic_write_text(out / f"{name}.csv", df.to_csv(index=False))
+    atomic_write_text(out / "sites.csv", pd.DataFrame([asdict(s) for s in sites]).to_csv(index=False))
+    cohort.out_dir, cohort.files = out, files
+    return cohort
