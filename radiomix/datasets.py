@@ -49,18 +49,21 @@ DEFAULT_SITES = (
 SIGNAL_COLUMNS = {
     "clinical": ["age", "ldh", "albumin", "stage"],
     "genetic": ["mut_TP53", "expr_HIF1A", "expr_VEGFA"],
+    # Size, shape and texture-heterogeneity features measured by pyradiomics (ct-original preset). First-order
+    # spread (Variance, InterquartileRange) tracks heterogeneity only at the thin-slice, sharp site (site_A):
+    # elsewhere partial volume and blur dominate it, which is the kind of site effect ComBat is for.
     "radiomic_examples": [
         "original_shape_MeshVolume",
         "original_shape_Sphericity",
-        "original_firstorder_StandardDeviation",
-        "original_glszm_SizeZoneNonUniformityNormalized",
+        "original_glszm_ZoneEntropy",
+        "original_gldm_DependenceEntropy",
     ],
 }
 #: Columns drawn independently of the outcome.
 NOISE_COLUMNS = {"clinical": ["sex", "hemoglobin", "crp"], "genetic": ["mut_EGFR", "mut_KRAS", "expr_GAPDH"]}
 
 # Outcome model coefficients (documented in make_cohort's docstring).
-_B_SEVERITY, _B_TP53, _B_HIF1A, _B_AGE = 1.4, 0.9, 0.6, 0.25
+_B_SEVERITY, _B_TP53, _B_HIF1A, _B_AGE = 1.8, 0.9, 0.6, 0.25
 _FOV_MM = np.array([72.0, 72.0, 56.0])
 
 
@@ -106,13 +109,14 @@ def _lesion_geometry(severity: float, rng: np.random.Generator) -> dict:
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     freq = 3.0 + 2.0 * z
     n_tex = 24
-    # Texture: random Fourier features; heterogeneous lesions have more high-frequency energy.
+    # Texture: random Fourier features; the heterogeneity amplitude grows with severity.
     k = rng.normal(size=(n_tex, 3))
     k /= np.linalg.norm(k, axis=1, keepdims=True)
-    wavelength = rng.uniform(2.0, 9.0 - 5.0 * z, size=n_tex)
+    # Wavelengths above the coarsest site's resolution, so heterogeneity survives blur and resampling.
+    wavelength = rng.uniform(4.0, 10.0, size=n_tex)
     return {
         "center": rng.uniform(-6, 6, size=3) * np.array([1.0, 1.0, 0.6]),
-        "radius": float(np.clip(7.0 * np.exp(0.28 * severity + rng.normal(0, 0.08)), 3.5, 17.0)),
+        "radius": float(np.clip(7.0 * np.exp(0.28 * severity + rng.normal(0, 0.08)), 4.5, 17.0)),
         "elong": rng.uniform(0.85, 1.15, size=3),
         "irregularity": 0.04 + 0.22 * z,
         "lobe_dirs": dirs,
@@ -121,7 +125,7 @@ def _lesion_geometry(severity: float, rng: np.random.Generator) -> dict:
         "lobe_freq": freq,
         "tex_k": k * (2 * np.pi / wavelength)[:, None],
         "tex_phase": rng.uniform(0, 2 * np.pi, size=n_tex),
-        "tex_amp": 8.0 + 34.0 * z,
+        "tex_amp": 5.0 + 45.0 * z,
         "base_hu": float(rng.normal(38, 6)),
         "necrosis": bool(severity > 0.6),
     }
@@ -159,20 +163,30 @@ def _phantom(x, y, z, anat: dict, les: dict):
     rib = (x - (wall + 11.0)) ** 2 + (z - anat["rib_z"]) ** 2 < 4.5**2
     hu = np.where(rib, 650.0, hu)
 
+    # Lesion terms only near the lesion: the texture sum is the costly part and is zero elsewhere.
     rel = (pts - les["center"]) / les["elong"]
     r = np.linalg.norm(rel, axis=-1)
+    near = r < les["radius"] * (1.0 + les["irregularity"]) + 1.0
+    inside = np.zeros(r.shape, dtype=bool)
+    rel, r, p_near = rel[near], r[near], pts[near]
     u = rel / np.maximum(r, 1e-9)[..., None]
     lobes = sum(
         w * np.cos(les["lobe_freq"] * (u @ dvec) + ph)
         for dvec, w, ph in zip(les["lobe_dirs"], les["lobe_w"], les["lobe_phase"])
     ) / np.sum(les["lobe_w"])
     boundary = les["radius"] * (1.0 + les["irregularity"] * lobes)
-    inside = r < boundary
-    tex = np.cos(pts @ les["tex_k"].T + les["tex_phase"]).mean(axis=-1) * np.sqrt(2.0)
+    ins = r < boundary
+    # The delineation follows the visible edge about 1 mm inside the true boundary, as contouring at
+    # half maximum on a blurred edge does; it keeps the mask from being mostly partial-volume lung.
+    drawn = r < boundary - 1.0
+    # Sum of n random cosines scaled to unit variance: a smooth Gaussian-like random field.
+    tex = np.cos(p_near @ les["tex_k"].T + les["tex_phase"]).sum(axis=-1) * np.sqrt(2.0 / len(les["tex_phase"]))
     lesion_hu = les["base_hu"] + les["tex_amp"] * tex
     if les["necrosis"]:
         lesion_hu = np.where(r < 0.45 * boundary, lesion_hu - 30.0, lesion_hu)
-    hu = np.where(inside, lesion_hu, hu)
+    sub = hu[near]
+    hu[near] = np.where(ins, lesion_hu, sub)
+    inside[near] = drawn
     return hu, inside
 
 
@@ -187,14 +201,18 @@ def _render_case(severity: float, site: SiteProfile, case_seed: int):
     origin = -0.5 * (shape - 1) * sp
     xs, ys, zs = (origin[i] + sp[i] * np.arange(shape[i]) for i in range(3))
     Z, Y, X = np.meshgrid(zs, ys, xs, indexing="ij")
-    mask = _phantom(X, Y, Z, anat, les)[1]
-    # Partial volume: average the continuous phantom over the slice thickness.
+    # Partial volume: average the continuous phantom over the slice thickness. The contour is drawn where
+    # the lesion fills most of the slice, as a reader contours what the slice image shows.
     n_sub = max(1, int(np.ceil(sp[2] / 0.6)))
     offsets = (np.arange(n_sub) + 0.5) / n_sub * sp[2] - 0.5 * sp[2]
-    img = np.zeros(mask.shape)
+    img = np.zeros(X.shape)
+    fill = np.zeros(X.shape)
     for dz in offsets:
-        img += _phantom(X, Y, Z + dz, anat, les)[0]
+        hu, drawn = _phantom(X, Y, Z + dz, anat, les)
+        img += hu
+        fill += drawn
     img /= n_sub
+    mask = fill / n_sub >= 0.6
     sigma_vox = site.blur_mm / sp
     img = gaussian_filter(img, sigma=(0.0, sigma_vox[1], sigma_vox[0]), mode="nearest")
     noise = gaussian_filter(rng.normal(size=img.shape), sigma=(0.0, 0.7, 0.7))
@@ -240,9 +258,9 @@ def make_cohort(
 
     * latent severity ``sev_i ~ Normal(severity_shift_s, 1)`` (sites see different case mixes);
     * **image** (written only when ``images=True``): a 72 x 72 x 56 mm chest crop rendered at the site's
-      voxel spacing, with a lesion whose radius grows as ``7 mm * exp(0.28 sev)`` (volume features),
+      voxel spacing (the mask is the lesion contoured 1 mm inside its true edge), with a lesion whose radius grows as ``7 mm * exp(0.28 sev)`` (volume features),
       whose surface irregularity (lobulation) grows with ``sigmoid(1.2 sev)`` (lower sphericity), whose
-      internal texture amplitude and frequency grow with severity (first-order spread, GLCM/GLSZM
+      internal texture amplitude (5 + 45 sigmoid(1.2 sev) HU) grows with severity (first-order spread, GLCM/GLSZM
       heterogeneity), with a necrotic core when ``sev > 0.6``. Site effects: voxel spacing and slice
       thickness (partial volume), in-plane blur, correlated noise, intensity scale and offset;
     * **clinical**: ``age ~ N(64, 9)``; ``sex`` (noise); ``ldh = exp(5.3 + 0.18 sev + N(0, .25))``;
@@ -251,7 +269,7 @@ def make_cohort(
     * **genetic**: ``mut_TP53 ~ Bernoulli(.35)``, ``expr_HIF1A ~ N(0, 1)``,
       ``expr_VEGFA = .6 expr_HIF1A + N(0, .8)`` (signal via HIF1A); ``mut_EGFR``, ``mut_KRAS``,
       ``expr_GAPDH`` are noise;
-    * **outcome** ``y ~ Bernoulli(sigmoid(b0 + 1.4 sev + 0.9 mut_TP53 + 0.6 expr_HIF1A + 0.25 (age-64)/9))``,
+    * **outcome** ``y ~ Bernoulli(sigmoid(b0 + 1.8 sev + 0.9 mut_TP53 + 0.6 expr_HIF1A + 0.25 (age-64)/9))``,
       with ``b0`` solved so the mean risk equals ``prevalence``.
 
     Missingness: ``ldh`` 10 % MCAR, ``hemoglobin`` 5 % MCAR, ``stage`` 5 % MCAR, ``albumin`` MAR (40 %

@@ -25,3 +25,20 @@ def rscript() -> str:
     if path is None:
         pytest.skip("Rscript not installed; the stored R fixtures are checked by the other tests")
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_cohort(tmp_path_factory):
+    """A 60-patient, 3-site synthetic cohort with images, rendered once per test session."""
+    from radiomix.datasets import make_cohort
+
+    return make_cohort(60, 3, out_dir=tmp_path_factory.mktemp("cohort"), random_state=0, n_jobs=2)
+
+
+@pytest.fixture(scope="session")
+def demo_features(demo_cohort):
+    """``(features, cohort)``: the demo cohort extracted with the ``ct-original`` preset."""
+    from radiomix.extraction import extract
+
+    feats = extract(demo_cohort.files["manifest"], "ct-original", n_jobs=2, progress=False)
+    return feats, demo_cohort
