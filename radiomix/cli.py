@@ -43,7 +43,8 @@ def extract(manifest, params, out, jobs, label, prefix, allow_failures):
 
     A failing case becomes a row of missing values plus a line in <stem>.errors.csv; the others finish.
     """
-    from .extraction import extract as run, write_extraction
+    from .extraction import extract as run
+    from .extraction import write_extraction
     from .io import ManifestError
 
     con = _console()

@@ -28,7 +28,7 @@ def test_images_are_deterministic(tmp_path):
     import SimpleITK as sitk
 
     a = make_cohort(6, 3, out_dir=tmp_path / "a", random_state=11)
-    b = make_cohort(6, 3, out_dir=tmp_path / "b", random_state=11)
+    make_cohort(6, 3, out_dir=tmp_path / "b", random_state=11)
     for rel in a.manifest["image"].tolist() + a.manifest["mask"].tolist():
         ia, ib = sitk.ReadImage(str(tmp_path / "a" / rel)), sitk.ReadImage(str(tmp_path / "b" / rel))
         np.testing.assert_array_equal(sitk.GetArrayFromImage(ia), sitk.GetArrayFromImage(ib))

@@ -207,7 +207,14 @@ def extract(
     else:
         stream = Parallel(n_jobs=workers, return_as="generator_unordered")(jobs)
     if progress:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         with Progress(
             TextColumn("[bold]extracting[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("failed: {task.fields[failed]}"),

@@ -1,0 +1,76 @@
+"""The command line: usage texts, train run folder files, and the demo end to end."""
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from radiomix.cli import main
+
+
+@pytest.mark.parametrize("args", [["--help"], ["extract", "--help"], ["train", "--help"], ["merge", "--help"],
+                                  ["demo", "--help"]])
+def test_help(args):
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert "Usage: " in res.output
+
+
+def test_extract_merge_train_files(demo_cohort, tmp_path):
+    run = CliRunner()
+    root = demo_cohort.out_dir
+    feats = tmp_path / "features.csv"
+    res = run.invoke(main, ["extract", str(root / "manifest.csv"), "--params", "ct-original", "--out", str(feats),
+                            "--jobs", "2"])
+    assert res.exit_code == 0, res.output
+    f = pd.read_csv(feats, index_col="id")
+    assert f.shape == (60, 106) and f.notna().all().all()
+    for side in ("diagnostics", "errors"):
+        assert (tmp_path / f"features.{side}.csv").exists()
+    assert json.loads((tmp_path / "features.provenance.json").read_text())["params_sha256"]
+
+    table = tmp_path / "table.parquet"
+    res = run.invoke(main, ["merge", str(feats), "--clinical", str(root / "clinical.csv"), "--genetic",
+                            str(root / "genetic.csv"), "--out", str(table)])
+    assert res.exit_code == 0, res.output
+    groups = json.loads((tmp_path / "table.groups.json").read_text())["groups"]
+    assert len(groups["radiomic"]) == 105 and "mut_TP53" in groups["genetic"]
+
+    cfg = tmp_path / "fast.yaml"
+    cfg.write_text(yaml.safe_dump({"model": {"params": {"n_estimators": 50}}, "cv": {"inner": {"n_candidates": 2}},
+                                   "bootstrap": 200}))
+    out = tmp_path / "run"
+    res = run.invoke(main, ["train", str(table), "--config", str(cfg), "--target", "outcome", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 <= metrics["summary"]["auc"]["estimate"] <= 1
+    assert metrics["data"]["n_features"] == 105 + 7 + 6  # radiomic + clinical (less outcome) + genetic
+    oof = pd.read_csv(out / "oof_predictions.csv")
+    assert set(oof.columns) >= {"id", "fold", "y", "proba", "threshold", "label", "site"} and len(oof) == 60
+    folds = pd.read_csv(out / "folds.csv")
+    assert len(folds) == 5 and all(isinstance(json.loads(p), dict) for p in folds["params"])
+    resolved = yaml.safe_load((out / "config.resolved.yaml").read_text())
+    assert resolved["target"] == "outcome" and resolved["model"]["params"]["n_estimators"] == 50
+
+
+def test_train_errors_are_clear(tmp_path):
+    t = tmp_path / "t.csv"
+    pd.DataFrame({"id": list("abcdefghij"), "x": range(10), "y": [0, 1] * 5}).to_csv(t, index=False)
+    res = CliRunner().invoke(main, ["train", str(t), "--target", "outcome", "--out", str(tmp_path / "r")])
+    assert res.exit_code != 0 and "target column 'outcome' not found" in res.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cv:\n  outer:\n    folds: 3\n")
+    res = CliRunner().invoke(main, ["train", str(t), "--config", str(bad), "--target", "y", "--out", str(tmp_path / "r")])
+    assert res.exit_code != 0 and "unknown config key 'cv.outer.folds'" in res.output
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path):
+    res = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "demo"), "--patients", "60", "--jobs", "2"])
+    assert res.exit_code == 0, res.output
+    assert "out-of-fold AUC" in res.output
+    metrics = json.loads((tmp_path / "demo" / "run" / "metrics.json").read_text())
+    assert metrics["summary"]["auc"]["estimate"] > 0.6
+    assert (tmp_path / "demo" / "features.parquet").exists() and (tmp_path / "demo" / "table.parquet").exists()
