@@ -36,8 +36,8 @@ def main():
 @click.option("--jobs", "-j", type=int, default=None, help="Parallel outer folds (overrides the config).")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Run folder.")
 def train(table, config, target, id_, batch, groups, jobs, out):
-    """Nested cross-validation on TABLE; writes metrics.json, folds.csv, oof_predictions.csv and
-    config.resolved.yaml into the run folder."""
+    """Nested cross-validation on TABLE, then the final model refit on all rows; writes metrics.json,
+    folds.csv, oof_predictions.csv, config.resolved.yaml and model.skops into the run folder."""
     from .config import ConfigError
     from .train import train as run
 
@@ -49,7 +49,70 @@ def train(table, config, target, id_, batch, groups, jobs, out):
     _console().print(f"run folder: [bold]{out}[/]")
 
 
-def _print_summary(summary: dict):
+@main.command()
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("table", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Predictions (.csv/.parquet).")
+def predict(model, table, out):
+    """Apply a saved MODEL (model.skops from `radiomix train`) to TABLE.
+
+    Checks that TABLE has the columns the model needs (missing ones are listed), ignores extra columns
+    with a note, flags patients unlike any seen in training (novelty), and refuses sites the model
+    cannot handle.
+    """
+    import warnings
+
+    from .io import read_table, write_table
+    from .model import load_model
+
+    con = _console()
+    try:
+        m = load_model(model)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            pred = m.predict(read_table(table))
+    except ValueError as err:
+        raise click.ClickException(str(err)) from err
+    for w in caught:
+        con.print(f"[yellow]note:[/] {w.message}")
+    write_table(pred, out, index=False)
+    con.print(f"[green]wrote[/] {out}: {len(pred)} patients, {int(pred['label'].sum())} predicted positive "
+              f"(threshold {m.threshold:.3f}), {int(pred['novel'].sum())} flagged as novel")
+
+
+@main.command()
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("tables", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--target", required=True, help="Outcome column of the external table(s).")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write all cohorts' metrics as JSON.")
+@click.option("--bootstrap", default=2000, show_default=True, help="Bootstrap resamples for the CIs.")
+def evaluate(model, tables, target, out, bootstrap):
+    """Score a saved MODEL on one or several external cohorts TABLES, each separately, with the same
+    metrics and 95% CIs as the nested cross-validation (at the model's own threshold)."""
+    import json
+    import warnings
+
+    from .evaluate import score_external
+    from .io import atomic_write_text, read_table
+    from .model import load_model
+    from .train import _jsonable
+
+    m = load_model(model)
+    results = {}
+    for path in tables:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                results[path] = score_external(m, read_table(path), target, n_bootstrap=bootstrap)
+        except ValueError as err:
+            raise click.ClickException(f"{path}: {err}") from err
+        _console().rule(f"{path}: {results[path]['n_samples']} patients, {results[path]['n_positive']} positive")
+        _print_summary(results[path], folds=False)
+    if out:
+        atomic_write_text(out, json.dumps(_jsonable(results), indent=2))
+
+
+def _print_summary(summary: dict, folds: bool = True):
     from rich.table import Table
 
     t = Table(title="out-of-fold performance (95% bootstrap CI)")
@@ -60,8 +123,17 @@ def _print_summary(summary: dict):
         s = summary[m]
         t.add_row(m, f"{s['estimate']:.3f}", f"{s['ci_low']:.3f} - {s['ci_high']:.3f}")
     _console().print(t)
-    f = summary["auc_folds"]
-    _console().print(f"AUC per outer fold: {f['mean']:.3f} +- {f['sd']:.3f} (mean +- sd over {f['n']} folds)")
+    if folds:
+        f = summary["auc_folds"]
+        _console().print(f"AUC per outer fold: {f['mean']:.3f} +- {f['sd']:.3f} (mean +- sd over {f['n']} folds)")
+        for name, b in (summary.get("blocks") or {}).items():
+            a = b["auc"]
+            _console().print(f"  block {name:<10} AUC {a['estimate']:.3f} ({a['ci_low']:.3f}-{a['ci_high']:.3f})")
+        for site, s in (summary.get("per_site") or {}).items():
+            _console().print(f"  site {site:<12} n={s['n']:<4} AUC {s['auc']:.3f}")
+    c = summary.get("calibration")
+    if c:
+        _console().print(f"calibration intercept {c['intercept']:.3f}, slope {c['slope']:.3f}")
 
 
 @main.command()

@@ -23,7 +23,7 @@ def default_config() -> dict:
 
 
 # Keys whose value is a free-form mapping (model parameters, search spaces): not checked key by key.
-_FREE = {"model.params", "model.search"}
+_FREE = {"model.params", "model.search", "features.groups"}
 
 
 def _check(node, ref, path: str):
@@ -38,14 +38,37 @@ def _check(node, ref, path: str):
         _check(value, ref[key], where)
 
 
-def _merge(base: dict, over: dict) -> dict:
+def _merge(base: dict, over: dict, path: str = "") -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict) and k not in ("params", "search"):
-            out[k] = _merge(out[k], v)
+        where = f"{path}.{k}" if path else str(k)
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and where not in _FREE:
+            out[k] = _merge(out[k], v, where)
         else:
             out[k] = copy.deepcopy(v)
     return out
+
+
+_ENUMS = {
+    "harmonize.method": ("none", "combat"),
+    "harmonize.unseen": ("error", "estimate"),
+    "impute.method": ("none", "median", "knn", "surrogate_tree"),
+    "encoding.categorical": ("onehot", "ordinal"),
+    "scale": ("auto", "standard", "robust", "none"),
+    "select.relevance": ("f", "ks", "rf"),
+    "balance.method": ("none", "smote", "smotenc", "adasyn", "random_over", "random_under"),
+    "fusion.mode": ("early", "late"),
+    "search.method": ("random", "grid", "halving"),
+    "cv.outer.kind": ("stratified", "grouped", "leave_site_out"),
+    "calibration.recalibrate": ("none", "sigmoid", "isotonic"),
+}
+
+
+def _get(cfg: dict, dotted: str):
+    node = cfg
+    for part in dotted.split("."):
+        node = node[part]
+    return node
 
 
 def validate_config(cfg: dict) -> dict:
@@ -61,13 +84,30 @@ def validate_config(cfg: dict) -> dict:
             raise ConfigError(f"config key {key!r} must be a column name or null, got {full[key]!r}")
     outer, inner = full["cv"]["outer"], full["cv"]["inner"]
     for where, val, lo in (("cv.outer.n_splits", outer["n_splits"], 2), ("cv.outer.n_repeats", outer["n_repeats"], 1),
-                           ("cv.inner.n_splits", inner["n_splits"], 2), ("cv.inner.n_candidates", inner["n_candidates"], 1),
-                           ("bootstrap", full["bootstrap"], 0)):
+                           ("cv.inner.n_splits", inner["n_splits"], 2),
+                           ("search.n_candidates", full["search"]["n_candidates"], 1),
+                           ("bootstrap", full["bootstrap"], 0), ("impute.n_neighbors", full["impute"]["n_neighbors"], 1),
+                           ("impute.max_iter", full["impute"]["max_iter"], 1),
+                           ("balance.k_neighbors", full["balance"]["k_neighbors"], 1),
+                           ("calibration.n_bins", full["calibration"]["n_bins"], 2)):
         if not isinstance(val, int) or isinstance(val, bool) or val < lo:
             raise ConfigError(f"config key {where!r} must be an integer >= {lo}, got {val!r}")
+    for where, valid in _ENUMS.items():
+        got = _get(full, where)
+        if got not in valid:
+            raise ConfigError(f"config key {where!r} is {got!r}; valid values: {list(valid)}")
     thr = full["threshold"]
     if not (thr == "youden" or (isinstance(thr, (int, float)) and not isinstance(thr, bool) and 0 < thr < 1)):
         raise ConfigError(f"config key 'threshold' must be 'youden' or a number in (0, 1), got {thr!r}")
+    mrmr = full["select"]["mrmr"]
+    if mrmr is not None and (not isinstance(mrmr, int) or isinstance(mrmr, bool) or mrmr < 1):
+        raise ConfigError(f"config key 'select.mrmr' must be a positive integer or null, got {mrmr!r}")
+    ct = full["select"]["correlation_threshold"]
+    if ct is not None and not (isinstance(ct, (int, float)) and 0 < ct <= 1):
+        raise ConfigError(f"config key 'select.correlation_threshold' must be in (0, 1] or null, got {ct!r}")
+    tb = full["search"]["time_budget"]
+    if tb is not None and not (isinstance(tb, (int, float)) and tb > 0):
+        raise ConfigError(f"config key 'search.time_budget' must be a positive number of seconds or null, got {tb!r}")
     from .pipeline import MODELS
 
     if full["model"]["name"] not in MODELS and "." not in str(full["model"]["name"]):
@@ -80,6 +120,25 @@ def validate_config(cfg: dict) -> dict:
     for k, v in (full["model"]["search"] or {}).items():
         if not isinstance(v, list) or not v:
             raise ConfigError(f"config key 'model.search.{k}' must be a non-empty list of values, got {v!r}")
+    # Cross-key rules, each with the fix in the message.
+    h = full["harmonize"]
+    if h["method"] == "combat" and not full["batch"]:
+        raise ConfigError("harmonize.method 'combat' needs a batch column: set 'batch' (or --batch)")
+    if full["target"] in (h["covariates"] or []):
+        raise ConfigError(f"harmonize.covariates names the target {full['target']!r}: the label must never be a "
+                          "ComBat covariate in a predictive pipeline")
+    kind = outer["kind"]
+    if kind == "leave_site_out" and not full["batch"]:
+        raise ConfigError("cv.outer.kind 'leave_site_out' needs a batch column: set 'batch' (or --batch)")
+    if kind == "leave_site_out" and h["method"] == "combat" and h["unseen"] != "estimate":
+        raise ConfigError("leave_site_out with ComBat tests on sites unseen in training: set harmonize.unseen: estimate")
+    if kind == "grouped" and not full["groups"]:
+        raise ConfigError("cv.outer.kind 'grouped' needs a groups column: set 'groups' (or --groups)")
+    if full["balance"]["method"] != "none" and full["impute"]["method"] == "none" and \
+            full["model"]["name"] == "xgboost":
+        raise ConfigError("balance.method needs complete data: set impute.method (median, knn or surrogate_tree)")
+    if full["fusion"]["mode"] == "late" and len(full["fusion"]["blocks"] or []) < 2:
+        raise ConfigError("fusion.mode 'late' needs at least two fusion.blocks")
     return full
 
 

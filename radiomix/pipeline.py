@@ -1,8 +1,14 @@
 """Building the leak-free modelling Pipeline from a ``radiomix train`` configuration.
 
-Every learned step (typing/encoding, imputation, scaling, the model) is a step of one scikit-learn
-Pipeline, so cross-validation refits all of it inside each training fold. Later stages (ComBat,
-surrogate-tree imputation, mRMR, class balancing) slot in between encoding and the model.
+Every learned step is a step of one imbalanced-learn Pipeline, so cross-validation refits all of it inside
+each training fold:
+
+``ComBat (radiomic columns, optional) -> imputation -> encoding -> scaling (when the model needs it)
+-> filters + mRMR (optional) -> class balancing (optional, fit only) -> model``
+
+With ``fusion.mode: late`` each column block (radiomic, clinical, genetic, or user-defined) gets its own
+such pipeline, and a stacking meta-model combines their out-of-fold probabilities, computed on inner
+folds of the training fold only (scikit-learn's ``StackingClassifier``).
 """
 
 from __future__ import annotations
@@ -12,14 +18,18 @@ import re
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.model_selection import StratifiedKFold
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["MODELS", "make_model", "make_pipeline", "prepare_data", "search_space"]
+__all__ = ["MODELS", "PLSDAClassifier", "make_model", "make_pipeline", "prepare_data", "search_space",
+           "block_columns"]
 
 
+# --------------------------------------------------------------------------------------------- models
 def _xgboost(random_state, n_jobs, **params):
     from xgboost import XGBClassifier
 
@@ -30,7 +40,18 @@ def _logistic(random_state, n_jobs, **params):
     from sklearn.linear_model import LogisticRegression
 
     params.setdefault("max_iter", 5000)
+    if params.get("penalty") in ("l1", "elasticnet"):
+        params.setdefault("solver", "saga")
+    if params.get("penalty") == "elasticnet":
+        params.setdefault("l1_ratio", 0.5)
     return LogisticRegression(random_state=random_state, **params)
+
+
+def _svm(random_state, n_jobs, **params):
+    from sklearn.svm import SVC
+
+    params.setdefault("probability", True)
+    return SVC(random_state=random_state, **params)
 
 
 def _random_forest(random_state, n_jobs, **params):
@@ -39,17 +60,95 @@ def _random_forest(random_state, n_jobs, **params):
     return RandomForestClassifier(random_state=random_state, n_jobs=n_jobs, **params)
 
 
+def _knn(random_state, n_jobs, **params):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return KNeighborsClassifier(n_jobs=n_jobs, **params)
+
+
+def _lda(random_state, n_jobs, **params):
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    params.setdefault("solver", "lsqr")
+    params.setdefault("shrinkage", "auto")  # p >> n in radiomics: shrinkage keeps the covariance invertible
+    return LinearDiscriminantAnalysis(**params)
+
+
+def _plsda(random_state, n_jobs, **params):
+    return PLSDAClassifier(**params)
+
+
 #: Model name -> (factory, handles missing values natively, needs scaling).
 MODELS = {
     "xgboost": (_xgboost, True, False),
     "logistic": (_logistic, False, True),
+    "svm": (_svm, False, True),
     "random_forest": (_random_forest, False, False),
+    "knn": (_knn, False, True),
+    "lda": (_lda, False, True),
+    "plsda": (_plsda, False, True),
 }
+
+
+class PLSDAClassifier(ClassifierMixin, BaseEstimator):
+    """PLS discriminant analysis for binary targets: PLS regression of the 0/1 label on ``X``, then a
+    logistic model on the PLS latent scores gives calibrated-looking probabilities.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Number of PLS components (capped at the number of features).
+    scale : bool, default=True
+        Scale ``X`` inside the PLS (as ``sklearn.cross_decomposition.PLSRegression``).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> PLSDAClassifier(n_components=3).fit(X, y).score(X, y) > 0.9
+    True
+    """
+
+    def __init__(self, n_components=2, scale=True):
+        self.n_components = n_components
+        self.scale = scale
+
+    def fit(self, X, y):
+        from sklearn.cross_decomposition import PLSRegression
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
+
+        X, y = validate_data(self, X, y)
+        check_classification_targets(y)
+        self.classes_, yi = np.unique(y, return_inverse=True)
+        if len(self.classes_) != 2:
+            raise ValueError(f"PLSDAClassifier supports binary targets only; got {len(self.classes_)} classes")
+        k = int(max(1, min(self.n_components, X.shape[1], X.shape[0] - 1)))
+        self.pls_ = PLSRegression(n_components=k, scale=self.scale).fit(X, yi.astype(float))
+        self.logit_ = LogisticRegression(max_iter=1000).fit(self.pls_.transform(X), yi)
+        return self
+
+    def decision_function(self, X):
+        return self.logit_.decision_function(self._scores(X))
+
+    def _scores(self, X):
+        from sklearn.utils.validation import validate_data
+
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        return self.pls_.transform(X)
+
+    def predict_proba(self, X):
+        return self.logit_.predict_proba(self._scores(X))
+
+    def predict(self, X):
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
 
 
 def make_model(name: str, params: dict | None = None, *, random_state=None, n_jobs=None):
     """A classifier from a registry name (:data:`MODELS`) or an import path such as
-    ``sklearn.svm.SVC`` (``random_state`` is set when the estimator has one)."""
+    ``sklearn.ensemble.ExtraTreesClassifier`` (``random_state`` is set when the estimator has one)."""
     params = dict(params or {})
     if name in MODELS:
         return MODELS[name][0](random_state, n_jobs, **params)
@@ -64,61 +163,268 @@ def make_model(name: str, params: dict | None = None, *, random_state=None, n_jo
     return est
 
 
-def _numeric_selector():
+# ----------------------------------------------------------------------------------------- transformers
+class _Cast(TransformerMixin, BaseEstimator):
+    """Cast non-numeric columns to plain ``object`` strings (missing stays missing).
+
+    Imputers and encoders disagree on pandas' category/string dtypes; one representation after
+    imputation keeps one-hot encoding stable across folds.
+    """
+
+    def fit(self, X, y=None):
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        X = X.copy()
+        for c in X.columns:
+            if not pd.api.types.is_numeric_dtype(X[c]):
+                X[c] = X[c].astype(object).where(X[c].notna(), np.nan)
+        return X
+
+    def get_feature_names_out(self, input_features=None):
+        return self.feature_names_in_
+
+
+def _num():
     return make_column_selector(dtype_include=np.number)
 
 
-def _categorical_selector():
+def _cat():
     return make_column_selector(dtype_exclude=np.number)
 
 
-def make_pipeline(config: dict) -> Pipeline:
+def _imputer(cfg: dict, random_state):
+    method = cfg["impute"]["method"]
+    if method == "none":
+        return None
+    if method == "median":
+        return ColumnTransformer(
+            [("num", SimpleImputer(strategy="median", keep_empty_features=True), _num()),
+             ("cat", SimpleImputer(strategy="most_frequent", keep_empty_features=True), _cat())],
+            verbose_feature_names_out=False,
+        )
+    from . import impute
+
+    if method == "knn":
+        return impute.KNNImputer(n_neighbors=cfg["impute"]["n_neighbors"], add_indicator=cfg["impute"]["add_indicator"])
+    if method == "surrogate_tree":
+        return impute.SurrogateTreeImputer(max_iter=cfg["impute"]["max_iter"], add_indicator=cfg["impute"]["add_indicator"],
+                                           random_state=random_state)
+    raise ValueError(f"unknown impute.method {method!r}")
+
+
+def _encoder(cfg: dict, impute_none: bool, scaler):
+    if cfg["encoding"]["categorical"] == "ordinal":
+        cat = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1)
+    else:
+        cat = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    if impute_none:  # missing categories become their own level when nothing imputes them
+        from sklearn.pipeline import Pipeline as SkPipeline
+
+        cat = SkPipeline([("fill", SimpleImputer(strategy="constant", fill_value="__missing__")), ("encode", cat)])
+    return ColumnTransformer([("num", scaler or "passthrough", _num()), ("cat", cat, _cat())],
+                             verbose_feature_names_out=False)
+
+
+def _scaler(cfg: dict, needs_scaling: bool):
+    mode = cfg["scale"]
+    if mode == "none" or (mode == "auto" and not needs_scaling):
+        return None
+    return RobustScaler() if mode == "robust" else StandardScaler()
+
+
+def _sampler(cfg: dict, random_state, categorical: list[str]):
+    b = cfg["balance"]
+    method = b["method"]
+    if method == "none":
+        return None
+    from imblearn import over_sampling, under_sampling
+
+    k = b["k_neighbors"]
+    if method == "smote":
+        return over_sampling.SMOTE(k_neighbors=k, random_state=random_state)
+    if method == "smotenc":
+        return over_sampling.SMOTENC(categorical_features=categorical, k_neighbors=k, random_state=random_state)
+    if method == "adasyn":
+        return over_sampling.ADASYN(n_neighbors=k, random_state=random_state)
+    if method == "random_over":
+        return over_sampling.RandomOverSampler(random_state=random_state)
+    if method == "random_under":
+        return under_sampling.RandomUnderSampler(random_state=random_state)
+    raise ValueError(f"unknown balance.method {method!r}")
+
+
+def _block_steps(cfg: dict, columns: list[str], groups: dict, categorical: list[str], model) -> list:
+    """Steps for one table (early fusion) or one block (late fusion) over ``columns``."""
+    rs = cfg["random_state"]
+    name = cfg["model"]["name"]
+    native_nan, needs_scaling = (MODELS[name][1], MODELS[name][2]) if name in MODELS else (False, True)
+    steps = []
+    h = cfg["harmonize"]
+    radiomic = [c for c in groups.get("radiomic", []) if c in columns]
+    if h["method"] == "combat" and radiomic:
+        from .harmonize import ComBat
+
+        steps.append(("combat", ComBat(
+            batch=cfg["batch"], covariates=h["covariates"] or None, categorical=h["categorical"] or None,
+            features=radiomic, parametric=h["parametric"], eb=h["eb"], mean_only=h["mean_only"],
+            ref_batch=h["ref_batch"], unseen=h["unseen"], target=cfg["target"], drop_batch=True)))
+    imp_method = cfg["impute"]["method"]
+    if imp_method == "none" and not native_nan:
+        imp_method = "median"  # this model cannot take missing values
+    imputer = _imputer({**cfg, "impute": {**cfg["impute"], "method": imp_method}}, rs)
+    if imputer is not None:
+        steps.append(("impute", imputer))
+    steps.append(("cast", _Cast()))
+    cat_here = [c for c in categorical if c in columns]
+    if cfg["balance"]["method"] == "smotenc":
+        if cat_here:
+            steps.append(("balance", _sampler(cfg, rs, cat_here)))
+        else:
+            steps.append(("balance", _sampler({**cfg, "balance": {**cfg["balance"], "method": "smote"}}, rs, [])))
+    steps.append(("encode", _encoder(cfg, imputer is None, _scaler(cfg, needs_scaling))))
+    s = cfg["select"]
+    if s["near_zero_variance"]:
+        from .select import NearZeroVarianceFilter
+
+        steps.append(("nzv", NearZeroVarianceFilter()))
+    if s["correlation_threshold"] is not None:
+        from .select import CorrelationFilter
+
+        steps.append(("corr", CorrelationFilter(threshold=s["correlation_threshold"], relevance=s["relevance"],
+                                                random_state=rs)))
+    if s["mrmr"]:
+        from .select import MRMRSelector
+
+        steps.append(("mrmr", MRMRSelector(n_features=s["mrmr"], relevance=s["relevance"], random_state=rs)))
+    if cfg["balance"]["method"] not in ("none", "smotenc"):
+        steps.append(("balance", _sampler(cfg, rs, [])))
+    steps.append(("model", model))
+    return steps
+
+
+def _final_model(cfg: dict, n_jobs):
+    model = make_model(cfg["model"]["name"], cfg["model"].get("params"), random_state=cfg["random_state"],
+                       n_jobs=n_jobs)
+    method = cfg["calibration"]["recalibrate"]
+    if method != "none":
+        from sklearn.calibration import CalibratedClassifierCV
+
+        model = CalibratedClassifierCV(model, method=method, cv=cfg["cv"]["inner"]["n_splits"])
+    return model
+
+
+def block_columns(columns, cfg: dict, groups: dict) -> dict[str, list[str]]:
+    """Columns of each late-fusion block: ``fusion.blocks`` names groups (radiomic/clinical/genetic or a key
+    of ``features.groups``); ``features.groups`` entries may be lists or regexes."""
+    columns = list(columns)
+    out = {}
+    for name in cfg["fusion"]["blocks"]:
+        spec = (cfg["features"].get("groups") or {}).get(name)
+        if spec is None:
+            cols = [c for c in groups.get(name, []) if c in columns]
+        elif isinstance(spec, str):
+            rx = re.compile(spec)
+            cols = [c for c in columns if rx.search(str(c))]
+        else:
+            cols = [c for c in spec if c in columns]
+        if cols:
+            out[name] = cols
+    return out
+
+
+class _Select(TransformerMixin, BaseEstimator):
+    """Keep a fixed list of columns (the entry of each late-fusion block)."""
+
+    def __init__(self, columns=()):
+        self.columns = columns
+
+    def fit(self, X, y=None):
+        missing = [c for c in self.columns if c not in X.columns]
+        if missing:
+            raise ValueError(f"columns missing from the table: {missing[:10]}")
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        return X[list(self.columns)]
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(self.columns, dtype=object)
+
+
+def make_pipeline(config: dict, columns=None, *, groups: dict | None = None, categorical=None):
     """The modelling Pipeline for a validated config (see :func:`radiomix.config.load_config`).
 
-    Steps: ``encode`` (numeric columns kept, imputed with the training-fold median and standardised when
-    the model needs it; categorical columns one-hot encoded with missing as its own level and unseen
-    levels ignored) -> ``model``.
+    Parameters
+    ----------
+    config : dict
+        Validated configuration.
+    columns : list of str, optional
+        The feature columns the pipeline will see (the ``X`` of :func:`prepare_data`); needed for ComBat,
+        SMOTENC and late fusion.
+    groups : dict, optional
+        ``{"radiomic": [...], "clinical": [...], "genetic": [...]}`` (from :func:`prepare_data`).
+    categorical : list of str, optional
+        The non-numeric feature columns.
     """
-    name = config["model"]["name"]
-    native_nan, needs_scaling = (MODELS[name][1], MODELS[name][2]) if name in MODELS else (False, True)
-    numeric_steps = []
-    if not native_nan:
-        numeric_steps.append(("impute", SimpleImputer(strategy="median", keep_empty_features=True)))
-    if needs_scaling:
-        numeric_steps.append(("scale", StandardScaler()))
-    numeric = Pipeline(numeric_steps) if numeric_steps else "passthrough"
-    categorical = Pipeline(
-        [
-            ("fill", SimpleImputer(strategy="constant", fill_value="__missing__")),
-            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-        ]
-    )
-    encode = ColumnTransformer(
-        [("num", numeric, _numeric_selector()), ("cat", categorical, _categorical_selector())],
-        verbose_feature_names_out=False,
-    )
+    from imblearn.pipeline import Pipeline
+
+    groups = groups or {}
+    categorical = list(categorical or [])
+    columns = list(columns) if columns is not None else []
     n_jobs = config.get("n_jobs", 1)
-    model = make_model(
-        name,
-        config["model"].get("params"),
-        random_state=config.get("random_state"),
-        # Parallelism goes to the outer folds when n_jobs != 1; a model inside them runs single-threaded.
-        n_jobs=1 if n_jobs not in (None, 1) else None,
-    )
-    return Pipeline([("encode", encode), ("model", model)])
+    inner_jobs = 1 if n_jobs not in (None, 1) else None  # parallelism goes to the outer folds
+    if config["fusion"]["mode"] == "late":
+        from sklearn.ensemble import StackingClassifier
+        from sklearn.linear_model import LogisticRegression
+
+        blocks = block_columns(columns, config, groups)
+        if len(blocks) < 2:
+            raise ValueError(f"late fusion needs at least two non-empty blocks; found {sorted(blocks)} among "
+                             f"fusion.blocks {config['fusion']['blocks']}")
+        estimators = []
+        for name, cols in blocks.items():
+            needs_batch = config["harmonize"]["method"] == "combat" and set(groups.get("radiomic", [])) & set(cols)
+            entry = cols + ([config["batch"]] if needs_batch else [])
+            steps = [("columns", _Select(entry))] + _block_steps(config, entry, groups, categorical,
+                                                                 _final_model(config, inner_jobs))
+            estimators.append((name, Pipeline(steps).set_output(transform="pandas")))
+        inner = StratifiedKFold(config["cv"]["inner"]["n_splits"], shuffle=True, random_state=config["random_state"])
+        stack = StackingClassifier(estimators, final_estimator=LogisticRegression(max_iter=1000), cv=inner,
+                                   stack_method="predict_proba")
+        return Pipeline([("model", stack)])
+    pipe = Pipeline(_block_steps(config, columns, groups, categorical, _final_model(config, inner_jobs)))
+    return pipe.set_output(transform="pandas")
 
 
-def search_space(config: dict) -> dict:
-    """The hyperparameter search space with Pipeline parameter names (``model__max_depth``...)."""
-    return {f"model__{k}": list(v) for k, v in (config["model"].get("search") or {}).items()}
+def search_space(config: dict, pipeline=None) -> dict:
+    """The hyperparameter search space with the Pipeline's parameter names (``model__max_depth``...;
+    under calibration ``model__estimator__...``; with late fusion one entry per block)."""
+    raw = {k: list(v) for k, v in (config["model"].get("search") or {}).items()}
+    prefix = "model__estimator__" if config["calibration"]["recalibrate"] != "none" else "model__"
+    if config["fusion"]["mode"] == "late" and pipeline is not None:
+        out = {}
+        for name, _ in pipeline.named_steps["model"].estimators:
+            for k, v in raw.items():
+                out[f"model__{name}__{prefix}{k}"] = v
+        return out
+    return {f"{prefix}{k}": v for k, v in raw.items()}
 
 
+# ------------------------------------------------------------------------------------------------ data
 def _as_binary(y: pd.Series, target: str) -> tuple[np.ndarray, list]:
     obs = y.dropna()
     levels = sorted(obs.unique().tolist(), key=str)
     if len(levels) != 2:
+        kind = "a continuous target (regression)" if pd.api.types.is_float_dtype(obs) and len(levels) > 10 else \
+            f"{len(levels)} classes"
         raise ValueError(
-            f"target {target!r} must have exactly two classes for binary training, found {len(levels)}: {levels[:10]}"
+            f"target {target!r} has {kind}: radiomix train supports binary outcomes only (multiclass and "
+            f"regression are not supported yet); values seen: {levels[:10]}"
         )
     if set(levels) == {0, 1} or set(levels) == {False, True}:
         levels = [0, 1] if 0 in levels else [False, True]
@@ -126,12 +432,16 @@ def _as_binary(y: pd.Series, target: str) -> tuple[np.ndarray, list]:
 
 
 def prepare_data(table: pd.DataFrame, config: dict):
-    """Split a merged table into ``X`` (features), ``y`` (0/1), ``groups`` and ``batch`` per the config.
+    """Split a merged table into ``X`` (features), ``y`` (0/1) and ``info`` per the config.
 
-    Rows whose target is missing are dropped (and counted). The id, target, batch and groups columns
-    never become features. Returns ``(X, y, info)`` where ``info`` holds ids, groups, batch, class labels.
+    Rows whose target is missing are dropped (and counted). The id, target and groups columns never
+    become features; the batch column is kept in ``X`` only when ComBat needs it (and ComBat drops it).
+    ``info`` holds ids, groups, batch, class labels, column groups and the categorical columns.
     """
+    from .tables import column_groups
+
     df = table.copy()
+    attrs = dict(table.attrs)
     id_col, target = config["id"], config["target"]
     if id_col in df.columns:
         df = df.set_index(id_col)
@@ -139,18 +449,19 @@ def prepare_data(table: pd.DataFrame, config: dict):
         raise ValueError(f"id column {id_col!r} not found; columns: {list(df.columns)[:20]}")
     if target not in df.columns:
         raise ValueError(f"target column {target!r} not found; columns: {list(df.columns)[:20]}")
-    for key in ("batch", "groups"):
-        col = config.get(key)
-        if col is not None and col not in df.columns:
-            if key == "batch" and col == "site":
-                config = {**config, "batch": None}  # the default config's batch is optional
-                continue
-            raise ValueError(f"{key} column {col!r} not found; columns: {list(df.columns)[:20]}")
+    batch, grp = config.get("batch"), config.get("groups")
+    if batch is not None and batch not in df.columns:
+        raise ValueError(f"batch column {batch!r} not found (set batch: null when there is none); "
+                         f"columns: {list(df.columns)[:20]}")
+    if grp is not None and grp not in df.columns:
+        raise ValueError(f"groups column {grp!r} not found; columns: {list(df.columns)[:20]}")
+    if config["harmonize"]["method"] == "combat" and batch is None:
+        raise ValueError("harmonize.method is 'combat' but no batch column is configured (set batch:)")
     missing_y = df[target].isna()
     df = df.loc[~missing_y]
     y, levels = _as_binary(df[target], target)
 
-    reserved = {target} | {config.get(k) for k in ("batch", "groups") if config.get(k)}
+    reserved = {target} | {c for c in (batch, grp) if c}
     exclude = set(config["features"].get("exclude") or [])
     unknown = exclude - set(df.columns)
     if unknown:
@@ -168,17 +479,29 @@ def prepare_data(table: pd.DataFrame, config: dict):
         cols = [c for c in include if c not in reserved | exclude]
     if not cols:
         raise ValueError("no feature columns left after removing id/target/batch/groups/exclude")
-    X = df[cols].copy()
-    for c in X.columns:  # text columns become categorical; bools numeric
+    keep = cols + ([batch] if config["harmonize"]["method"] == "combat" else [])
+    X = df[keep].copy()
+    for c in cols:  # text columns become categorical; bools numeric
         if X[c].dtype == bool:
             X[c] = X[c].astype(float)
         elif not pd.api.types.is_numeric_dtype(X[c]) and not isinstance(X[c].dtype, pd.CategoricalDtype):
             X[c] = X[c].astype("category")
+    if batch is not None and batch in X.columns:
+        X[batch] = X[batch].astype(str)
+    probe = df[cols]
+    probe.attrs = attrs
+    groups = column_groups(probe)
+    used = set(groups["radiomic"]) | set(groups["clinical"]) | set(groups["genetic"])
+    if not groups["clinical"] and not groups["genetic"]:
+        groups["clinical"] = [c for c in cols if c not in used]  # no merge record: non-radiomic = clinical
     info = {
         "ids": df.index.astype(str).to_numpy(),
-        "groups": df[config["groups"]].to_numpy() if config.get("groups") else None,
-        "batch": df[config["batch"]].astype(str).to_numpy() if config.get("batch") else None,
+        "groups": df[grp].to_numpy() if grp else None,
+        "batch": df[batch].astype(str).to_numpy() if batch else None,
         "classes": levels,
         "n_dropped_missing_target": int(missing_y.sum()),
+        "column_groups": {k: [c for c in v if c in cols] for k, v in groups.items()},
+        "categorical": [c for c in cols if not pd.api.types.is_numeric_dtype(X[c])],
+        "features": cols,
     }
     return X, y, info

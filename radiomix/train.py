@@ -15,7 +15,6 @@ from . import __version__
 from .config import load_config, validate_config
 from .evaluate import NestedCVResult, nested_cv
 from .io import atomic_write_text, read_table, write_table
-from .pipeline import make_pipeline, prepare_data, search_space
 
 __all__ = ["train", "TrainResult"]
 
@@ -25,6 +24,7 @@ class TrainResult:
     cv: NestedCVResult
     config: dict
     files: dict
+    model: object = None
 
     @property
     def summary(self) -> dict:
@@ -52,7 +52,7 @@ def _jsonable(o):
 
 
 def train(table, config=None, *, out: str | os.PathLike | None = None, progress: bool = True, **overrides) -> TrainResult:
-    """Run nested cross-validation on a merged table and (optionally) write a run folder.
+    """Run nested cross-validation on a merged table, refit the final model, and (optionally) write a run folder.
 
     Parameters
     ----------
@@ -61,27 +61,22 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
     config : dict, path or None
         A ``radiomix train`` config (YAML path or dict); None uses ``params/train_default.yaml``.
     out : path, optional
-        Run folder receiving ``metrics.json``, ``folds.csv``, ``oof_predictions.csv`` and
-        ``config.resolved.yaml`` (each written atomically).
+        Run folder receiving ``metrics.json``, ``folds.csv``, ``oof_predictions.csv``,
+        ``config.resolved.yaml`` and ``model.skops`` (each written atomically).
     **overrides
         Top-level config keys that replace the config's (``target=``, ``id=``, ``batch=``, ``groups=``...).
     """
+    from .model import fit_final_model, save_model
+
     if isinstance(config, dict):
         cfg = validate_config({**config, **{k: v for k, v in overrides.items() if v is not None}})
     else:
         cfg = load_config(config, **overrides)
     df = table if isinstance(table, pd.DataFrame) else read_table(table)
-    X, y, info = prepare_data(df, cfg)
-    pipe = make_pipeline(cfg)
-    cv = nested_cv(
-        pipe, X, y,
-        param_distributions=search_space(cfg),
-        outer_splits=cfg["cv"]["outer"]["n_splits"], n_repeats=cfg["cv"]["outer"]["n_repeats"],
-        inner_splits=cfg["cv"]["inner"]["n_splits"], n_candidates=cfg["cv"]["inner"]["n_candidates"],
-        scoring=cfg["cv"]["inner"]["scoring"], threshold=cfg["threshold"], n_bootstrap=cfg["bootstrap"],
-        ids=info["ids"], sites=info["batch"], random_state=cfg["random_state"], n_jobs=cfg["n_jobs"],
-        progress=progress,
-    )
+    cv = nested_cv(cfg, df, progress=progress)
+    info = cv.settings.pop("info")
+    cv.settings.pop("config", None)
+    model = fit_final_model(cfg, df, cv_summary=_jsonable(cv.summary)) if cfg["final_model"] else None
     files = {}
     if out is not None:
         out = Path(out)
@@ -89,8 +84,10 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
         metrics = {
             "summary": cv.summary,
             "settings": cv.settings,
-            "data": {"n_features": int(X.shape[1]), "classes": [str(c) for c in info["classes"]],
-                     "n_dropped_missing_target": info["n_dropped_missing_target"]},
+            "data": {"n_features": len(info["features"]), "classes": [str(c) for c in info["classes"]],
+                     "n_dropped_missing_target": info["n_dropped_missing_target"],
+                     "column_groups": {k: len(v) for k, v in info["column_groups"].items()}},
+            "final_model": {"threshold": model.threshold} if model is not None else None,
             "versions": _versions(),
         }
         files["metrics"] = atomic_write_text(out / "metrics.json", json.dumps(_jsonable(metrics), indent=2))
@@ -99,4 +96,6 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
         files["folds"] = write_table(folds, out / "folds.csv", index=False)
         files["oof_predictions"] = write_table(cv.oof, out / "oof_predictions.csv", index=False)
         files["config"] = atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(cfg, sort_keys=False))
-    return TrainResult(cv=cv, config=cfg, files=files)
+        if model is not None:
+            files["model"] = save_model(model, out / "model.skops")
+    return TrainResult(cv=cv, config=cfg, files=files, model=model)

@@ -1,0 +1,183 @@
+"""The final model: refit on all data, its training schema, a novelty detector, and safe persistence.
+
+Saved with ``skops`` (``model.skops``): loading never runs arbitrary code; :func:`load_model` accepts only
+types from radiomix, scikit-learn, imbalanced-learn, XGBoost, NumPy and SciPy, and refuses a file that
+asks for anything else, naming the types.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["RadiomixModel", "fit_final_model", "save_model", "load_model"]
+
+_ALLOWED_PREFIXES = ("radiomix.", "sklearn.", "imblearn.", "xgboost.", "numpy.", "scipy.", "builtins.",
+                     "collections.", "joblib.")
+
+
+class RadiomixModel:
+    """A fitted pipeline with what applying it to new patients needs.
+
+    Attributes
+    ----------
+    pipeline : the fitted (imbalanced-learn) Pipeline.
+    threshold : decision threshold chosen on inner out-of-fold predictions of the training data.
+    features : training feature columns, in order; ``dtypes`` and ``categories`` per column.
+    config : the resolved training config; ``versions``; ``cv_summary`` (nested-CV results);
+    novelty : IsolationForest (after median imputation and scaling of the numeric columns) that flags
+        patients unlike any seen in training; ``novelty_threshold`` is the 1st percentile of training scores.
+    sites : training sites (batch values) when the config has a batch column.
+    """
+
+    def __init__(self, pipeline, threshold, features, dtypes, categories, config, versions, cv_summary,
+                 novelty, novelty_threshold, sites, classes):
+        self.pipeline = pipeline
+        self.threshold = threshold
+        self.features = features
+        self.dtypes = dtypes
+        self.categories = categories
+        self.config = config
+        self.versions = versions
+        self.cv_summary = cv_summary
+        self.novelty = novelty
+        self.novelty_threshold = novelty_threshold
+        self.sites = sites
+        self.classes = classes
+
+    # ---------------------------------------------------------------------------------------- applying
+    def check_table(self, table: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """Validate a new table against the training schema; return ``(X, ids)``.
+
+        Missing feature columns raise a ValueError listing them; extra columns are ignored with a warning;
+        a batch value (site) never seen in training raises unless ComBat was configured to estimate
+        unseen sites (``harmonize.unseen: estimate``) or the model does not use the batch column.
+        """
+        cfg = self.config
+        df = table.copy()
+        if cfg["id"] in df.columns:
+            df = df.set_index(cfg["id"])
+        batch = cfg.get("batch")
+        uses_batch = cfg["harmonize"]["method"] == "combat"
+        needed = list(self.features) + ([batch] if uses_batch else [])
+        missing = [c for c in needed if c not in df.columns]
+        if missing:
+            raise ValueError(f"the table lacks {len(missing)} column(s) the model needs: {missing[:20]}"
+                             f"{' ...' if len(missing) > 20 else ''}")
+        reserved = {cfg["target"], batch, cfg.get("groups")}
+        extra = [c for c in df.columns if c not in needed and c not in reserved]
+        if extra:
+            warnings.warn(f"{len(extra)} column(s) not used by the model are ignored: {extra[:10]}", stacklevel=2)
+        X = df[needed].copy()
+        for c in self.features:
+            if c in self.categories:
+                X[c] = pd.Categorical(X[c].astype(object).where(X[c].notna(), np.nan))
+            else:
+                X[c] = pd.to_numeric(X[c], errors="coerce")
+                if X[c].isna().sum() > df[c].isna().sum():
+                    raise ValueError(f"column {c!r} was numeric in training but holds non-numeric values")
+        if uses_batch:
+            X[batch] = X[batch].astype(str)
+            unseen = sorted(set(X[batch]) - set(self.sites or []))
+            if unseen and cfg["harmonize"]["unseen"] != "estimate":
+                raise ValueError(f"site(s) {unseen} were not in the training data and the model's ComBat was "
+                                 "configured with harmonize.unseen: error")
+        return X, df.index.astype(str).to_numpy()
+
+    def predict_proba(self, table: pd.DataFrame) -> np.ndarray:
+        X, _ = self.check_table(table)
+        return self.pipeline.predict_proba(X)[:, 1]
+
+    def predict(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Per patient: probability of the positive class, 0/1 label at the training threshold, the
+        novelty score and whether the patient lies outside the training distribution."""
+        X, ids = self.check_table(table)
+        p = self.pipeline.predict_proba(X)[:, 1]
+        score = self.novelty.score_samples(X[[c for c in self.features if c not in self.categories]])
+        out = pd.DataFrame({"id": ids, "proba": p, "label": (p >= self.threshold).astype(int),
+                            "predicted_class": [self.classes[int(v)] for v in (p >= self.threshold)],
+                            "novelty_score": score, "novel": score < self.novelty_threshold})
+        if out["novel"].any():
+            warnings.warn(f"{int(out['novel'].sum())} patient(s) lie outside the training distribution "
+                          f"(novelty score below the 1st percentile of training): {out.loc[out['novel'], 'id'].tolist()[:10]}",
+                          stacklevel=2)
+        return out
+
+
+def fit_final_model(config: dict, table: pd.DataFrame, *, cv_summary=None, progress: bool = False) -> RadiomixModel:
+    """Refit on all rows with the same procedure as each outer fold (search on inner folds, threshold on
+    inner out-of-fold predictions), plus the schema and novelty detector."""
+    from sklearn.ensemble import IsolationForest
+    from sklearn.impute import SimpleImputer
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.pipeline import make_pipeline as sk_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from .evaluate import _inner_cv, _search, youden_threshold
+    from .pipeline import make_pipeline, prepare_data, search_space
+    from .train import _versions
+
+    X, y, info = prepare_data(table, config)
+    pipe = make_pipeline(config, info["features"], groups=info["column_groups"], categorical=info["categorical"])
+    seed = int(config["random_state"])
+    inner = _inner_cv(config["cv"]["inner"]["n_splits"], info["groups"], seed)
+    best, params, _, _ = _search(pipe, search_space(config, pipe), X, y, info["groups"], inner,
+                                 config["search"]["method"], config["search"]["n_candidates"],
+                                 config["search"]["time_budget"], config["cv"]["inner"]["scoring"], seed)
+    if config["threshold"] == "youden":
+        from sklearn.base import clone
+
+        p = cross_val_predict(clone(best), X, y, groups=info["groups"], cv=inner, method="predict_proba")[:, 1]
+        thr = youden_threshold(y, p)
+    else:
+        thr = float(config["threshold"])
+    numeric = [c for c in info["features"] if c not in info["categorical"]]
+    novelty = sk_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
+                          IsolationForest(n_estimators=200, random_state=seed)).fit(X[numeric])
+    train_scores = novelty.score_samples(X[numeric])
+    categories = {c: [str(v) for v in X[c].cat.categories] for c in info["categorical"]}
+    return RadiomixModel(
+        pipeline=best, threshold=float(thr), features=list(info["features"]),
+        dtypes={c: str(X[c].dtype) for c in info["features"]}, categories=categories, config=config,
+        versions={**_versions(), "trained": time.strftime("%Y-%m-%d %H:%M:%S")},
+        cv_summary=cv_summary, novelty=novelty, novelty_threshold=float(np.percentile(train_scores, 1)),
+        sites=sorted(set(info["batch"])) if info["batch"] is not None else None,
+        classes=[v.item() if hasattr(v, "item") else v for v in info["classes"]],
+    )
+
+
+def save_model(model: RadiomixModel, path: str | os.PathLike) -> Path:
+    """Write ``model`` with skops, atomically (temporary file, then rename)."""
+    import skops.io as sio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        sio.dump(model, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_model(path: str | os.PathLike) -> RadiomixModel:
+    """Load a ``model.skops`` written by radiomix, refusing types outside radiomix and its libraries."""
+    import skops.io as sio
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    types = sio.get_untrusted_types(file=path)
+    bad = [t for t in types if not t.startswith(_ALLOWED_PREFIXES)]
+    if bad:
+        raise ValueError(f"{path} asks to load types outside radiomix and its libraries: {bad}; refusing")
+    model = sio.load(path, trusted=types)
+    if not isinstance(model, RadiomixModel):
+        raise ValueError(f"{path} does not hold a radiomix model (got {type(model).__name__})")
+    return model
