@@ -435,10 +435,18 @@ def score_external(model, table: pd.DataFrame, target: str, *, n_bootstrap: int 
     t = table.loc[keep]
     classes = list(model.classes)
     y_raw = t[target]
-    unknown = sorted(set(y_raw.astype(str)) - {str(c) for c in classes})
+
+    def key(v):  # 1, 1.0 and "1" are the same label
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return str(v)
+
+    known = {key(c) for c in classes}
+    unknown = sorted({str(v) for v in y_raw if key(v) not in known})
     if unknown:
         raise ValueError(f"target {target!r} holds values {unknown} that the model's classes {classes} lack")
-    y = (y_raw.astype(str) == str(classes[1])).astype(int).to_numpy()
+    y = np.array([key(v) == key(classes[1]) for v in y_raw], dtype=int)
     pred = model.predict(t)
     p, lab = pred["proba"].to_numpy(), pred["label"].to_numpy()
     point = binary_metrics(y, p, lab)

@@ -39,10 +39,11 @@ def test_extract_merge_train_files(demo_cohort, tmp_path):
     assert len(groups["radiomic"]) == 105 and "mut_TP53" in groups["genetic"]
 
     cfg = tmp_path / "fast.yaml"
-    cfg.write_text(yaml.safe_dump({"model": {"params": {"n_estimators": 50}}, "cv": {"inner": {"n_candidates": 2}},
+    cfg.write_text(yaml.safe_dump({"model": {"params": {"n_estimators": 50}}, "search": {"n_candidates": 2},
                                    "bootstrap": 200}))
     out = tmp_path / "run"
-    res = run.invoke(main, ["train", str(table), "--config", str(cfg), "--target", "outcome", "--out", str(out)])
+    res = run.invoke(main, ["train", str(table), "--config", str(cfg), "--target", "outcome", "--batch", "site",
+                            "--out", str(out)])
     assert res.exit_code == 0, res.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 <= metrics["summary"]["auc"]["estimate"] <= 1

@@ -11,7 +11,7 @@ def test_default_config_loads():
 
 
 def test_unknown_key_names_key_and_valid_ones():
-    with pytest.raises(ConfigError, match=r"unknown config key 'cv.outer.n_split'; valid keys under 'cv.outer': \['n_repeats', 'n_splits'\]"):
+    with pytest.raises(ConfigError, match=r"unknown config key 'cv.outer.n_split'; valid keys under 'cv.outer': \['kind', 'n_repeats', 'n_splits'\]"):
         validate_config({"cv": {"outer": {"n_split": 3}}})
     with pytest.raises(ConfigError, match="unknown config key 'modle'"):
         validate_config({"modle": {}})

@@ -40,7 +40,7 @@ def test_binary_metrics_equal_sklearn():
 
 def _config(**kw):
     cfg = load_config(None, target="target", id="id", batch=None)
-    cfg["cv"]["inner"]["n_candidates"] = 4
+    cfg["search"]["n_candidates"] = 4
     cfg["bootstrap"] = 300
     cfg["model"]["params"]["n_estimators"] = 60
     cfg.update(kw)

@@ -99,8 +99,8 @@ def test_broken_case_fails_alone(demo_cohort, tmp_path):
     assert ok.loc[[mf.loc[0, "id"], mf.loc[3, "id"]]].notna().all().all()
     assert ok.loc[[mf.loc[1, "id"], mf.loc[2, "id"]]].isna().all().all()  # same columns, NaN rows
     errors = errors.set_index("id")
-    assert errors.loc[mf.loc[1, "id"], "stage"] == "read"
-    assert errors.loc[mf.loc[2, "id"], "stage"] == "extract"
+    assert errors.loc[mf.loc[1, "id"], "stage"] == "read_image"
+    assert errors.loc[mf.loc[2, "id"], "stage"] == "mask"
     assert "label" in errors.loc[mf.loc[2, "id"], "message"].lower() or "mask" in errors.loc[mf.loc[2, "id"], "message"].lower()
     # Sidecars and provenance.
     paths = write_extraction(feats, tmp_path / "out" / "features.parquet", diagnostics=diag, errors=errors.reset_index())
@@ -137,3 +137,25 @@ def test_parallel_equals_sequential(demo_cohort):
     b = extract(sub, "ct-original", n_jobs=2, progress=False, prefix="ct")
     pd.testing.assert_frame_equal(a, b)
     assert all(c.startswith("ct_original_") for c in a.columns if c != "site")
+
+
+def test_a_worker_that_dies_fails_only_its_case():
+    import os
+    from types import SimpleNamespace
+
+    from radiomix.extraction.engines import run_tasks
+
+    tasks = [SimpleNamespace(case=f"c{i}", modality="", key="", size=i) for i in range(5)]
+    tasks[2].case = "bad"
+
+    def fn(t):  # a crash no Python code can catch (segfault / out-of-memory kill in real life)
+        if t.case == "bad":
+            os._exit(3)
+        return {"case": t.case, "errors": [], "pid": os.getpid()}
+
+    got = {}
+    info = run_tasks(tasks, fn, lambda t, r: got.__setitem__(t.case, r), n_jobs=2, progress=False)
+    assert set(got) == {"c0", "c1", "bad", "c3", "c4"}
+    assert got["bad"]["errors"][0]["stage"] == "worker" and "died" in got["bad"]["errors"][0]["message"]
+    assert all(not got[c]["errors"] for c in got if c != "bad")
+    assert info["worker_crashes"] >= 1

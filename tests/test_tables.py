@@ -54,3 +54,94 @@ def test_column_groups_fallback_without_attrs(tables):
     out = merge(rad, clinical=cli, genetic=gen, verbose=False)
     plain = pd.DataFrame(out.to_dict())  # attrs lost
     assert column_groups(plain)["radiomic"] == ["original_shape_MeshVolume", "ct_log-sigma-2-0-mm-3D_glcm_Contrast"]
+
+
+def test_merge_reads_recorded_groups_back_from_parquet(tables, tmp_path):
+    from radiomix.io import read_table, write_table
+
+    rad, cli, gen = tables
+    out = merge(rad, clinical=cli, genetic=gen, verbose=False)
+    write_table(out, tmp_path / "t.parquet", metadata=out.attrs["radiomix"])
+    back = read_table(tmp_path / "t.parquet")
+    assert column_groups(back) == column_groups(out)
+    assert back.attrs["radiomix"]["types"] == {"age": "numeric", "stage": "categorical", "outcome": "numeric",
+                                               "mut_TP53": "numeric"}
+
+
+def test_merge_missing_values_numeric_ids_and_no_overlap(tables):
+    rad, cli, _ = tables
+    cli = cli.assign(stage=["II", "pending", "IV"])
+    out = merge(rad, clinical=cli, missing_values=["pending"], verbose=False)
+    assert out["stage"].isna().sum() == 2  # "pending" (b) and the radiomic-only c
+    nums = pd.DataFrame({"pid": [1.0, 2.0, np.nan], "x": [1, 2, 3]}).dropna()
+    r2 = pd.DataFrame({"pid": ["1", "2"], "original_firstorder_Mean": [0.5, 0.6]})
+    assert list(merge(r2, clinical=nums, on="pid", verbose=False).index) == ["1", "2"]  # 1.0 -> "1"
+    with pytest.raises(ValueError, match="no id in common"):
+        merge(rad, clinical=cli.assign(id=["x", "y", "z"]), verbose=False)
+    with pytest.raises(ValueError, match="on= keys must be"):
+        merge(rad, clinical=cli, on={"clinic": "id"})
+
+
+def test_horng_real_messy_tables(shared_data, capsys):
+    # 206 CaPTk feature rows (UTF-8 BOM before 'SubjectID'), a clinical export whose id column is unnamed
+    # and uses 'no data', and a CT-acquisition table whose ids sometimes carry a trailing 'L'.
+    d = shared_data / "tables" / "horng_nsclc_radiogenomics_captk"
+
+    def strip_l(s):
+        return s[:-1] if len(s) > 7 and s.endswith("L") else s
+
+    out = merge(d / "Sandy-Captk.csv", clinical=[d / "clinical-demographics.csv", (d / "Sandy-CT-parameters.csv", "clc")],
+                on={"radiomic": "SubjectID", "clinical": "id"}, normalize_ids=strip_l, coerce_radiomic=True)
+    err = capsys.readouterr().err
+    meta = out.attrs["radiomix"]
+    assert out.index.name == "id" and len(out) == 209 and meta["n_dropped"] == 0
+    g = meta["groups"]
+    assert len(g["radiomic"]) == 102 and g["radiomic"][0] == "T1_ED_Intensity_CoefficientOfVariation"
+    assert "event" in g["clinical"] and "Manufacturer" in g["clinical"] and not g["genetic"]
+    rep = meta["id_report"]
+    # Clinical has AMC-024 without features; the CT table has 2 scans nobody else has and lacks 2 patients.
+    assert rep == {"radiomic": ["AMC-024", "AMC-025", "R01-147"], "clinical": ["AMC-025", "R01-147"],
+                   "clinical[2]": ["AMC-005", "R01-114"]}
+    assert "unnamed first column is used as the id" in err
+    assert "numeric columns are taken as radiomic" in err and "3 id(s) have no row in the radiomic table" in err
+    assert "'T1_ED_Morphologic_Eccentricity': 1 non-numeric cell(s) ['#NAME?'] read as missing" in err
+    assert out[g["radiomic"]].dtypes.eq(float).all()
+    t = meta["types"]
+    assert t["age"] == "numeric" and out["age"].isna().sum() == 48 + 2  # + the 2 CT-only scans
+    assert t["solid-subsolid"] == "categorical" and "primary uncertain-would exclude" in err
+    assert t["alk"] == "categorical" and t["ethnicity"] == "categorical" and t["Manufacturer"] == "categorical"
+    assert pd.isna(out.loc["AMC-005", "solid-subsolid"])  # "no data" -> missing
+    assert out.loc["AMC-024", g["radiomic"]].isna().all()  # kept, with missing features
+    fixed = merge(d / "Sandy-Captk.csv", clinical=d / "clinical-demographics.csv", on={"radiomic": "SubjectID"},
+                  numeric=["solid-subsolid"], missing_values=["primary uncertain-would exclude"],
+                  categorical=["histology"], how="inner", verbose=False)
+    notes = fixed.attrs["radiomix"]["notes"]  # without coerce_radiomic the '#NAME?' cells stay, reported
+    assert any("'T1_ED_Morphologic_Eccentricity' holds 1 non-numeric cell(s) ['#NAME?']; kept as text" in n for n in notes)
+    assert len(fixed.attrs["radiomix"]["groups"]["radiomic"]) == 102
+    assert len(fixed) == 206 and fixed.attrs["radiomix"]["n_dropped"] == 1
+    assert fixed["solid-subsolid"].dtype == float and isinstance(fixed["histology"].dtype, pd.CategoricalDtype)
+    without = merge(d / "Sandy-Captk.csv", clinical=(d / "Sandy-CT-parameters.csv", "clc"), on={"radiomic": "SubjectID"},
+                    verbose=False)
+    assert len(without.attrs["radiomix"]["id_report"]["clinical"]) == 206 - 167  # the 'L' ids do not match
+    with pytest.raises(ValueError, match="duplicate ids"):
+        merge(d / "Sandy-Captk.csv", clinical=(d / "Sandy-CT-parameters.csv", "clc"), on={"radiomic": "SubjectID"},
+              normalize_ids=lambda s: s[:5], verbose=False)
+
+
+def test_merge_cli_with_per_group_ids(shared_data, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from radiomix.cli import main
+
+    d = shared_data / "tables" / "horng_nsclc_radiogenomics_captk"
+    out = tmp_path / "t.parquet"
+    res = CliRunner().invoke(main, ["merge", str(d / "Sandy-Captk.csv"), "--clinical", str(d / "clinical-demographics.csv"),
+                                    "--on", "id", "--on", "radiomic=SubjectID", "--how", "left",
+                                    "--missing", "primary uncertain-would exclude", "--numeric", "solid-subsolid",
+                                    "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    groups = json.loads((tmp_path / "t.groups.json").read_text())
+    assert len(groups["groups"]["radiomic"]) == 102 and groups["n_dropped"] == 1
+    assert len(pd.read_parquet(out)) == 206

@@ -1,156 +1,169 @@
-"""One case -> one feature row with pyradiomics, and the local (process) engine over a manifest.
+"""Extraction over a manifest: plan the tasks, run them (cache, engines), assemble the feature table.
 
 Features are exactly what ``radiomics.featureextractor.RadiomicsFeatureExtractor.execute`` returns for the
-same parameter file; radiomix only moves pyradiomics' ``diagnostics_*`` entries into a separate table, adds
-provenance, isolates failures per case and runs cases in parallel.
+same parameter file; radiomix moves diagnostics into a separate table, adds provenance, isolates failures
+per case, caches finished cases and runs cases in parallel (see :mod:`radiomix.extraction.case` for the
+work it skips).
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
+import json
 import os
-import time
-import traceback
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .. import __version__
-from .._resources import resolve_params_file
-from ..io import file_sha256, read_image, read_manifest
+from ..io import ManifestError, file_sha256, input_size, parse_labels, read_manifest
+from .cache import ResultCache, software_versions, task_key
+from .case import Task, extract_case, run_task
+from .engines import run_tasks
+from .params import ExtractionParams, extractor, load_params
 
-__all__ = ["ExtractionParams", "load_params", "extract_case", "extract"]
+__all__ = ["ExtractionParams", "load_params", "extract_case", "extract", "check", "write_extraction", "sidecar_paths"]
 
-
-@dataclass(frozen=True)
-class ExtractionParams:
-    """A pyradiomics parameter set with the text and hash that go into provenance."""
-
-    settings: dict
-    text: str
-    sha256: str
-    source: str = "<dict>"
-
-    def provenance(self) -> dict:
-        return {"params_source": self.source, "params_sha256": self.sha256, "params_text": self.text}
+_PARAM_KEYS = {"imageType", "featureClass", "setting", "voxelSetting"}
+ERROR_COLUMNS = ["id", "modality", "region", "stage", "error", "message", "traceback"]
 
 
-def load_params(params) -> ExtractionParams:
-    """Load pyradiomics parameters from a preset name (``ct``, ``ct-original``, ``mr``), a YAML/JSON file,
-    a dict, or an :class:`ExtractionParams`. The file is validated by pyradiomics' own schema."""
-    if isinstance(params, ExtractionParams):
-        return params
-    if isinstance(params, dict):
-        text = yaml.safe_dump(params, sort_keys=True)
-        settings, source = params, "<dict>"
-    else:
-        path = resolve_params_file(params)
-        text = path.read_text()
-        settings, source = yaml.safe_load(text) or {}, str(path)
-    p = ExtractionParams(settings=settings, text=text, sha256=hashlib.sha256(text.encode()).hexdigest(), source=source)
-    _extractor(p)  # validate now, before any case runs, so a bad key fails the run once and clearly
-    return p
+# --------------------------------------------------------------------------------------------- planning
+def _is_params_mapping(params) -> bool:
+    """A {modality: params} mapping, as opposed to one pyradiomics parameter dict."""
+    return isinstance(params, Mapping) and not isinstance(params, ExtractionParams) and bool(params) \
+        and not (set(params) & _PARAM_KEYS)
 
 
-_EXTRACTORS: dict[str, object] = {}
+def _plan(manifest, params, *, label, tolerance, pyradiomics_diagnostics):
+    """Validate everything and build one :class:`Task` per case and modality; raise ManifestError listing
+    every problem at once."""
+    mf, problems = read_manifest(manifest, return_problems=True)
+    meta = mf.attrs["manifest"]
+    base = meta.get("base")
+    loaded: dict[str, ExtractionParams] = {}
 
-
-def _quiet_pyradiomics():
-    import radiomics
-
-    radiomics.setVerbosity(logging.ERROR)
-    logging.getLogger("radiomics").setLevel(logging.ERROR)
-
-
-def _extractor(params: ExtractionParams):
-    """One pyradiomics extractor per parameter set and process (building one re-validates the schema)."""
-    ex = _EXTRACTORS.get(params.sha256)
-    if ex is None:
-        _quiet_pyradiomics()
-        from radiomics.featureextractor import RadiomicsFeatureExtractor
-
+    def get_params(source, where):
+        key = source if isinstance(source, (str, os.PathLike)) else id(source)
+        if key in loaded:
+            return loaded[key]
         try:
-            ex = RadiomicsFeatureExtractor(dict(params.settings))
-        except Exception as err:  # pykwalify's SchemaError lists the offending key
-            raise ValueError(f"invalid pyradiomics parameters ({params.source}): {err}") from err
-        _EXTRACTORS[params.sha256] = ex
-    return ex
+            p = load_params(source, base=base)
+        except (ValueError, FileNotFoundError, OSError) as err:
+            problems.append(f"{where}: {err}")
+            p = None
+        loaded[key] = p
+        return p
 
-
-def _to_float(v):
-    try:
-        return float(np.asarray(v))
-    except (TypeError, ValueError):
-        return np.nan
-
-
-def extract_case(image, mask, params, *, label: int | None = None) -> tuple[dict, dict]:
-    """Extract one case. ``image``/``mask`` are paths (NIfTI, NRRD, MHA, DICOM folder) or SimpleITK images.
-
-    Returns ``(features, diagnostics)``: feature name -> float in pyradiomics' order, and pyradiomics'
-    ``diagnostics_*`` entries (versions, image/mask geometry) kept apart from the features.
-    """
-    params = load_params(params)
-    ex = _extractor(params)
-    img = image if not isinstance(image, (str, os.PathLike)) else read_image(image)
-    msk = mask if not isinstance(mask, (str, os.PathLike)) else read_image(mask)
-    kwargs = {} if label is None else {"label": int(label)}
-    result = ex.execute(img, msk, **kwargs)
-    features, diagnostics = {}, {}
-    for k, v in result.items():
-        if k.startswith("diagnostics_"):
-            diagnostics[k] = v if isinstance(v, (str, int, float)) else str(v)
+    mapping = params if _is_params_mapping(params) else None
+    if mapping is not None:
+        unknown = sorted(set(mapping) - set(meta["modalities"]) - {"*", "default"})
+        if unknown:
+            problems.append(f"params given for modalities {unknown} that the manifest does not have "
+                            f"(it has {meta['modalities']})")
+    label_override = None
+    if label is not None:
+        try:
+            label_override = parse_labels(label)
+        except ValueError as err:
+            problems.append(f"label argument: {err}")
+    tasks: list[Task] = []
+    for _, row in mf.iterrows():
+        case, mod = row["id"], row["modality"]
+        where = f"case {case}" + (f" ({mod})" if mod else "")
+        if row.get("params") is not None and not (isinstance(row["params"], float) and np.isnan(row["params"])):
+            if os.path.isabs(row["params"]) and not os.path.exists(row["params"]):
+                p = None  # reported by read_manifest already
+            else:
+                p = get_params(row["params"], f"{where}: params {row['params']!r}")
+        elif mapping is not None:
+            src = mapping.get(mod, mapping.get("*", mapping.get("default")))
+            if src is None:
+                problems.append(f"{where}: no parameters for modality {mod!r}; params has {sorted(mapping)}")
+                p = None
+            else:
+                p = get_params(src, f"params for modality {mod!r}")
         else:
-            features[k] = _to_float(v)
-    return features, diagnostics
+            p = get_params(params, "params")
+        try:
+            regions = label_override if label_override is not None else parse_labels(row.get("label"))
+        except ValueError:
+            regions = []  # already reported by read_manifest
+        tasks.append(Task(case=case, modality=mod, image=row["image"], mask=row["mask"], regions=list(regions),
+                          params=p, tolerance=float(tolerance), pyradiomics_diagnostics=bool(pyradiomics_diagnostics)))
+    if problems:
+        raise ManifestError(problems)
+    # Region names enter column names only for a modality where some case has several regions.
+    multi = {m for m in meta["modalities"] if any(len(t.regions) > 1 for t in tasks if t.modality == m)}
+    for t in tasks:
+        if t.modality in multi:
+            if not t.regions:
+                default = int(extractor(t.params).settings.get("label", 1))
+                t.regions = [(f"label{default}", default)]
+        else:
+            t.regions = [("", lab) for _, lab in t.regions]
+    return mf, tasks, multi
 
 
-def _run_case(case_id: str, image: str, mask: str, params: ExtractionParams, label, single_thread: bool) -> dict:
-    """Worker body: never raises, so one broken case cannot take the batch down."""
-    t0 = time.perf_counter()
-    out = {"id": case_id, "features": None, "diagnostics": {}, "error": None, "hashes": {}}
-    stage = "hash"
+def _hash_inputs(tasks: list[Task], versions: dict, n_threads: int = 4) -> None:
+    """SHA-256 of every input file (once per file, in threads: hashlib releases the GIL), cache keys, sizes."""
+    paths = sorted({p for t in tasks for p in (t.image, t.mask)})
+
+    def one(p):
+        try:
+            return p, file_sha256(p), input_size(p)
+        except OSError:
+            return p, None, 0
+
+    with ThreadPoolExecutor(max_workers=min(n_threads, max(1, len(paths)))) as pool:
+        found = {p: (h, s) for p, h, s in pool.map(one, paths)}
+    for t in tasks:
+        (hi, si), (hm, sm) = found[t.image], found[t.mask]
+        t.hashes = {"image_sha256": hi, "mask_sha256": hm}
+        t.size = si + sm
+        t.key = task_key(image_sha256=hi, mask_sha256=hm, params_sha256=t.params.sha256, regions=t.regions,
+                         tolerance=t.tolerance, pyradiomics_diagnostics=t.pyradiomics_diagnostics,
+                         versions=versions) if hi and hm else ""
+
+
+def _expected_names(params: ExtractionParams, value: int) -> list[str]:
+    """Feature names these parameters produce, from a small synthetic sphere (used only when every case of
+    a modality/region failed, so that the table keeps its columns)."""
+    import SimpleITK as sitk
+
+    from .masks import Region, label_stats
+
+    rng = np.random.default_rng(0)
+    z, y, x = np.mgrid[:40, :40, :40]
+    sphere = ((z - 20) ** 2 + (y - 20) ** 2 + (x - 20) ** 2) < 100
+    img = sitk.GetImageFromArray((rng.normal(40, 30, sphere.shape) + 60 * sphere).astype(np.int16))
+    msk = sitk.GetImageFromArray(sphere.astype(np.uint8) * np.uint8(value))
     try:
-        if single_thread:
-            import SimpleITK as sitk
+        from .case import _pyradiomics
 
-            sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
-        out["hashes"] = {"image_sha256": file_sha256(image), "mask_sha256": file_sha256(mask)}
-        stage = "read"
-        img, msk = read_image(image), read_image(mask)
-        stage = "extract"
-        out["features"], out["diagnostics"] = extract_case(img, msk, params, label=label)
-    except Exception as err:
-        msg = str(err).strip().splitlines()
-        out["error"] = {
-            "id": case_id,
-            "stage": stage,
-            "error": type(err).__name__,
-            "message": msg[-1] if msg else repr(err),
-            "traceback": traceback.format_exc(limit=4),
-        }
-    out["seconds"] = time.perf_counter() - t0
-    return out
+        feats, _ = _pyradiomics(img, Region("", value, mask=msk, value=value, stats=label_stats(msk)), params)
+        return list(feats)
+    except Exception:
+        return []
 
 
-@dataclass
-class _Tally:
-    done: int = 0
-    failed: int = 0
-    results: list = field(default_factory=list)
-
-
+# --------------------------------------------------------------------------------------------- extract
 def extract(
     manifest,
     params="ct",
     *,
     n_jobs: int = 1,
-    label: int | None = None,
+    scheduler=None,
+    cache_dir: str | os.PathLike | None = None,
+    label: int | str | None = None,
     prefix: str | None = None,
+    regions: str = "columns",
+    drop_failed: bool = False,
+    geometry_tolerance: float = 0.01,
+    pyradiomics_diagnostics: bool = False,
     progress: bool = True,
     return_details: bool = False,
 ):
@@ -158,147 +171,293 @@ def extract(
 
     Parameters
     ----------
-    manifest : path or DataFrame
-        One row per case with columns ``id``, ``image``, ``mask`` (paths relative to the manifest file
-        resolve against its folder) and optionally ``label`` (per-case label value) and any other columns
-        (``site``, ...), which are passed through to the output in front of the features.
-    params : str, path, dict or ExtractionParams
+    manifest : path (CSV, TSV, Parquet) or DataFrame
+        One row per case (``id, image, mask``), several modalities side by side (``id, image_ct,
+        image_pet, mask`` or ``mask_ct, mask_pet``) or one row per case and modality (``id, modality,
+        image, mask``); optional ``label`` (one or several label values or DICOM ROI/segment names,
+        ``"1;2"``, ``"tumor=1;node=2"``), ``params`` (parameter file per row) and any other columns
+        (``site``...), passed through in front of the features. See :func:`radiomix.io.read_manifest`.
+    params : str, path, dict, ExtractionParams, or a mapping {modality: any of these}
         Preset name (``"ct"``, ``"ct-original"``, ``"mr"``), a pyradiomics parameter file, or a dict.
+        A manifest ``params`` column overrides it per row.
     n_jobs : int
-        Worker processes; ``-1`` uses all cores. Larger images are scheduled first.
-    label : int, optional
-        Label value of the region (default: the manifest's ``label`` column, else the parameter file's).
+        Local worker processes; ``-1`` uses all cores. Larger cases start first.
+    scheduler : str or distributed.Client, optional
+        Run on a Dask cluster instead (a scheduler address such as ``"tcp://10.0.0.5:8786"`` or a
+        ``Client``). Same results as local processes; workers need radiomix installed and read the image
+        paths themselves (shared file system).
+    cache_dir : path, optional
+        Keep every finished case there (atomically, keyed by the hashes of its input files, its parameters
+        and the pyradiomics version). A re-run, also after the process was killed, skips cached cases and
+        recomputes those whose inputs or parameters changed.
+    label : int or str, optional
+        Label(s) for every case, overriding the manifest's ``label`` column.
     prefix : str, optional
-        Prefix for feature columns (e.g. ``"ct"`` gives ``ct_original_glcm_Contrast``).
+        Prefix for feature columns (e.g. ``"ct"`` gives ``ct_original_glcm_Contrast``). Multi-modal
+        manifests always prefix the modality (``ct_..., pet_...``) and, where a case has several regions,
+        the region (``ct_label2_...``); ``prefix`` then goes in front of both.
+    regions : {"columns", "rows"}
+        Several regions per case: region-named columns on one row per case (default), or one row per case
+        and region (index ``id, region``).
+    drop_failed : bool
+        Drop the rows of cases that have any error (default: keep them as rows of missing values).
+    geometry_tolerance : float
+        How far (in image voxels) a mask's voxel centres may lie from the image's voxel lattice and still be
+        resampled nearest-neighbour onto the image (with a warning); beyond it the case fails naming both
+        geometries. ``inf`` resamples any mask.
+    pyradiomics_diagnostics : bool
+        Run pyradiomics unmodified, with its own ``diagnostics_*`` (image hashes, full-image statistics).
+        Same features, slower.
     progress : bool
-        Show a progress bar (cases done / failed / ETA) on stderr.
+        Show a progress bar (cases done / failed / cached / ETA) on stderr.
     return_details : bool
-        Also return the diagnostics table (pyradiomics' ``diagnostics_*`` values per case) and the errors
-        table (``id, stage, error, message``).
+        Also return the diagnostics table (one row per case, modality and region) and the errors table
+        (``id, modality, region, stage, error, message, traceback``).
 
     Returns
     -------
     DataFrame indexed by case id (index name ``id``): passthrough columns, then features. A failed case is
-    a row of NaN features. ``df.attrs["radiomix"]`` holds ``provenance`` (versions, parameter text and
-    hash, per-case input hashes) and ``errors``. With ``return_details=True``:
-    ``(features, diagnostics, errors)``.
+    a row of NaN features with the same columns as a successful one. ``df.attrs["radiomix"]`` holds
+    ``provenance`` (versions, parameter text and hash, per-case input hashes, engine), ``errors`` and the
+    column ``groups``. With ``return_details=True``: ``(features, diagnostics, errors)``.
     """
-    params = load_params(params)
-    mf = read_manifest(manifest)
-    reserved = {"id", "image", "mask", "label"}
-    passthrough = [c for c in mf.columns if c not in reserved]
-    cases = []
-    for cid, row in mf.iterrows():
-        case_label = label
-        if case_label is None and "label" in mf.columns and pd.notna(row["label"]):
-            case_label = int(row["label"])
-        cases.append((str(cid), row["image"], row["mask"], case_label))
-    # Largest images first so that one big case does not finish the run alone.
-    cases.sort(key=lambda c: -os.path.getsize(c[1]) if os.path.isfile(c[1]) else 0)
+    if regions not in ("columns", "rows"):
+        raise ValueError(f"regions must be 'columns' or 'rows', got {regions!r}")
+    mf, tasks, multi = _plan(manifest, params, label=label, tolerance=geometry_tolerance,
+                             pyradiomics_diagnostics=pyradiomics_diagnostics)
+    meta = mf.attrs["manifest"]
+    versions = software_versions()
+    _hash_inputs(tasks, versions)
+    cache = ResultCache(cache_dir) if cache_dir is not None else None
 
-    from joblib import Parallel, delayed, effective_n_jobs
+    results: dict[tuple[str, str], dict] = {}
+    todo = []
+    for t in tasks:
+        hit = cache.get(t.key) if (cache is not None and t.key) else None
+        if hit is not None:
+            hit["cached"] = True
+            results[(t.case, t.modality)] = hit
+        else:
+            todo.append(t)
+    n_cached = len(tasks) - len(todo)
 
-    workers = effective_n_jobs(n_jobs)
-    jobs = [delayed(_run_case)(cid, im, mk, params, lab, workers > 1) for cid, im, mk, lab in cases]
-    tally = _Tally()
-    t0 = time.perf_counter()
-    if workers == 1:
-        stream = (j[0](*j[1], **j[2]) for j in jobs)
-    else:
-        stream = Parallel(n_jobs=workers, return_as="generator_unordered")(jobs)
-    if progress:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+    def on_result(task, res):
+        res["cached"] = False
+        if cache is not None and task.key and not res["errors"]:
+            cache.put(task.key, res)
+        results[(task.case, task.modality)] = res
 
-        with Progress(
-            TextColumn("[bold]extracting[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("failed: {task.fields[failed]}"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=False,
-        ) as bar:
-            task = bar.add_task("extract", total=len(cases), failed=0)
-            for res in stream:
-                _collect(tally, res)
-                bar.update(task, advance=1, failed=tally.failed)
-    else:
-        for res in stream:
-            _collect(tally, res)
-    wall = time.perf_counter() - t0
+    engine = run_tasks(todo, run_task, on_result, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
+                       cached=n_cached)
 
-    by_id = {r["id"]: r for r in tally.results}
-    feature_cols: list[str] = []
-    seen: set[str] = set()
-    for cid in mf.index:  # column order from the first successful case in manifest order
-        feats = by_id[str(cid)]["features"]
-        if feats:
-            for k in feats:
-                if k not in seen:
-                    seen.add(k)
-                    feature_cols.append(k)
-    rows = np.full((len(mf), len(feature_cols)), np.nan)
-    col_pos = {c: j for j, c in enumerate(feature_cols)}
-    for i, cid in enumerate(mf.index):
-        feats = by_id[str(cid)]["features"] or {}
-        for k, v in feats.items():
-            rows[i, col_pos[k]] = v
-    names = [f"{prefix}_{c}" for c in feature_cols] if prefix else feature_cols
-    features = pd.concat(
-        [mf[passthrough].reset_index(drop=True), pd.DataFrame(rows, columns=names)], axis=1
-    )
-    features.index = pd.Index([str(c) for c in mf.index], name="id")
-
-    errors = pd.DataFrame(
-        [by_id[str(c)]["error"] for c in mf.index if by_id[str(c)]["error"]],
-        columns=["id", "stage", "error", "message", "traceback"],
-    )
-    diagnostics = pd.DataFrame([{"id": str(c), **by_id[str(c)]["diagnostics"]} for c in mf.index]).set_index("id")
-    import radiomics
-
+    features, diagnostics, errors = _assemble(mf, tasks, results, multi, prefix=prefix, regions=regions)
+    warn_lines = [w for t in tasks for w in results[(t.case, t.modality)].get("warnings", [])]
+    failed_cases = sorted(set(errors["id"])) if len(errors) else []
+    dropped = []
+    if drop_failed and failed_cases:
+        level = features.index.get_level_values("id") if isinstance(features.index, pd.MultiIndex) else features.index
+        dropped = failed_cases
+        features = features.loc[~level.isin(failed_cases)]
+    params_used = {}
+    for t in tasks:
+        params_used.setdefault(t.params.sha256, t.params)
+    by_modality = {}
+    for t in tasks:
+        by_modality.setdefault(t.modality, t.params.sha256)
+    first = next(iter(params_used.values()))
+    inputs: dict[str, dict] = {}
+    for t in tasks:
+        pre = f"{t.modality}_" if t.modality else ""
+        inputs.setdefault(t.case, {}).update({f"{pre}image_sha256": t.hashes["image_sha256"],
+                                              f"{pre}mask_sha256": t.hashes["mask_sha256"]})
+    acquired = {(t.case, t.modality) for t in tasks}
+    missing_mod = {m: [c for c in dict.fromkeys(mf["id"]) if (c, m) not in acquired]
+                   for m in meta["modalities"] if meta["layout"] == "wide"}
+    feature_cols = [c for c in features.columns if c not in meta["passthrough"]]
     provenance = {
         "radiomix_version": __version__,
-        "pyradiomics_version": str(radiomics.__version__),
-        **params.provenance(),
+        "pyradiomics_version": versions["pyradiomics"],
+        "versions": versions,
+        **first.provenance(),
+        "params": {sha: p.provenance() for sha, p in params_used.items()} if len(params_used) > 1 else None,
+        "params_by_modality": by_modality if meta["layout"] != "single" else None,
+        "manifest_layout": meta["layout"],
+        "modalities": meta["modalities"],
         "prefix": prefix,
-        "n_cases": len(mf),
-        "n_failed": int(len(errors)),
-        "wall_seconds": round(wall, 3),
-        "inputs": {str(c): by_id[str(c)]["hashes"] for c in mf.index},
+        "regions": regions,
+        "geometry_tolerance": geometry_tolerance,
+        "pyradiomics_diagnostics": pyradiomics_diagnostics,
+        "n_cases": int(mf["id"].nunique()),
+        "n_tasks": len(tasks),
+        "n_failed": int(len(failed_cases)),
+        "n_errors": int(len(errors)),
+        "n_cached": n_cached,
+        "n_computed": len(todo),
+        "n_warnings": len(warn_lines),
+        "dropped_failed_cases": dropped,
+        "missing_modalities": {m: c for m, c in missing_mod.items() if c},
+        "cache_dir": str(Path(cache_dir).resolve()) if cache_dir is not None else None,
+        **{f"engine_{k}": v for k, v in engine.items()},
+        "inputs": inputs,
     }
     features.attrs["radiomix"] = {
         "provenance": provenance,
         "errors": errors.drop(columns="traceback").to_dict("records"),
+        "groups": {"radiomic": feature_cols, "clinical": [], "genetic": []},
+        "warnings": warn_lines,
     }
+    if warn_lines:
+        more = f" (and {len(warn_lines) - 3} more; see the diagnostics table)" if len(warn_lines) > 3 else ""
+        warnings.warn("; ".join(warn_lines[:3]) + more, UserWarning, stacklevel=2)
     if return_details:
         return features, diagnostics, errors
     return features
 
 
-def _collect(tally: _Tally, res: dict):
-    tally.results.append(res)
-    tally.done += 1
-    if res["error"]:
-        tally.failed += 1
+def _assemble(mf, tasks, results, multi, *, prefix, regions):
+    meta = mf.attrs["manifest"]
+    cases = list(dict.fromkeys(mf["id"]))
+    passthrough = meta["passthrough"]
+    pass_rows = mf.drop_duplicates("id").set_index("id")[passthrough] if passthrough else None
+    by_rows = regions == "rows"
+
+    def group_of(mod, reg):  # which block of columns a (modality, region) goes to
+        return (mod,) if by_rows else (mod, reg)
+
+    def colname(group, feat):
+        parts = [prefix] if prefix else []
+        parts += [p for p in group if p]
+        return "_".join(parts + [feat])
+
+    # Column blocks: modalities in manifest order, regions in first-seen order, features as pyradiomics
+    # orders them, taken from the first successful case in manifest order.
+    blocks: dict[tuple, list[str]] = {}
+    seen: dict[tuple, set] = {}
+    row_keys: list = []
+    for t in tasks:
+        for reg, _ in t.regions:
+            blocks.setdefault(group_of(t.modality, reg), [])
+            seen.setdefault(group_of(t.modality, reg), set())
+    for c in cases:
+        for t in (t for t in tasks if t.case == c):
+            res = results[(t.case, t.modality)]
+            for reg, feats in res["features"].items():
+                g = group_of(t.modality, reg)
+                blocks.setdefault(g, [])
+                s = seen.setdefault(g, set())
+                for k in feats:
+                    if k not in s:
+                        s.add(k)
+                        blocks[g].append(k)
+    for g, names in blocks.items():
+        if not names:  # every case failed there: keep the columns all the same
+            t = next(t for t in tasks if t.modality == g[0] and (by_rows or any(r == g[1] for r, _ in t.regions)))
+            value = next((v for _, v in t.regions if isinstance(v, int)), None)
+            value = value if value is not None else int(extractor(t.params).settings.get("label", 1))
+            blocks[g] = _expected_names(t.params, value)
+    if by_rows:
+        for c in cases:
+            regs = []
+            for t in tasks:
+                if t.case == c:
+                    for reg, _ in t.regions:
+                        if reg not in regs:
+                            regs.append(reg)
+            row_keys += [(c, r) for r in regs]
+    else:
+        row_keys = cases
+    col_index, names = {}, []
+    for g, feats in blocks.items():
+        for f in feats:
+            col_index[(g, f)] = len(names)
+            names.append(colname(g, f))
+    row_pos = {k: i for i, k in enumerate(row_keys)}
+    values = np.full((len(row_keys), len(names)), np.nan)
+    err_rows, diag_rows = [], []
+    for t in tasks:
+        res = results[(t.case, t.modality)]
+        for reg, feats in res["features"].items():
+            g = group_of(t.modality, reg)
+            i = row_pos[(t.case, reg) if by_rows else t.case]
+            for k, v in feats.items():
+                values[i, col_index[(g, k)]] = np.nan if v is None else v
+        for e in res["errors"]:
+            err_rows.append({c: e.get(c, "") for c in ERROR_COLUMNS})
+        for d in res["diagnostics"]:
+            diag_rows.append({"id": t.case, "modality": t.modality, "cached": bool(res.get("cached")), **d})
+        if not res["diagnostics"] and not res["errors"]:
+            diag_rows.append({"id": t.case, "modality": t.modality, "cached": bool(res.get("cached"))})
+    feats_df = pd.DataFrame(values, columns=names)
+    if by_rows:
+        index = pd.MultiIndex.from_tuples(row_keys, names=["id", "region"])
+        pt = pass_rows.loc[[c for c, _ in row_keys]].reset_index(drop=True) if passthrough else None
+    else:
+        index = pd.Index(cases, name="id")
+        pt = pass_rows.loc[cases].reset_index(drop=True) if passthrough else None
+    features = pd.concat([pt, feats_df], axis=1) if pt is not None else feats_df
+    features.index = index
+    errors = pd.DataFrame(err_rows, columns=ERROR_COLUMNS)
+    diagnostics = pd.DataFrame(diag_rows)
+    if len(diagnostics):
+        diagnostics = diagnostics.set_index("id")
+    return features, diagnostics, errors
+
+
+# --------------------------------------------------------------------------------------------- check
+def check(manifest, params="ct", *, label: int | str | None = None, n_jobs: int = 1,
+          geometry_tolerance: float = 0.01, progress: bool = False) -> pd.DataFrame:
+    """Validate a manifest (all problems at once, :class:`~radiomix.io.ManifestError`) and return a geometry
+    QA table without extracting anything: one row per case, modality and region with image and mask
+    size and spacing, whether their grids agree (origin, spacing, direction, offset in voxels), the label
+    values present, ROI voxel count and slices (and empty slices inside the ROI's range), and ``status``
+    (``ok``, ``warning`` or ``error``) with a ``message``.
+    """
+    from .qa import qa_task
+
+    mf, tasks, _ = _plan(manifest, params, label=label, tolerance=geometry_tolerance, pyradiomics_diagnostics=False)
+    rows: dict[tuple, list] = {}
+
+    def on_result(task, res):
+        rows[(task.case, task.modality)] = res
+
+    for t in tasks:
+        t.size = input_size(t.image) + input_size(t.mask)
+    run_tasks(tasks, qa_task, on_result, n_jobs=n_jobs, progress=progress, title="checking")
+    out = [r for t in tasks for r in rows[(t.case, t.modality)]]
+    return pd.DataFrame(out).set_index("id")
+
+
+# --------------------------------------------------------------------------------------------- writing
+def sidecar_paths(out: str | os.PathLike) -> dict[str, Path]:
+    """Where :func:`write_extraction` puts the sidecars of ``out``."""
+    out = Path(out)
+    name = out.name
+    for suf in (".parquet", ".pq", ".csv.gz", ".tsv.gz", ".csv", ".tsv", ".txt"):
+        if name.lower().endswith(suf):
+            name = name[: -len(suf)]
+            break
+    return {k: out.with_name(f"{name}.{k}{ext}") for k, ext in
+            (("diagnostics", ".csv"), ("errors", ".csv"), ("provenance", ".json"), ("qa", ".csv"))}
 
 
 def write_extraction(features: pd.DataFrame, out: str | os.PathLike, diagnostics=None, errors=None) -> dict[str, Path]:
     """Write features (Parquet/CSV by suffix, atomically) plus sidecars ``<stem>.diagnostics.csv``,
-    ``<stem>.errors.csv`` and ``<stem>.provenance.json`` next to it."""
-    import json
-
+    ``<stem>.errors.csv`` and ``<stem>.provenance.json`` next to it (Parquet also carries the provenance
+    in its schema metadata)."""
     from ..io import atomic_write_text, write_table
 
     out = Path(out)
     meta = features.attrs.get("radiomix", {})
-    stem = out.name[: -len(out.suffix)] if out.suffix else out.name
-    paths = {"features": write_table(features, out, metadata=meta.get("provenance"))}
-    prov_path = out.with_name(f"{stem}.provenance.json")
-    paths["provenance"] = atomic_write_text(prov_path, json.dumps(meta.get("provenance", {}), indent=2, default=str))
+    side = sidecar_paths(out)
+    paths = {}
+    prov = meta.get("provenance", {})
+    paths["provenance"] = atomic_write_text(side["provenance"], json.dumps(prov, indent=2, default=str))
     if diagnostics is not None:
-        paths["diagnostics"] = write_table(diagnostics, out.with_name(f"{stem}.diagnostics.csv"))
+        paths["diagnostics"] = write_table(diagnostics, side["diagnostics"])
     if errors is not None:
-        paths["errors"] = write_table(errors, out.with_name(f"{stem}.errors.csv"), index=False)
+        paths["errors"] = write_table(errors, side["errors"], index=False)
+    # The feature table last: when it exists, its sidecars are complete.
+    paths["features"] = write_table(features, out, metadata={"provenance": prov, "groups": meta.get("groups")}
+                                    if prov else None)
     return paths
+

@@ -1,0 +1,291 @@
+"""One case (image + mask, one or several regions) -> feature rows with pyradiomics.
+
+Features are exactly what ``RadiomicsFeatureExtractor.execute`` returns for the same parameter file and
+the same image/mask grids (tests compare them bit for bit). radiomix only skips work whose output
+pyradiomics would throw away or that radiomix does more cheaply elsewhere:
+
+- pyradiomics' own diagnostics (``additionalInfo``) hash and scan the full decoded image and mask; radiomix
+  switches them off, hashes the input *files* once (for cache and provenance) and computes its own
+  diagnostics on the region's bounding box only;
+- when resampling is enabled, pyradiomics resamples only a box around the ROI, but SimpleITK's B-spline
+  interpolator first prefilters the *whole* image (in double precision: 600 MB for a 512x512x300 CT).
+  For integer images (CT in HU) radiomix crops the image to that box plus :data:`CROP_MARGIN` voxels and
+  then calls pyradiomics' own ``resampleImage`` with the full mask, so the grid is pyradiomics' own. The
+  prefilter's boundary influence decays by 0.27 per voxel (cubic B-spline) and is gone after 64 voxels;
+  what remains is rounding of the cropped image's origin (~1e-12 voxel), which the cast back to the
+  integer pixel type removes. The crop is skipped where that cast could not hide it: float images
+  (normalized MR, PET), and grids where resampled points fall exactly on original voxels in every axis.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..io import image_geometry, read_image
+from .masks import MaskError, Region, load_regions, mask_kind, roi_summary
+from .params import ExtractionParams, extractor, load_params
+
+__all__ = ["Task", "run_task", "extract_case", "CROP_MARGIN"]
+
+#: Voxels kept around the resampling box when cropping before B-spline resampling (see module doc).
+CROP_MARGIN = 64
+_CROP_INTERPOLATORS = {"sitkNearestNeighbor", "sitkLinear", "sitkBSpline", "sitkBSpline1", "sitkBSpline2",
+                       "sitkBSpline3", "sitkBSpline4", "sitkBSpline5", "sitkGaussian", "sitkLabelGaussian",
+                       "sitkHammingWindowedSinc", "sitkCosineWindowedSinc", "sitkWelchWindowedSinc",
+                       "sitkLanczosWindowedSinc", "sitkBlackmanWindowedSinc"}
+_ROI_MESSAGES = ("Size of the ROI is too small", "too few dimensions", "only contains 1 segmented voxel",
+                 "No labels found", "not present in mask")
+
+
+@dataclass
+class Task:
+    """One case and modality: what a worker needs, all plain and picklable."""
+
+    case: str
+    modality: str
+    image: str
+    mask: str
+    regions: list  # [(region name, label)], [] = parameter file's label / the only DICOM segment
+    params: ExtractionParams
+    key: str = ""
+    hashes: dict = field(default_factory=dict)
+    size: int = 0
+    tolerance: float = 0.01
+    pyradiomics_diagnostics: bool = False
+    threads: int | None = None  # SimpleITK threads in the worker (None: SimpleITK's default)
+
+
+def _plain(v):
+    """Diagnostics values as JSON/Parquet-friendly scalars (a tuple becomes its text)."""
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v)
+    if isinstance(v, str) or v is None:
+        return v
+    if isinstance(v, (tuple, list, np.ndarray)):
+        return "(" + ", ".join(f"{x:.6g}" if isinstance(x, float) else str(x) for x in np.asarray(v).tolist()) + ")"
+    return str(v)
+
+
+def _to_float(v):
+    try:
+        return float(np.asarray(v))
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def _interpolator_name(value) -> str | None:
+    import SimpleITK as sitk
+
+    if isinstance(value, str):
+        return value
+    for name in _CROP_INTERPOLATORS:
+        if getattr(sitk, name, None) == value:
+            return name
+    return None
+
+
+_INTEGER_PIXELS = ("8-bit signed integer", "8-bit unsigned integer", "16-bit signed integer",
+                   "16-bit unsigned integer", "32-bit signed integer", "32-bit unsigned integer")
+
+
+def _on_lattice_everywhere(bb, sp, rs, pad, size) -> bool:
+    """True when, in every axis, some resampled point falls exactly on an original voxel centre.
+
+    There the B-spline returns an original (integer) voxel value give or take rounding, and the cast back
+    to integers could turn 99.999999999 into 99 instead of 100: the crop's rounding must not play then.
+    """
+    nd = len(sp)
+    ratio = sp / rs  # pyradiomics' spacingRatio
+    lo = np.maximum(np.floor((bb[:nd] - 0.5) * ratio - pad), 0)
+    hi = np.minimum(np.ceil((bb[:nd] + bb[nd:] - 0.5) * ratio + pad), np.ceil(size * ratio) - 1)
+    for ax in range(nd):
+        k = np.arange(lo[ax], hi[ax] + 1)
+        pos = 0.5 * (rs[ax] - sp[ax]) / sp[ax] + k / ratio[ax]  # resampled centres in original voxels
+        if not np.any(np.abs(pos - np.round(pos)) < 1e-6):
+            return False
+    return True
+
+
+def _crop_box(image, bbox, settings) -> tuple[list[int], list[int]] | None:
+    """Index and size of the image region pyradiomics' resampling can read, plus CROP_MARGIN; None when
+    the image should not be cropped (see the module docstring)."""
+    nd = image.GetDimension()
+    rs = settings.get("resampledPixelSpacing")
+    if rs is None or len(rs) != nd or image.GetPixelIDTypeAsString() not in _INTEGER_PIXELS:
+        return None
+    sp = np.asarray(image.GetSpacing(), float)
+    rs = np.where(np.asarray(rs, float) == 0, sp, np.asarray(rs, float))
+    ratio = rs / sp  # one resampled voxel in original voxels
+    pad = float(settings.get("padDistance", 5) or 0)
+    bb = np.asarray(bbox)
+    if _on_lattice_everywhere(bb, sp, rs, pad, np.asarray(image.GetSize())):
+        return None
+    lo = np.floor(bb[:nd] - 0.5 - (pad + 2) * ratio) - CROP_MARGIN
+    hi = np.ceil(bb[:nd] + bb[nd:] - 0.5 + (pad + 2) * ratio) + CROP_MARGIN
+    size = np.asarray(image.GetSize())
+    lo = np.clip(lo, 0, size - 1).astype(int)
+    hi = np.clip(hi, 0, size - 1).astype(int)
+    if np.all(lo == 0) and np.all(hi == size - 1):
+        return None
+    return lo.tolist(), (hi - lo + 1).tolist()
+
+
+def _pyradiomics(image, region: Region, params: ExtractionParams, *, exact: bool = False):
+    """Features (and extra diagnostics) of one region; raises what pyradiomics raises."""
+    import SimpleITK as sitk
+    from radiomics import imageoperations
+
+    ex = extractor(params)
+    value = region.value
+    if exact:  # pyradiomics exactly as configured, with its own diagnostics
+        res = ex.execute(image, region.mask, label=value)
+        feats = {k: _to_float(v) for k, v in res.items() if not k.startswith("diagnostics_")}
+        diag = {k: _plain(v) for k, v in res.items() if k.startswith("diagnostics_")}
+        return feats, diag
+    settings = dict(ex.settings)
+    settings["label"] = value
+    mask = region.mask
+    bbox = (region.stats or {}).get(value, {}).get("bbox")
+    normalize = bool(settings.get("normalize", False))
+    resample = settings.get("interpolator") is not None and settings.get("resampledPixelSpacing") is not None
+    diag = {}
+    if resample and not normalize and bbox is not None \
+            and _interpolator_name(settings["interpolator"]) in _CROP_INTERPOLATORS:
+        box = _crop_box(image, bbox, settings)
+        if box is not None:
+            image = sitk.RegionOfInterest(image, box[1], box[0])
+        # pyradiomics' own resampling, with the full mask: the grid is derived from the mask only.
+        image, mask = imageoperations.resampleImage(image, mask, **settings)
+        diag["resampled_size"] = _plain(image.GetSize())
+        diag["resampled_spacing"] = _plain(image.GetSpacing())
+        diag["cropped_before_resampling"] = box is not None
+        ex = extractor(params, info=False, resample=False)
+    elif not resample and set(ex.enabledImagetypes) == {"Original"} and bbox is not None:
+        # Original image only, no resampling: pyradiomics crops to the ROI's box anyway.
+        if normalize:
+            image = imageoperations.normalizeImage(image, **settings)
+        nd = image.GetDimension()
+        lo = np.maximum(np.asarray(bbox[:nd]) - 1, 0)
+        hi = np.minimum(np.asarray(bbox[:nd]) + np.asarray(bbox[nd:]), np.asarray(image.GetSize()) - 1)
+        size = (hi - lo + 1).tolist()
+        image = sitk.RegionOfInterest(image, size, lo.tolist())
+        mask = sitk.RegionOfInterest(mask, size, lo.tolist())
+        ex = extractor(params, info=False, normalize=False)
+    else:
+        ex = extractor(params, info=False)
+    res = ex.execute(image, mask, label=value)
+    return {k: _to_float(v) for k, v in res.items() if not k.startswith("diagnostics_")}, diag
+
+
+def _error(task: Task, region: str, stage: str, err: BaseException) -> dict:
+    msg = [ln for ln in str(err).strip().splitlines() if ln.strip()]
+    message = " ".join(m.strip() for m in msg) if msg else repr(err)
+    if stage == "extract" and any(s in message for s in _ROI_MESSAGES):
+        stage = "roi"
+    return {"id": task.case, "modality": task.modality, "region": region, "stage": stage,
+            "error": type(err).__name__, "message": message[:2000],
+            "traceback": "".join(traceback.format_exception(err, limit=-4))}
+
+
+def run_task(task: Task) -> dict:
+    """Worker body: extract every region of one case and modality. Never raises, so one broken case
+    cannot take the batch down; errors come back as records with the stage they happened in."""
+    t0 = time.perf_counter()
+    out = {"case": task.case, "modality": task.modality, "key": task.key, "features": {}, "diagnostics": [],
+           "errors": [], "warnings": [], "seconds": 0.0}
+    if task.threads:
+        import SimpleITK as sitk
+
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(int(task.threads))
+    stage = "read_image"
+    try:
+        ex = extractor(task.params)  # also imports pyradiomics before the clock of the first region
+        image = read_image(task.image)
+        if image.GetNumberOfComponentsPerPixel() > 1:
+            raise ValueError(f"{task.image}: image has {image.GetNumberOfComponentsPerPixel()} components per "
+                             "voxel (colour?); radiomics needs a scalar image")
+        stage = "read_mask"
+        regions = load_regions(task.mask, image, task.regions, default_label=int(ex.settings.get("label", 1)),
+                               tolerance=task.tolerance, label_channel=int(ex.settings.get("label_channel", 0) or 0))
+    except MaskError as err:
+        out["errors"].append(_error(task, "*", err.stage, err))
+        out["seconds"] = time.perf_counter() - t0
+        return out
+    except Exception as err:
+        out["errors"].append(_error(task, "*", stage, err))
+        out["seconds"] = time.perf_counter() - t0
+        return out
+    geo = image_geometry(image)
+    base_diag = {"image_size": _plain(geo["size"]), "image_spacing": _plain(geo["spacing"]),
+                 "image_origin": _plain(geo["origin"]), "image_direction": _plain(geo["direction"]),
+                 "image_pixel_type": image.GetPixelIDTypeAsString()}
+    for r in regions:
+        t1 = time.perf_counter()
+        out["warnings"].extend(f"{task.case}{'/' + task.modality if task.modality else ''}"
+                               f"{'/' + r.name if r.name else ''}: {n}" for n in r.notes)
+        diag = {"region": r.name, "label": _plain(r.label if r.label is not None else r.value), **base_diag,
+                "mask_resampled": bool(r.notes and any("resampled" in n for n in r.notes)),
+                "warnings": " | ".join(r.notes)}
+        if r.error is not None:
+            out["errors"].append(_error(task, r.name, getattr(r.error, "stage", "mask"), r.error))
+            out["diagnostics"].append(diag)
+            continue
+        try:
+            diag.update({k: _plain(v) for k, v in roi_summary(image, r.mask, r.value, r.stats).items()})
+        except Exception as err:  # diagnostics must never cost a case its features
+            diag["roi_summary_error"] = f"{type(err).__name__}: {err}"
+        try:
+            feats, extra = _pyradiomics(image, r, task.params, exact=task.pyradiomics_diagnostics)
+            diag.update(extra)
+            out["features"][r.name] = feats
+        except Exception as err:
+            out["errors"].append(_error(task, r.name, "extract", err))
+        diag["seconds"] = round(time.perf_counter() - t1, 4)
+        out["diagnostics"].append(diag)
+        r.mask = None
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def extract_case(image, mask, params, *, label: int | str | None = None, geometry_tolerance: float = 0.01,
+                 pyradiomics_diagnostics: bool = False) -> tuple[dict, dict]:
+    """Extract one case. ``image``/``mask`` are paths (NIfTI, NRRD, MHA, DICOM folder; the mask may also
+    be a DICOM-SEG or RTSTRUCT) or SimpleITK images.
+
+    Returns ``(features, diagnostics)``: feature name -> float in pyradiomics' order, and diagnostics
+    (image geometry, ROI size, resampled grid...) kept apart from the features. Raises ValueError when
+    the case cannot be extracted (absent label, empty mask, mask outside the image, pyradiomics error).
+    """
+    params = load_params(params)
+    ex = extractor(params)
+    img = read_image(image) if isinstance(image, (str, os.PathLike)) else image
+    from ..io import parse_labels
+
+    regions = parse_labels(label) if label is not None else []
+    if len(regions) > 1:
+        raise ValueError("extract_case takes one label; use radiomix.extract for several regions")
+    regs = load_regions(mask, img, regions, default_label=int(ex.settings.get("label", 1)),
+                        tolerance=geometry_tolerance, label_channel=int(ex.settings.get("label_channel", 0) or 0))
+    r = regs[0]
+    if r.error is not None:
+        raise r.error
+    feats, extra = _pyradiomics(img, r, params, exact=pyradiomics_diagnostics)
+    diag = {"label": r.value, **{k: _plain(v) for k, v in image_geometry(img).items()},
+            **{k: _plain(v) for k, v in roi_summary(img, r.mask, r.value, r.stats).items()}, **extra}
+    if r.notes:
+        diag["warnings"] = " | ".join(r.notes)
+    return feats, diag
+
+
+def task_kind(task: Task) -> str:
+    """"labelmap", "seg" or "rtstruct" (for the QA table)."""
+    return mask_kind(task.mask)[0]
