@@ -82,11 +82,13 @@ def test_nested_cv_is_deterministic(breast):
 
 
 def test_random_labels_score_chance():
-    # Leakage canary: pure-noise features and random labels must give out-of-fold AUC near 0.5.
+    # Leakage canary (the full-pipeline version with mRMR is in test_train.py): pure-noise features and
+    # random labels must give out-of-fold AUC near 0.5.
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(120, 200)), columns=[f"f{i}" for i in range(200)])
     y = rng.integers(0, 2, 120)
     cfg = _config()
+    cfg["model"] = {"name": "logistic", "params": {}, "search": {"C": [0.01, 0.1, 1.0]}}
     res = nested_cv(make_pipeline(cfg), X, y, param_distributions=search_space(cfg), n_candidates=3,
                     n_repeats=2, n_bootstrap=0, progress=False, random_state=0)
     assert abs(res.summary["auc"]["estimate"] - 0.5) < 0.1
