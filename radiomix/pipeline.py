@@ -479,6 +479,13 @@ def prepare_data(table: pd.DataFrame, config: dict):
         cols = [c for c in include if c not in reserved | exclude]
     if not cols:
         raise ValueError("no feature columns left after removing id/target/batch/groups/exclude")
+    if batch is None:
+        sitey = [c for c in cols if str(c).lower() in ("site", "center", "centre", "batch", "scanner", "hospital")]
+        if sitey:
+            import warnings
+
+            warnings.warn(f"column(s) {sitey} are used as model features; if they name the site or scanner, set "
+                          f"batch: {sitey[0]} (or --batch {sitey[0]}) to keep them out", stacklevel=2)
     keep = cols + ([batch] if config["harmonize"]["method"] == "combat" else [])
     X = df[keep].copy()
     for c in cols:  # text columns become categorical; bools numeric
