@@ -161,9 +161,10 @@ def demo(out, patients, sites, jobs, seed):
 
 def _register():
     # Extraction-side commands live in their own module (extract, merge, ...).
-    from ._cli_extract import register
+    from . import _cli_extract, _cli_report
 
-    register(main)
+    _cli_extract.register(main)
+    _cli_report.register(main)
 
 
 _register()

@@ -158,7 +158,8 @@ class NestedCVResult:
     oof : one row per sample and repeat: ``id, repeat, fold, y, proba, threshold, label`` (+ ``site``, and
         ``proba_<block>`` per block with late fusion).
     folds : one row per outer fold: metrics on its test samples, chosen threshold and hyperparameters,
-        candidates tried, seconds (+ ``test_site`` for leave-one-site-out).
+        candidates tried, seconds (+ ``test_site`` for leave-one-site-out, ``selected``: the features
+        the fold's model saw when the pipeline has a selection step).
     summary : ``{metric: {"estimate", "ci_low", "ci_high"}}`` pooled over out-of-fold predictions
         (averaged over repeats); ``auc_folds`` (per-fold mean, sd); ``calibration``, ``reliability``,
         ``decision_curve``; ``blocks`` (late fusion: AUC with CI per block); ``per_site`` (AUC per site).
@@ -233,13 +234,19 @@ def _outer_fold(pipeline, X, y, groups, train, test, space, opts, seed):
         thr = float(opts["threshold"])
     Xte = X.iloc[test]
     proba = best.predict_proba(Xte)[:, 1]
+    selected = None
+    named = getattr(best, "named_steps", {})
+    for step in ("mrmr", "corr", "nzv"):  # the features the model saw, after the last selector
+        if step in named:
+            selected = [str(c) for c in named[step].get_feature_names_out()]
+            break
     blocks = {}
     final = best.steps[-1][1] if hasattr(best, "steps") else best
     if hasattr(final, "estimators_") and hasattr(final, "named_estimators_"):
         for name, est in final.named_estimators_.items():  # late fusion: each block's own prediction
             blocks[name] = est.predict_proba(Xte)[:, 1]
     return {"test": test, "proba": proba, "threshold": thr, "params": params, "inner_score": inner_score,
-            "n_candidates": n_tried, "blocks": blocks, "seconds": time.perf_counter() - t0}
+            "n_candidates": n_tried, "blocks": blocks, "selected": selected, "seconds": time.perf_counter() - t0}
 
 
 def _bootstrap_auc(y, P, n_boot, rng):
@@ -383,6 +390,8 @@ def nested_cv(
         row = {"repeat": r, "fold": k, "n_test": len(test), "n_pos_test": int(y[test].sum()), **m,
                "threshold": res["threshold"], "inner_score": res["inner_score"],
                "n_candidates": res["n_candidates"], "seconds": round(res["seconds"], 3), "params": res["params"]}
+        if res["selected"] is not None:
+            row["selected"] = res["selected"]
         if site is not None:
             row = {"test_site": site, **row}
         fold_rows.append(row)

@@ -51,7 +51,8 @@ def _jsonable(o):
     return o
 
 
-def train(table, config=None, *, out: str | os.PathLike | None = None, progress: bool = True, **overrides) -> TrainResult:
+def train(table, config=None, *, out: str | os.PathLike | None = None, progress: bool = True, report: bool = True,
+          **overrides) -> TrainResult:
     """Run nested cross-validation on a merged table, refit the final model, and (optionally) write a run folder.
 
     Parameters
@@ -62,7 +63,8 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
         A ``radiomix train`` config (YAML path or dict); None uses ``params/train_default.yaml``.
     out : path, optional
         Run folder receiving ``metrics.json``, ``folds.csv``, ``oof_predictions.csv``,
-        ``config.resolved.yaml`` and ``model.skops`` (each written atomically).
+        ``config.resolved.yaml``, ``model.skops`` (each written atomically) and, with ``report=True``,
+        ``report.html`` + ``figures/`` (see :func:`radiomix.report.write_report`).
     **overrides
         Top-level config keys that replace the config's (``target=``, ``id=``, ``batch=``, ``groups=``...).
     """
@@ -93,9 +95,15 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
         files["metrics"] = atomic_write_text(out / "metrics.json", json.dumps(_jsonable(metrics), indent=2))
         folds = cv.folds.copy()
         folds["params"] = folds["params"].map(lambda d: json.dumps(_jsonable(d)))
+        if "selected" in folds.columns:
+            folds["selected"] = folds["selected"].map(json.dumps)
         files["folds"] = write_table(folds, out / "folds.csv", index=False)
         files["oof_predictions"] = write_table(cv.oof, out / "oof_predictions.csv", index=False)
         files["config"] = atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(cfg, sort_keys=False))
         if model is not None:
             files["model"] = save_model(model, out / "model.skops")
+        if report:
+            from .report import write_report
+
+            files["report"] = write_report(out, table=df)
     return TrainResult(cv=cv, config=cfg, files=files, model=model)

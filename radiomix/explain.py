@@ -1,0 +1,442 @@
+"""SHAP explanations of fitted radiomix pipelines, mapped back to the input feature names.
+
+SHAP values are computed for the model step of a Pipeline, in the space of the features that enter it
+(every step but the last applied to ``X``: after ComBat, imputation, encoding, scaling and selection;
+samplers skipped, see :func:`transform_for_model`). Each transformed column is then mapped back to the input
+column it came from: a one-hot column (``sex_F``) and a missingness indicator (``missingindicator_LDH``)
+belong to their source column, and the SHAP values of all columns of one source are **summed** (SHAP
+values are additive, so the sum is the source column's contribution). The value shown for a feature is
+the patient's input value (before harmonization or scaling).
+
+Explainers: ``TreeExplainer`` for XGBoost and scikit-learn tree ensembles (XGBoost: log-odds, forests:
+probability of class 1), ``LinearExplainer`` for linear models (log-odds for logistic regression: the
+values sum with the base value to ``decision_function``), and a permutation explainer on the probability of
+class 1 for anything else (SVM, kNN, PLS-DA, recalibrated models). Background data for the linear and
+permutation explainers are the (transformed) training rows of each model.
+
+Three entry points:
+
+* :func:`nested_cv_shap` fits the outer-fold models exactly as :func:`radiomix.evaluate.nested_cv` does
+  (same folds, searches and seeds for a ``random_state``) and explains each on its own test patients;
+* :func:`fold_shap` explains models you already have: a list of ``(fitted_pipeline, test_index)`` pairs
+  (optionally ``(pipeline, test_index, train_index)``);
+* :func:`explain_model` explains a final :class:`radiomix.model.RadiomixModel` on a table.
+
+All return a :class:`ShapResult`; ``.importance()`` aggregates across folds (mean |SHAP|, how often a
+feature survived selection, direction of effect) and ``.tidy()`` gives per-patient explanations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ShapResult", "fold_shap", "nested_cv_shap", "explain_model", "explain_pipeline", "source_columns",
+           "transform_for_model"]
+
+
+@dataclass
+class ShapResult:
+    """SHAP values of one or several fitted models, per patient and input feature.
+
+    values : DataFrame, one row per explained patient and fold (index: ``repeat, fold, id``), one column
+        per input feature; a feature that did not enter a fold's model (removed by selection) has SHAP 0.
+    data : DataFrame of the same shape: the patients' input values (numeric columns as numbers,
+        categorical ones as text).
+    base_values : Series (same index): the explainer's expected value; ``base + values.sum(axis=1)`` is
+        the model output (``output``: ``"log-odds"`` or ``"probability"``).
+    selected : DataFrame, one row per fold (index ``repeat, fold``), one boolean column per input feature:
+        did the feature (or one of its encoded columns) enter that fold's model?
+    explainer : the SHAP explainer type used per fold.
+    models : for :func:`nested_cv_shap`, the fitted fold models as ``(pipeline, test_index)`` pairs.
+    """
+
+    values: pd.DataFrame
+    data: pd.DataFrame
+    base_values: pd.Series
+    selected: pd.DataFrame
+    output: str
+    explainer: list = field(default_factory=list)
+    models: list = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        n_folds = len(self.selected)
+        return (f"ShapResult({len(self.values)} explained rows, {self.values.shape[1]} features, {n_folds} "
+                f"model(s), output {self.output})")
+
+    def importance(self) -> pd.DataFrame:
+        """Per input feature, sorted by ``mean_abs_shap``.
+
+        ``mean_abs_shap``: mean |SHAP| over all explained rows (0 where a fold dropped the feature);
+        ``sd_fold``: standard deviation across folds of each fold's mean |SHAP|; ``selected_fraction``:
+        fraction of folds whose model used the feature; ``direction``: Spearman correlation of the
+        feature's input value and its SHAP value over the rows whose model used it (positive: higher
+        values raise the predicted risk; NaN for categorical or constant features).
+        """
+        absv = self.values.abs()
+        per_fold = absv.groupby(level=["repeat", "fold"]).mean()
+        direction = {}
+        sel_rows = self.selected.reindex(self.values.index.droplevel("id"))
+        sel_rows.index = self.values.index
+        for c in self.values.columns:
+            x = pd.to_numeric(self.data[c], errors="coerce") if _is_numeric(self.data[c]) else None
+            used = sel_rows[c].to_numpy(bool)
+            if x is None or used.sum() < 3:
+                direction[c] = np.nan
+                continue
+            ok = used & x.notna().to_numpy()
+            xs, ss = x.to_numpy(float)[ok], self.values[c].to_numpy(float)[ok]
+            if ok.sum() < 3 or np.ptp(xs) == 0 or np.ptp(ss) == 0:
+                direction[c] = np.nan
+                continue
+            from scipy.stats import spearmanr
+
+            direction[c] = float(spearmanr(xs, ss).statistic)
+        out = pd.DataFrame({
+            "mean_abs_shap": absv.mean(),
+            "sd_fold": per_fold.std(ddof=1) if len(per_fold) > 1 else np.nan,
+            "selected_fraction": self.selected.mean(),
+            "direction": pd.Series(direction),
+        })
+        out.index.name = "feature"
+        return out.sort_values("mean_abs_shap", ascending=False)
+
+    def tidy(self, top: int | None = None) -> pd.DataFrame:
+        """Per-patient explanations, one row per explained row and feature: ``repeat, fold, patient,
+        feature, value, shap, base_value`` (``top``: only each patient's ``top`` largest |SHAP|)."""
+        v = self.values.stack(future_stack=True).rename("shap")
+        d = self.data.astype(object).stack(future_stack=True).rename("value")
+        out = pd.concat([d, v], axis=1).reset_index()
+        out.columns = ["repeat", "fold", "patient", "feature", "value", "shap"]
+        out["base_value"] = self.base_values.reindex(
+            pd.MultiIndex.from_frame(out[["repeat", "fold", "patient"]])).to_numpy()
+        if top is not None:
+            out = (out.assign(_a=out["shap"].abs()).sort_values(["repeat", "fold", "patient", "_a"],
+                                                                ascending=[True, True, True, False])
+                   .groupby(["repeat", "fold", "patient"], sort=False).head(top).drop(columns="_a"))
+        return out.reset_index(drop=True)
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+# ------------------------------------------------------------------------------------------- mapping
+def source_columns(output_names, input_columns) -> list[str]:
+    """The input column each transformed column comes from.
+
+    Exact names map to themselves; ``missingindicator_<col>`` maps to ``<col>``; a one-hot column
+    ``<col>_<level>`` maps to the longest input column name ``<col>`` it starts with. A name matching
+    nothing (a column a custom step created) is kept as its own feature.
+    """
+    inputs = [str(c) for c in input_columns]
+    known = set(inputs)
+    by_len = sorted(inputs, key=len, reverse=True)
+    out = []
+    for name in map(str, output_names):
+        if name in known:
+            out.append(name)
+            continue
+        if name.startswith("missingindicator_") and name[len("missingindicator_"):] in known:
+            out.append(name[len("missingindicator_"):])
+            continue
+        out.append(next((c for c in by_len if name.startswith(c + "_")), name))
+    return out
+
+
+# ---------------------------------------------------------------------------------------- explainers
+def _split(pipeline):
+    """(pre-processing part or None, final estimator)."""
+    if hasattr(pipeline, "steps"):
+        pre = pipeline[:-1] if len(pipeline.steps) > 1 else None
+        return pre, pipeline.steps[-1][1]
+    return None, pipeline
+
+
+def _kind(model) -> str:
+    from sklearn.ensemble import StackingClassifier
+
+    if isinstance(model, StackingClassifier):
+        raise ValueError("late fusion (a StackingClassifier) is not supported by radiomix.explain yet; "
+                         "explain each block's pipeline (model.named_estimators_[block]) on its own")
+    name = type(model).__module__ + "." + type(model).__name__
+    if name.startswith("xgboost."):
+        return "xgboost"
+    from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    if isinstance(model, (RandomForestClassifier, ExtraTreesClassifier, DecisionTreeClassifier,
+                          GradientBoostingClassifier)):
+        return "tree"
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
+
+    if isinstance(model, (LogisticRegression, LinearDiscriminantAnalysis, RidgeClassifier, SGDClassifier)) \
+            and np.ndim(model.coef_) == 2 and model.coef_.shape[0] == 1:
+        return "linear"
+    return "permutation"
+
+
+def _explain_matrix(model, Xt: pd.DataFrame, background: pd.DataFrame, random_state=0, max_background=50):
+    """SHAP values (n, p), base values (n,), output scale and explainer name for one model on ``Xt``."""
+    import shap
+
+    kind = _kind(model)
+    if kind == "xgboost":
+        ex = shap.TreeExplainer(model)
+        sv = np.asarray(ex.shap_values(Xt), float)
+        base = np.full(len(Xt), float(np.ravel(ex.expected_value)[-1]))
+        return sv, base, "log-odds", "TreeExplainer"
+    if kind == "tree":
+        ex = shap.TreeExplainer(model)
+        sv = np.asarray(ex.shap_values(Xt.to_numpy(float)), float)
+        if sv.ndim == 3:  # (n, p, classes): the positive class
+            sv = sv[:, :, 1]
+        base = np.full(len(Xt), float(np.ravel(ex.expected_value)[-1]))
+        return sv, base, "probability", "TreeExplainer"
+    if kind == "linear":
+        bg = background.to_numpy(float)
+        ex = shap.LinearExplainer((model.coef_, model.intercept_), bg)
+        sv = np.asarray(ex.shap_values(Xt.to_numpy(float)), float).reshape(len(Xt), Xt.shape[1])
+        base = np.full(len(Xt), float(np.ravel(ex.expected_value)[0]))
+        return sv, base, "log-odds", "LinearExplainer"
+    cols = list(Xt.columns)
+    bg = background
+    if len(bg) > max_background:
+        bg = bg.sample(max_background, random_state=random_state)
+
+    named = hasattr(model, "feature_names_in_")
+
+    def f(a):
+        a = pd.DataFrame(a, columns=cols).astype(Xt.dtypes.to_dict()) if named else a
+        return model.predict_proba(a)[:, 1]
+
+    ex = shap.PermutationExplainer(f, shap.maskers.Independent(bg.to_numpy(float), max_samples=len(bg)),
+                                   seed=random_state)
+    exp = ex(Xt.to_numpy(float), max_evals=2 * Xt.shape[1] + 1 if Xt.shape[1] > 0 else 10, silent=True)
+    return np.asarray(exp.values, float), np.asarray(exp.base_values, float).ravel(), "probability", \
+        "PermutationExplainer"
+
+
+def transform_for_model(pipeline, X: pd.DataFrame) -> pd.DataFrame:
+    """``X`` as the model step of ``pipeline`` sees it: every step but the last, samplers skipped.
+
+    imbalanced-learn's ``pipeline[:-1].transform`` skips samplers between transformers but has no
+    ``transform`` when the sampler is the last of those steps (radiomix puts class balancing right before
+    the model), so the steps are applied here one by one. Column names follow ``get_feature_names_out``.
+    """
+    if not hasattr(pipeline, "steps"):
+        return X
+    Xt, names = X, [str(c) for c in X.columns]
+    for _, step in pipeline.steps[:-1]:
+        if step is None or step == "passthrough" or hasattr(step, "fit_resample"):
+            continue
+        Xt = step.transform(Xt)
+        if isinstance(Xt, pd.DataFrame):
+            names = [str(c) for c in Xt.columns]
+        elif hasattr(step, "get_feature_names_out"):
+            names = [str(c) for c in step.get_feature_names_out(names)]
+        else:
+            names = [f"x{j}" for j in range(np.shape(Xt)[1])]
+    if not isinstance(Xt, pd.DataFrame):
+        Xt = pd.DataFrame(np.asarray(Xt), columns=names, index=X.index)
+    return Xt
+
+
+def explain_pipeline(pipeline, X: pd.DataFrame, background: pd.DataFrame | None = None, *, features=None,
+                     random_state: int = 0):
+    """SHAP values of one fitted Pipeline on the rows of ``X``, summed per input column.
+
+    Returns ``(values, base_values, selected, output, explainer)``: ``values`` a DataFrame (rows of ``X``,
+    one column per input feature: ``features`` or ``X``'s columns), ``selected`` the input features that
+    entered the model. ``background`` (input rows, default ``X``) is the reference data of the linear and
+    permutation explainers.
+    """
+    features = [str(c) for c in (features if features is not None else X.columns)]
+    model = _split(pipeline)[1]
+    Xt = transform_for_model(pipeline, X)
+    Bt = Xt if background is None else transform_for_model(pipeline, background)
+    sv, base, output, name = _explain_matrix(model, Xt, Bt, random_state=random_state)
+    src = source_columns(Xt.columns, features)
+    M = pd.DataFrame(sv, index=X.index, columns=range(sv.shape[1])).T.groupby(np.asarray(src), sort=False).sum().T
+    extra = [c for c in M.columns if c not in features]
+    values = M.reindex(columns=features + extra, fill_value=0.0)
+    return values, base, set(src), output, name
+
+
+# ---------------------------------------------------------------------------------------- entry points
+def _input_data(X: pd.DataFrame, features) -> pd.DataFrame:
+    d = X.reindex(columns=features)
+    for c in d.columns:
+        if not _is_numeric(d[c]):
+            d[c] = d[c].astype(object).where(d[c].notna(), None).map(lambda v: v if v is None else str(v))
+    return d
+
+
+def fold_shap(cv_result_or_models, X: pd.DataFrame, *, ids=None, features=None, random_state: int = 0) -> ShapResult:
+    """SHAP values of each outer-fold model on its own test rows.
+
+    Parameters
+    ----------
+    cv_result_or_models : list, ShapResult or any object with a ``models`` list
+        ``(fitted_pipeline, test_index)`` or ``(fitted_pipeline, test_index, train_index)`` tuples, or
+        ``(pipeline, test_index, train_index, repeat, fold)``, or a :class:`ShapResult` with ``models``
+        (from :func:`nested_cv_shap`). A :class:`radiomix.evaluate.NestedCVResult` holds no fitted models
+        and is refused with a pointer to :func:`nested_cv_shap`. Indices are positions in ``X``; the training rows (default: all
+        rows not in the test fold) are the background of the linear and permutation explainers.
+    X : DataFrame
+        The feature table the models were trained on (as passed to the pipeline).
+    ids : array-like, optional
+        Patient ids (default: ``X``'s index as text).
+    features : list of str, optional
+        Input features to report (default: ``X``'s columns except a ComBat batch column, which ComBat
+        drops).
+    """
+    models = getattr(cv_result_or_models, "models", cv_result_or_models)
+    if models is None or not isinstance(models, (list, tuple)):
+        raise TypeError(f"fold_shap needs (fitted_pipeline, test_index) pairs or a result carrying .models; got "
+                        f"{type(cv_result_or_models).__name__}. radiomix.evaluate.nested_cv does not keep its fold "
+                        "models: use radiomix.explain.nested_cv_shap with the same arguments")
+    models = list(models)
+    if not models:
+        raise ValueError("no fitted models to explain")
+    ids = np.asarray(ids if ids is not None else X.index).astype(str)
+    if features is None:
+        drop = set()
+        for m in models:
+            pre, _ = _split(m[0])
+            for step in (pre.named_steps.values() if pre is not None else []):
+                if getattr(step, "drop_batch", False) and getattr(step, "batch", None) in X.columns:
+                    drop.add(step.batch)
+        features = [str(c) for c in X.columns if c not in drop]
+    Xr = X.reset_index(drop=True)
+    Xr.columns = [str(c) for c in Xr.columns]
+    frames, bases, data, sel_rows, kinds, outputs = [], [], [], [], [], set()
+    for k, m in enumerate(models):
+        pipe, test = m[0], np.asarray(m[1])
+        train = np.asarray(m[2]) if len(m) > 2 and m[2] is not None else np.setdiff1d(np.arange(len(X)), test)
+        repeat, fold = (int(m[3]), int(m[4])) if len(m) > 4 else (0, k)
+        vals, base, used, output, name = explain_pipeline(pipe, Xr.iloc[test], Xr.iloc[train], features=features,
+                                                          random_state=random_state)
+        idx = pd.MultiIndex.from_arrays([np.full(len(test), repeat), np.full(len(test), fold), ids[test]],
+                                        names=["repeat", "fold", "id"])
+        vals.index = idx
+        frames.append(vals)
+        bases.append(pd.Series(base, index=idx))
+        d = _input_data(Xr.iloc[test], vals.columns)
+        d.index = idx
+        data.append(d)
+        sel_rows.append(pd.Series({c: c in used for c in vals.columns}, name=(repeat, fold)))
+        kinds.append(name)
+        outputs.add(output)
+    values = pd.concat(frames).fillna(0.0)
+    selected = pd.DataFrame(sel_rows).reindex(columns=values.columns, fill_value=False).astype(bool)
+    selected.index = pd.MultiIndex.from_tuples(selected.index, names=["repeat", "fold"])
+    return ShapResult(values=values, data=pd.concat(data).reindex(columns=values.columns),
+                      base_values=pd.concat(bases), selected=selected, output="/".join(sorted(outputs)),
+                      explainer=kinds, models=[(m[0], m[1]) for m in models])
+
+
+def _outer_splits(X, y, outer, outer_splits, n_repeats, groups, sites, random_state):
+    """The outer folds of :func:`radiomix.evaluate.nested_cv`: ``(repeat, fold, train, test, seed)``,
+    drawn from the same random streams so they coincide for one ``random_state``."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    rng = np.random.default_rng(random_state)
+    tasks = []
+    if outer == "leave_site_out":
+        if sites is None:
+            raise ValueError("outer='leave_site_out' needs sites (the batch column)")
+        s_arr = np.asarray(sites).astype(str)
+        for k, s in enumerate(sorted(set(s_arr))):
+            tasks.append((0, k, np.flatnonzero(s_arr != s), np.flatnonzero(s_arr == s), int(rng.integers(0, 2**31 - 1))))
+        return tasks
+    for r in range(n_repeats):
+        seed = int(rng.integers(0, 2**31 - 1))
+        if outer == "grouped":
+            if groups is None:
+                raise ValueError("outer='grouped' needs groups")
+            splits = StratifiedGroupKFold(outer_splits, shuffle=True, random_state=seed).split(X, y, groups)
+        elif outer == "stratified":
+            splits = StratifiedKFold(n_splits=outer_splits, shuffle=True, random_state=seed).split(X, y)
+        else:
+            raise ValueError(f"outer must be 'stratified', 'grouped' or 'leave_site_out', got {outer!r}")
+        for k, (train, test) in enumerate(splits):
+            tasks.append((r, k, train, test, seed + k))
+    return tasks
+
+
+def nested_cv_shap(config_or_pipeline, table_or_X: pd.DataFrame, y=None, *, param_distributions=None,
+                   outer: str = "stratified", outer_splits: int = 5, n_repeats: int = 1, inner_splits: int = 3,
+                   search: str = "random", n_candidates: int = 10, time_budget=None, scoring: str = "roc_auc",
+                   groups=None, sites=None, ids=None, random_state: int = 0) -> ShapResult:
+    """Fit the outer-fold models of a nested cross-validation and explain each on its own test patients.
+
+    Arguments are those of :func:`radiomix.evaluate.nested_cv`: a config (dict or YAML path) with the
+    whole table, or a Pipeline with ``X`` and ``y``. The folds, inner searches and seeds are the same as
+    ``nested_cv``'s for one ``random_state``, so the models are the ones whose predictions ``nested_cv``
+    scored (without ``time_budget``). The fitted models are kept in ``result.models``.
+    """
+    from .evaluate import _inner_cv, _search
+
+    if isinstance(config_or_pipeline, (dict, str)) or hasattr(config_or_pipeline, "__fspath__"):
+        from .config import load_config, validate_config
+        from .pipeline import make_pipeline, prepare_data, search_space
+
+        cfg = validate_config(config_or_pipeline) if isinstance(config_or_pipeline, dict) else \
+            load_config(config_or_pipeline)
+        X, y, info = prepare_data(table_or_X, cfg)
+        pipe = make_pipeline(cfg, info["features"], groups=info["column_groups"], categorical=info["categorical"])
+        param_distributions = search_space(cfg, pipe)
+        o, i = cfg["cv"]["outer"], cfg["cv"]["inner"]
+        outer, outer_splits, n_repeats, inner_splits, scoring = o["kind"], o["n_splits"], o["n_repeats"], \
+            i["n_splits"], i["scoring"]
+        search, n_candidates, time_budget = cfg["search"]["method"], cfg["search"]["n_candidates"], \
+            cfg["search"]["time_budget"]
+        groups, sites, ids, random_state = info["groups"], info["batch"], info["ids"], cfg["random_state"]
+        features = info["features"]
+    else:
+        pipe, X = config_or_pipeline, table_or_X
+        if y is None:
+            raise ValueError("a Pipeline needs y")
+        ids = np.asarray(ids if ids is not None else X.index).astype(str)
+        X = X.reset_index(drop=True)
+        features = None
+    y = np.asarray(y).astype(int)
+    if outer == "leave_site_out":
+        n_repeats = 1
+    models = []
+    for r, k, train, test, seed in _outer_splits(X, y, outer, outer_splits, n_repeats, groups, sites, random_state):
+        gtr = None if groups is None else np.asarray(groups)[train]
+        inner = _inner_cv(inner_splits, gtr, seed)
+        best = _search(pipe, param_distributions or {}, X.iloc[train], y[train], gtr, inner, search, n_candidates,
+                       time_budget, scoring, seed)[0]
+        models.append((best, test, train, r, k))
+    res = fold_shap(models, X, ids=ids, features=features, random_state=random_state)
+    res.models = [(m[0], m[1]) for m in models]
+    return res
+
+
+def explain_model(model, table: pd.DataFrame, *, background: pd.DataFrame | None = None,
+                  random_state: int = 0) -> ShapResult:
+    """SHAP values of a final :class:`radiomix.model.RadiomixModel` for the patients of ``table``.
+
+    ``table`` goes through ``model.check_table`` (the columns the model needs; ids from the id column);
+    ``background`` (default ``table``) is the reference of the linear and permutation explainers: pass
+    the training table to explain new patients against the training population. Rows get ``repeat``
+    and ``fold`` 0.
+    """
+    X, ids = model.check_table(table)
+    bg = X if background is None else model.check_table(background)[0]
+    vals, base, used, output, name = explain_pipeline(model.pipeline, X, bg, features=model.features,
+                                                      random_state=random_state)
+    idx = pd.MultiIndex.from_arrays([np.zeros(len(X), int), np.zeros(len(X), int), ids], names=["repeat", "fold", "id"])
+    vals.index = idx
+    d = _input_data(X, vals.columns)
+    d.index = idx
+    sel = pd.DataFrame([{c: c in used for c in vals.columns}],
+                       index=pd.MultiIndex.from_tuples([(0, 0)], names=["repeat", "fold"]))
+    return ShapResult(values=vals, data=d, base_values=pd.Series(base, index=idx), selected=sel, output=output,
+                      explainer=[name], models=[(model.pipeline, np.arange(len(X)))])

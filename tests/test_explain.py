@@ -1,0 +1,169 @@
+"""SHAP explanations: additivity against the models' margin output, names mapped back to input columns."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from radiomix.explain import explain_model, fold_shap, nested_cv_shap, source_columns, transform_for_model
+
+
+def _table(n=90, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 6)), columns=[f"original_firstorder_F{i}" for i in range(6)])
+    X["age"] = rng.normal(60, 10, n)
+    X["sex"] = rng.choice(["F", "M"], n)
+    X["stage"] = rng.choice(["I", "II", "III"], n)
+    X.loc[rng.choice(n, 8, replace=False), "original_firstorder_F1"] = np.nan
+    logit = 1.5 * X["original_firstorder_F0"] - 0.8 * X["original_firstorder_F2"].fillna(0) + (X["sex"] == "M")
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit + 0.5))).astype(int)
+    return X.assign(id=[f"p{i:03d}" for i in range(n)], outcome=y, site=rng.choice(["A", "B"], n))
+
+
+FAST = {"target": "outcome", "batch": "site", "search": {"n_candidates": 2}, "cv": {"outer": {"n_splits": 3}},
+        "bootstrap": 0, "final_model": False}
+XGB = {**FAST, "model": {"name": "xgboost", "params": {"n_estimators": 30, "tree_method": "hist", "nthread": 1},
+                         "search": {"max_depth": [2, 3]}}}
+LOGIT = {**FAST, "impute": {"method": "median"}, "select": {"mrmr": 5}, "balance": {"method": "smote"},
+         "harmonize": {"method": "combat", "covariates": ["age"]},
+         "model": {"name": "logistic", "params": {"C": 0.5}, "search": {"C": [0.1, 1.0]}}}
+
+
+def _model_input(cfg, table):
+    from radiomix.config import validate_config
+    from radiomix.pipeline import prepare_data
+
+    return prepare_data(table, validate_config(cfg))[0]
+
+
+def _margin(pipe, X):
+    model = pipe.steps[-1][1]
+    Xt = transform_for_model(pipe, X)
+    if hasattr(model, "get_booster"):
+        return model.predict(Xt, output_margin=True)
+    return model.decision_function(Xt)
+
+
+@pytest.mark.parametrize("cfg", [XGB, LOGIT], ids=["xgboost", "combat+logistic+mrmr+smote"])
+def test_fold_shap_sums_to_margin(cfg):
+    table = _table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = nested_cv_shap(cfg, table)
+    assert len(res.models) == 3 and res.output == "log-odds"
+    assert set(res.values.columns) <= set(table.columns)          # names exist in the input table
+    assert "sex" in res.values.columns and "site" not in res.values.columns
+    X = _model_input(cfg, table)
+    total = res.base_values + res.values.sum(axis=1)
+    for k, (pipe, test) in enumerate(res.models):
+        margin = _margin(pipe, X.iloc[test])
+        got = total.xs(k, level="fold").to_numpy()
+        np.testing.assert_allclose(got, margin, rtol=1e-4, atol=1e-4)
+    assert res.values.groupby(level="fold").size().sum() == len(table)  # every patient once
+    imp = res.importance()
+    assert imp.index[0] in {"original_firstorder_F0", "sex", "original_firstorder_F2"}
+    assert imp.loc["original_firstorder_F0", "direction"] > 0.5
+    assert ((imp["selected_fraction"] >= 0) & (imp["selected_fraction"] <= 1)).all()
+    if cfg is LOGIT:  # ComBat drops the batch column; mRMR keeps 5 of 9 columns: unselected features have SHAP exactly 0 in that fold
+        assert (res.selected.sum(axis=1) <= 5).all()
+        for (_r, k), row in res.selected.iterrows():
+            dropped = [c for c in row.index if not row[c]]
+            assert (res.values.xs(k, level="fold")[dropped] == 0).all().all()
+    tidy = res.tidy(top=3)
+    assert list(tidy.columns) == ["repeat", "fold", "patient", "feature", "value", "shap", "base_value"]
+    assert tidy.groupby("patient").size().max() == 3
+    again = fold_shap(res, X)
+    pd.testing.assert_frame_equal(again.values, res.values)  # a ShapResult's models explained again
+
+
+def test_nested_cv_result_is_refused_with_a_pointer():
+    from radiomix.evaluate import NestedCVResult
+
+    with pytest.raises(TypeError, match="nested_cv_shap"):
+        fold_shap(NestedCVResult(oof=pd.DataFrame(), folds=pd.DataFrame(), summary={}), pd.DataFrame())
+
+
+def test_same_folds_and_models_as_nested_cv():
+    from radiomix.evaluate import nested_cv
+
+    table = _table()
+    cv = nested_cv(LOGIT, table, progress=False)
+    res = nested_cv_shap(LOGIT, table)
+    X = _model_input(LOGIT, table)
+    for k, (pipe, test) in enumerate(res.models):
+        o = cv.oof[cv.oof["fold"] == k].set_index("id")
+        ids = X.index[test]
+        np.testing.assert_allclose(pipe.predict_proba(X.iloc[test])[:, 1], o.loc[ids, "proba"], rtol=1e-10)
+
+
+def test_pairs_with_sampler_and_forest():
+    from imblearn.over_sampling import SMOTE
+    from imblearn.pipeline import Pipeline
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.preprocessing import StandardScaler
+
+    table = _table()
+    X = table[[f"original_firstorder_F{i}" for i in (0, 2, 3)] + ["age"]]
+    y = table["outcome"].to_numpy()
+    pairs = [(Pipeline([("scale", StandardScaler()), ("smote", SMOTE(random_state=0)),
+                        ("model", RandomForestClassifier(n_estimators=20, random_state=0))])
+              .set_output(transform="pandas").fit(X.iloc[tr], y[tr]), te)
+             for tr, te in StratifiedKFold(3, shuffle=True, random_state=0).split(X, y)]
+    res = fold_shap(pairs, X, ids=table["id"])
+    assert res.output == "probability" and res.explainer == ["TreeExplainer"] * 3
+    total = res.base_values + res.values.sum(axis=1)
+    for k, (p, te) in enumerate(pairs):
+        # SMOTE (last before the model) is skipped: the same rows come out as went in
+        assert len(transform_for_model(p, X.iloc[te])) == len(te)
+        np.testing.assert_allclose(total.xs(k, level="fold"), p.predict_proba(X.iloc[te])[:, 1], atol=1e-6)
+
+
+def test_permutation_explainer_for_knn():
+    from sklearn.model_selection import train_test_split
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    table = _table()
+    X = table[[f"original_firstorder_F{i}" for i in range(4)]].fillna(0)
+    y = table["outcome"].to_numpy()
+    tr, te = train_test_split(np.arange(len(X)), test_size=10, random_state=0, stratify=y)
+    pipe = make_pipeline(StandardScaler(), KNeighborsClassifier(7)).fit(X.iloc[tr], y[tr])
+    res = fold_shap([(pipe, te, tr)], X)
+    assert res.explainer == ["PermutationExplainer"]
+    np.testing.assert_allclose(res.base_values + res.values.sum(axis=1), pipe.predict_proba(X.iloc[te])[:, 1],
+                               atol=1e-6)
+
+
+def test_final_model_and_one_hot_mapping():
+    from radiomix.config import validate_config
+    from radiomix.model import fit_final_model
+
+    table = _table()
+    cfg = validate_config({**LOGIT, "select": {"mrmr": None}, "final_model": True})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = fit_final_model(cfg, table)
+        res = explain_model(model, table)
+    X, _ = model.check_table(table)
+    np.testing.assert_allclose(res.base_values + res.values.sum(axis=1),
+                               model.pipeline.steps[-1][1].decision_function(transform_for_model(model.pipeline, X)),
+                               rtol=1e-6, atol=1e-8)
+    # stage is one-hot encoded (3 columns): its SHAP is the sum of those columns' SHAP
+    Xt = transform_for_model(model.pipeline, X)
+    onehot = [c for c in Xt.columns if c.startswith("stage_")]
+    assert len(onehot) == 3
+    coef = pd.Series(model.pipeline.steps[-1][1].coef_[0], index=Xt.columns)
+    centred = Xt[onehot] - Xt[onehot].mean()
+    np.testing.assert_allclose(res.values["stage"].to_numpy(), (centred * coef[onehot]).sum(axis=1), atol=1e-10)
+    tidy = res.tidy()
+    assert set(tidy["feature"]) <= set(table.columns) and set(tidy["patient"]) == set(table["id"])
+    assert tidy.loc[tidy["feature"] == "stage", "value"].isin(["I", "II", "III"]).all()
+
+
+def test_source_columns():
+    cols = ["sex", "sex_at_birth", "LDH", "a"]
+    assert source_columns(["sex_F", "sex_at_birth_M", "missingindicator_LDH", "LDH", "new"], cols) == \
+        ["sex", "sex_at_birth", "LDH", "LDH", "new"]

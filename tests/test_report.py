@@ -1,0 +1,144 @@
+"""HTML report of a run folder: every section and figure present, self-contained (no network references)."""
+
+import warnings
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from radiomix.report import SECTIONS, low_dim_plot, write_report
+from radiomix.train import train
+
+
+def _table(n=90, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 5)), columns=[f"original_firstorder_F{i}" for i in range(5)])
+    X["age"] = rng.normal(60, 10, n)
+    X["sex"] = rng.choice(["F", "M"], n)
+    logit = 1.5 * X["original_firstorder_F0"] + 0.04 * (X["age"] - 60)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X.assign(id=[f"p{i:03d}" for i in range(n)], outcome=y, site=rng.choice(["A", "B", "C"], n))
+
+
+BASE = {"target": "outcome", "batch": "site", "search": {"n_candidates": 2}, "cv": {"outer": {"n_splits": 3}},
+        "bootstrap": 100}
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.sections, self.images, self.refs = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "section":
+            self.sections.append(a.get("id"))
+        if tag == "img":
+            self.images.append(a)
+        for k in ("src", "href"):
+            if k in a:
+                self.refs.append(a[k])
+
+
+def _parse(path):
+    p = _Collect()
+    text = path.read_text()
+    p.feed(text)
+    return p, text
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    table = _table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train(table, {**BASE, "select": {"mrmr": 3}, "model": {"name": "xgboost", "params": {"n_estimators": 20, "nthread": 1},
+                                        "search": {"max_depth": [2, 3]}}}, out=root / "xgb", progress=False)
+        train(table, {**BASE, "impute": {"method": "median"}, "final_model": False,
+                      "model": {"name": "logistic", "params": {"C": 0.5}, "search": {}},
+                      "fusion": {"mode": "late", "blocks": ["radiomic", "clinical"]}}, out=root / "late", progress=False)
+    return root, table
+
+
+def test_report_sections_images_offline(runs):
+    root, table = runs
+    path = write_report(root / "xgb", table=table, n_bootstrap=50)
+    p, text = _parse(path)
+    assert set(SECTIONS) <= set(p.sections)
+    names = {i["title"] for i in p.images}
+    assert {"roc", "precision_recall", "calibration", "decision_curve", "confusion", "shap_bar",
+            "shap_beeswarm", "selection_stability", "site_effect_pca"} <= names
+    assert "Missing values per column group" in text and "remain site-dependent after ComBat" in text
+    assert all(i["src"].startswith("data:image/png;base64,") for i in p.images)
+    assert not [r for r in p.refs if r.startswith(("http://", "https://", "//"))]
+    assert "http://" not in text and "https://" not in text
+    for n in names:
+        assert (root / "xgb" / "figures" / f"{n}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for s in ("A", "B", "C"):  # per-site table
+        assert f"<td>{s}</td>" in text
+    assert "original_firstorder_F0" in text and "AUC" in text and "xgboost" in text
+
+
+def test_report_late_fusion_without_model(runs):
+    root, _ = runs
+    path = write_report(root / "late", n_bootstrap=20)
+    p, text = _parse(path)
+    assert set(SECTIONS) <= set(p.sections)
+    assert "roc_blocks" in {i["title"] for i in p.images}
+    assert "radiomic" in text and "clinical" in text and "fused" in text
+    assert "No final model" in text
+
+
+def test_report_without_bootstrap_cis(runs, tmp_path):
+    # bootstrap: 0 (or a failed fit) leaves CIs and calibration as JSON null: the report says n/a.
+    import json
+    import shutil
+
+    root, _ = runs
+    run = shutil.copytree(root / "late", tmp_path / "run")
+    m = json.loads((run / "metrics.json").read_text())
+    for k in ("auc", "brier"):
+        m["summary"][k]["ci_low"] = m["summary"][k]["ci_high"] = None
+    m["summary"]["calibration"] = {"intercept": None, "slope": None}
+    (run / "metrics.json").write_text(json.dumps(m))
+    p, text = _parse(write_report(run, n_bootstrap=0))
+    assert set(SECTIONS) <= set(p.sections) and "n/a" in text
+
+
+def test_report_refuses_non_run_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="metrics.json"):
+        write_report(tmp_path)
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_low_dim_plot(method):
+    table = _table(60)
+    fig = low_dim_plot(table.drop(columns=["id", "outcome"]), "site", method=method)
+    ax = fig.axes[0]
+    assert len(ax.collections) == 3 and ax.get_legend() is not None
+    fig = low_dim_plot(table.drop(columns=["id", "site"]), table["age"].to_numpy(), method=method)
+    assert len(fig.axes) == 2  # scatter + colour bar
+    with pytest.raises(ValueError, match="method"):
+        low_dim_plot(table, "site", method="umap")
+
+
+def test_cli_report(runs, tmp_path):
+    import click
+    from click.testing import CliRunner
+
+    from radiomix._cli_report import register
+
+    root, table = runs
+    table.to_csv(tmp_path / "table.csv", index=False)
+    group = click.Group("radiomix")
+    register(group)
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(group, ["report", str(root / "xgb"), "--table", str(tmp_path / "table.csv"),
+                                     "--out", str(out), "--bootstrap", "20"])
+    assert res.exit_code == 0, res.output
+    p, _ = _parse(out)
+    assert "shap_beeswarm" in {i["title"] for i in p.images}
+    res = CliRunner().invoke(group, ["report", str(tmp_path)])
+    assert res.exit_code != 0 and "metrics.json" in res.output
