@@ -191,14 +191,14 @@ def shap_beeswarm_figure(result, top: int = 15, title: str = "SHAP values per pa
 
 
 def low_dim_plot(X: pd.DataFrame, color_by=None, method: str = "pca", *, random_state: int = 0, title=None):
-    """Patients in two dimensions (PCA or t-SNE of the standardized numeric columns, missing values
+    """Patients in two dimensions (PCA, t-SNE or, when umap-learn is installed, UMAP of the standardized numeric columns, missing values
     median-imputed), coloured by ``color_by``: a column name of ``X``, or values per row (text or few
     levels: one colour per level; numeric: a colour bar). Returns a matplotlib Figure."""
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import StandardScaler
 
-    if method not in ("pca", "tsne"):
-        raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
+    if method not in ("pca", "tsne", "umap"):
+        raise ValueError(f"method must be 'pca', 'tsne' or 'umap', got {method!r}")
     X = pd.DataFrame(X)
     if isinstance(color_by, str):
         if color_by not in X.columns:
@@ -211,13 +211,20 @@ def low_dim_plot(X: pd.DataFrame, color_by=None, method: str = "pca", *, random_
     if num.shape[1] < 2:
         raise ValueError(f"low_dim_plot needs at least 2 numeric columns; X has {num.shape[1]}")
     Z = StandardScaler().fit_transform(SimpleImputer(strategy="median", keep_empty_features=True).fit_transform(num))
-    if method == "pca":
+    if method == "umap":
+        try:
+            import umap  # optional: pip install umap-learn
+        except ImportError as err:
+            raise ImportError("method='umap' needs the optional package umap-learn (pip install umap-learn)") from err
+        E = umap.UMAP(n_components=2, random_state=random_state).fit_transform(Z)
+        axes = ["UMAP 1", "UMAP 2"]
+    elif method == "pca":
         from sklearn.decomposition import PCA
 
         pca = PCA(2, random_state=random_state).fit(Z)
         E = pca.transform(Z)
         axes = [f"PC{i + 1} ({100 * v:.0f}% variance)" for i, v in enumerate(pca.explained_variance_ratio_)]
-    else:
+    else:  # t-SNE
         from sklearn.manifold import TSNE
 
         E = TSNE(2, perplexity=min(30.0, max(2.0, (len(Z) - 1) / 3)), random_state=random_state,
@@ -381,6 +388,13 @@ def write_report(run_dir: str | os.PathLike, *, table=None, out: str | os.PathLi
         if rows:
             doc.text("Missing values per column group (whole table, before imputation):")
             doc.raw(_table_html(pd.DataFrame(rows)))
+        target = cfg.get("target")
+        rad = [c for c in groups.get("radiomic", []) if c in df_table.columns]
+        if target in df_table.columns and len(rad) >= 2:
+            view = df_table[rad].assign(**{target: df_table[target].astype(str)})
+            for method in ("pca", "tsne"):
+                doc.figure(low_dim_plot(view, target, method, title=f"radiomic features ({method.upper()}), by {target}"),
+                           f"view_{method}", f"{method.upper()} of the radiomic features coloured by outcome")
     doc.end()
 
     # metrics

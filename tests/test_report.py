@@ -121,7 +121,12 @@ def test_low_dim_plot(method):
     fig = low_dim_plot(table.drop(columns=["id", "site"]), table["age"].to_numpy(), method=method)
     assert len(fig.axes) == 2  # scatter + colour bar
     with pytest.raises(ValueError, match="method"):
-        low_dim_plot(table, "site", method="umap")
+        low_dim_plot(table, "site", method="mds")
+    try:
+        import umap  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="umap-learn"):
+            low_dim_plot(table, "site", method="umap")
 
 
 def test_cli_report(runs, tmp_path):
