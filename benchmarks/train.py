@@ -12,13 +12,13 @@ with a random search over the same XGBoost space (``params/train_default.yaml``'
 the inner folds of every outer fold.
 
 * radiomix: ``radiomix.evaluate.nested_cv(config_dict, table)``, timed over the whole 5-fold outer loop,
-  with ``n_jobs=1`` (XGBoost then uses every core) and ``n_jobs=2`` (outer folds in 2 processes, XGBoost
-  single-threaded). radiomix also fits 5 extra inner models per outer fold to choose the Youden threshold
+  with ``n_jobs=1`` (one process; radiomix leaves XGBoost's own threading on, capped by ``--threads``)
+  and ``n_jobs=2`` (outer folds in 2 processes, XGBoost single-threaded). radiomix also fits 5 extra inner models per outer fold to choose the Youden threshold
   inside the training fold (its default), work the hand-composed version does not do.
 * by hand: neuroCombat 0.2.12 (a small transformer below: ``neuroCombat.neuroCombat`` on the training rows,
   its gamma*/delta*/grand mean/pooled variance applied to new rows with the standard formula, because
   ``neuroCombatFromTraining`` fails on numpy 2), sklearn's median ``SimpleImputer``, ``mrmr.mrmr_classif``
-  (mrmr-selection 0.2.8, defaults: ``n_jobs=-1``) wrapped as a selector, imbalanced-learn's ``SMOTE`` and
+  (mrmr-selection 0.2.8, defaults: ``n_jobs=-1``, i.e. joblib over both cores) wrapped as a selector, imbalanced-learn's ``SMOTE`` and
   ``xgboost.XGBClassifier``, in an imbalanced-learn Pipeline, tuned by
   ``RandomizedSearchCV(n_iter=20, cv=5)`` inside ``cross_val_predict`` over the outer folds (radiomix's
   outer folds, so that fold-by-fold AUCs compare). mrmr-selection takes seconds per call and the search
@@ -28,6 +28,10 @@ the inner folds of every outer fold.
   Every extrapolated number is marked as such in the output.
 
 Times are wall-clock seconds, medians over ``--repeats`` runs (one run by default on the full size).
+``--threads 1`` (default) re-runs the script with OMP_THREAD_LIMIT / OMP_NUM_THREADS / OPENBLAS_NUM_THREADS /
+MKL_NUM_THREADS = 1, so XGBoost, BLAS and every other OpenMP loop use one thread per process on both sides
+and ``n_jobs`` alone decides the parallelism; ``--threads 0`` keeps the libraries' defaults (XGBoost then
+uses every core in each fit, which on a small machine shared with other jobs mostly measures contention).
 mrmr-selection and neuroCombat are GPL-3 test/benchmark references only, never imported by radiomix.
 """
 
@@ -92,7 +96,7 @@ def make_table(n: int, p: int, n_sites: int = 3, seed: int = SEED) -> pd.DataFra
     table.insert(0, "y", y)
     table.insert(0, "site", [f"site{k + 1}" for k in site])
     table.insert(0, "id", [f"P{i:04d}" for i in range(n)])
-    return table
+    return table.iloc[rng.permutation(n)].reset_index(drop=True)  # patients in random order, sites mixed
 
 
 # ------------------------------------------------------------------------------------- hand-composed
@@ -168,6 +172,27 @@ class MRMRSelection(SelectorMixin, BaseEstimator):
         return self.support_
 
 
+def check_combat(X: pd.DataFrame) -> None:
+    """Print how far the wrapper (on its training rows) is from neuroCombat's output and from radiomix's ComBat."""
+    from neuroCombat import neuroCombat
+
+    from radiomix.harmonize import ComBat
+
+    feats = [c for c in X.columns if c != "site"]
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = neuroCombat(X[feats].to_numpy(float).T.copy(), X[["site"]].astype(str), "site")["data"].T
+    ours = NeuroCombatHarmonizer().fit(X).transform(X).to_numpy()
+    rm = ComBat(batch="site", features=feats, drop_batch=True).fit_transform(X)[feats].to_numpy()
+    _CALLS["neuroCombat"].clear()
+
+    def rel(a):
+        return float(np.max(np.abs(a - ref) / np.maximum(np.abs(ref), 1e-12)))
+
+    print(f"  check, all {len(X)} rows: max relative difference to neuroCombat's own output: wrapper "
+          f"{rel(ours):.1e}, radiomix ComBat {rel(rm):.1e}", flush=True)
+
+
 def hand_pipeline(k_mrmr: int):
     from imblearn.over_sampling import SMOTE
     from imblearn.pipeline import Pipeline
@@ -233,7 +258,15 @@ def main(argv=None) -> int:
                     "actually run (default: as radiomix)")
     ap.add_argument("--skip-hand", action="store_true", help="time radiomix only")
     ap.add_argument("--skip-jobs", action="store_true", help="skip the n_jobs=2 run")
+    ap.add_argument("--threads", type=int, default=1, help="threads per process for XGBoost/BLAS/OpenMP "
+                    "(default 1; 0 = library defaults)")
     args = ap.parse_args(argv)
+    if args.threads > 0 and os.environ.get("OMP_THREAD_LIMIT") != str(args.threads):
+        # The limits must be in place before numpy/xgboost load their thread pools: run again with them.
+        for var in ("OMP_THREAD_LIMIT", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, os.path.abspath(__file__), *(sys.argv[1:] if argv is None else argv)])
     size = QUICK if args.quick else FULL
     repeats = args.repeats or (3 if args.quick else 1)
     hand_folds = min(args.hand_folds or (size["outer"] if args.quick else 1), size["outer"])
@@ -250,7 +283,7 @@ def main(argv=None) -> int:
     vers = {d: version(d) for d in ("scikit-learn", "imbalanced-learn", "xgboost", "neuroCombat", "mrmr-selection")}
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}; python {platform.python_version()}, "
-          f"numpy {np.__version__}, radiomix {getattr(radiomix, '__version__', '?')}, "
+          f"threads per process {args.threads or 'library default'}; numpy {np.__version__}, radiomix {getattr(radiomix, '__version__', '?')}, "
           + ", ".join(f"{k} {v}" for k, v in vers.items()))
     table = make_table(size["n"], size["p"])
     n, inner, outer, K = size["n"], size["inner"], size["outer"], size["candidates"]
@@ -285,6 +318,7 @@ def main(argv=None) -> int:
             splits.append((np.setdiff1d(np.arange(n), test), test))
         X = table.drop(columns=["id", "y"])
         y = table["y"].to_numpy()
+        check_combat(X)
         search = hand_search(size, hand_k)
         for v in _CALLS.values():
             v.clear()
@@ -322,25 +356,33 @@ def main(argv=None) -> int:
                      "run": f"{hand_folds} outer fold(s), {hand_k} cand.", "measured_s": t_hand,
                      "full_s": full_hand, "per_fold_s": per_fold_full,
                      "extrapolated": "; ".join(extrap) if extrap else "no",
-                     "auc": auc_hand if hand_folds == outer else np.nan})
+                     "auc": auc_hand if hand_folds == outer else np.nan, "auc_same_folds": auc_hand})
+        for row in rows[:-1]:  # radiomix on the very fold(s) the hand-composed version ran
+            row["auc_same_folds"] = auc_rm_same
         hand = {"full": full_hand, "per_fold": per_fold_full, "auc": auc_hand, "auc_rm": auc_rm_same,
                 "folds": hand_folds, "extrap": bool(extrap)}
 
     print()
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows).rename(columns={"auc": "auc_pooled_oof"})
+    if hand is not None and hand["folds"] == outer:
+        out = out.drop(columns="auc_same_folds")  # the same as the pooled AUC
+    elif hand is not None:
+        out = out.rename(columns={"auc_same_folds": f"auc_fold{'s' if hand['folds'] > 1 else ''}_0-{hand['folds'] - 1}"})
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 60):
         print(out.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print()
+    print(f"radiomix per outer fold (n_jobs=1 run): median {res1.folds['seconds'].median():.2f} s, range "
+          f"{res1.folds['seconds'].min():.2f}-{res1.folds['seconds'].max():.2f} s over {outer} folds")
     if t2 is not None:
         print(f"radiomix n_jobs speed-up (n_jobs=1 / n_jobs=2, full {outer}-fold run, measured): {t1 / t2:.2f}x")
     if hand is not None:
         mark = " (EXTRAPOLATED from the measured fold(s), see 'extrapolated')" if hand["extrap"] else ""
-        print(f"full {outer}x{inner} nested CV: by hand {hand['full']:.0f} s{mark} vs radiomix n_jobs=1 "
-              f"{t1:.1f} s measured: ratio hand/radiomix {hand['full'] / t1:.0f}x")
+        print(f"full {outer}x{inner} nested CV: by hand {hand['full']:.1f} s{mark} vs radiomix n_jobs=1 "
+              f"{t1:.1f} s measured: ratio hand/radiomix {hand['full'] / t1:.3g}x")
         same = [fold_sec[k] for k in range(hand["folds"])]
-        print(f"per outer fold: by hand {hand['per_fold']:.0f} s{' (extrapolated)' if hand_k < K else ''} vs radiomix "
+        print(f"per outer fold: by hand {hand['per_fold']:.1f} s{' (extrapolated)' if hand_k < K else ''} vs radiomix "
               f"{statistics.mean(same):.2f} s on the same fold(s) (n_jobs=1 run): "
-              f"{hand['per_fold'] / statistics.mean(same):.0f}x")
+              f"{hand['per_fold'] / statistics.mean(same):.3g}x")
         what = "pooled out-of-fold AUC" if hand["folds"] == outer else f"AUC on outer fold(s) 0..{hand['folds'] - 1}"
         print(f"{what}: by hand {hand['auc']:.3f}, radiomix {hand['auc_rm']:.3f}; radiomix pooled out-of-fold AUC "
               f"{res1.summary['auc']['estimate']:.3f}")
