@@ -371,7 +371,7 @@ def main(argv=None) -> int:
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 60):
         print(out.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print()
-    print(f"radiomix per outer fold (n_jobs=1 run): median {res1.folds['seconds'].median():.2f} s, range "
+    print(f"radiomix per outer fold (last n_jobs=1 run): median {res1.folds['seconds'].median():.2f} s, range "
           f"{res1.folds['seconds'].min():.2f}-{res1.folds['seconds'].max():.2f} s over {outer} folds")
     if t2 is not None:
         print(f"radiomix n_jobs speed-up (n_jobs=1 / n_jobs=2, full {outer}-fold run, measured): {t1 / t2:.2f}x")
@@ -381,7 +381,7 @@ def main(argv=None) -> int:
               f"{t1:.1f} s measured: ratio hand/radiomix {hand['full'] / t1:.3g}x")
         same = [fold_sec[k] for k in range(hand["folds"])]
         print(f"per outer fold: by hand {hand['per_fold']:.1f} s{' (extrapolated)' if hand_k < K else ''} vs radiomix "
-              f"{statistics.mean(same):.2f} s on the same fold(s) (n_jobs=1 run): "
+              f"{statistics.mean(same):.2f} s on the same fold(s) (last n_jobs=1 run): "
               f"{hand['per_fold'] / statistics.mean(same):.3g}x")
         what = "pooled out-of-fold AUC" if hand["folds"] == outer else f"AUC on outer fold(s) 0..{hand['folds'] - 1}"
         print(f"{what}: by hand {hand['auc']:.3f}, radiomix {hand['auc_rm']:.3f}; radiomix pooled out-of-fold AUC "

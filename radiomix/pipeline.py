@@ -33,7 +33,9 @@ __all__ = ["MODELS", "PLSDAClassifier", "make_model", "make_pipeline", "prepare_
 def _xgboost(random_state, n_jobs, **params):
     from xgboost import XGBClassifier
 
-    return XGBClassifier(random_state=random_state, n_jobs=n_jobs, eval_metric="logloss", **params)
+    params.setdefault("n_jobs", n_jobs)  # a config's model.params.n_jobs wins
+    params.setdefault("eval_metric", "logloss")
+    return XGBClassifier(random_state=random_state, **params)
 
 
 def _logistic(random_state, n_jobs, **params):
@@ -57,13 +59,15 @@ def _svm(random_state, n_jobs, **params):
 def _random_forest(random_state, n_jobs, **params):
     from sklearn.ensemble import RandomForestClassifier
 
-    return RandomForestClassifier(random_state=random_state, n_jobs=n_jobs, **params)
+    params.setdefault("n_jobs", n_jobs)
+    return RandomForestClassifier(random_state=random_state, **params)
 
 
 def _knn(random_state, n_jobs, **params):
     from sklearn.neighbors import KNeighborsClassifier
 
-    return KNeighborsClassifier(n_jobs=n_jobs, **params)
+    params.setdefault("n_jobs", n_jobs)
+    return KNeighborsClassifier(**params)
 
 
 def _lda(random_state, n_jobs, **params):
@@ -151,6 +155,9 @@ def make_model(name: str, params: dict | None = None, *, random_state=None, n_jo
     ``sklearn.ensemble.ExtraTreesClassifier`` (``random_state`` is set when the estimator has one)."""
     params = dict(params or {})
     if name in MODELS:
+        # model.params may set n_jobs / random_state itself (e.g. one XGBoost thread on a shared machine).
+        n_jobs = params.pop("n_jobs", n_jobs)
+        random_state = params.pop("random_state", random_state)
         return MODELS[name][0](random_state, n_jobs, **params)
     module, _, attr = str(name).rpartition(".")
     try:

@@ -180,3 +180,11 @@ def test_unseen_site_refused_when_configured(cohort_table, tmp_path):
     new = cohort_table.assign(site="site_Z")
     with pytest.raises(ValueError, match=r"site\(s\) \['site_Z'\] were not in the training data"):
         res.model.predict(new)
+
+
+def test_model_params_may_set_n_jobs_and_random_state():
+    from radiomix.pipeline import make_model
+
+    m = make_model("xgboost", {"n_jobs": 1, "random_state": 7, "n_estimators": 5}, random_state=0, n_jobs=2)
+    assert m.n_jobs == 1 and m.random_state == 7
+    assert make_model("random_forest", {}, n_jobs=2).n_jobs == 2
