@@ -258,6 +258,35 @@ def _bootstrap_auc(y, P, n_boot, rng):
     return float(np.nanpercentile(draws, 2.5)), float(np.nanpercentile(draws, 97.5))
 
 
+def _outer_splits(X, y, outer, outer_splits, n_repeats, groups, sites, random_state):
+    """The outer folds of :func:`nested_cv`: ``(repeat, fold, train, test, seed)`` for one ``random_state``
+    (also used by :func:`radiomix.explain.nested_cv_shap` to refit the same folds)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    rng = np.random.default_rng(random_state)
+    tasks = []
+    if outer == "leave_site_out":
+        if sites is None:
+            raise ValueError("outer='leave_site_out' needs sites (the batch column)")
+        s_arr = np.asarray(sites).astype(str)
+        for k, s in enumerate(sorted(set(s_arr))):
+            tasks.append((0, k, np.flatnonzero(s_arr != s), np.flatnonzero(s_arr == s), int(rng.integers(0, 2**31 - 1))))
+        return tasks
+    for r in range(n_repeats):
+        seed = int(rng.integers(0, 2**31 - 1))
+        if outer == "grouped":
+            if groups is None:
+                raise ValueError("outer='grouped' needs groups")
+            splits = StratifiedGroupKFold(outer_splits, shuffle=True, random_state=seed).split(X, y, groups)
+        elif outer == "stratified":
+            splits = StratifiedKFold(n_splits=outer_splits, shuffle=True, random_state=seed).split(X, y)
+        else:
+            raise ValueError(f"outer must be 'stratified', 'grouped' or 'leave_site_out', got {outer!r}")
+        for k, (train, test) in enumerate(splits):
+            tasks.append((r, k, train, test, seed + k))
+    return tasks
+
+
 def nested_cv(
     pipeline,
     X: pd.DataFrame,
@@ -328,34 +357,15 @@ def nested_cv(
         raise ValueError("nested_cv supports binary 0/1 targets; multiclass and regression are not supported yet")
     counts = np.bincount(y, minlength=2)
     ids = np.asarray(ids if ids is not None else np.arange(n)).astype(str)
-    rng = np.random.default_rng(random_state)
-    tasks = []
     if outer == "leave_site_out":
         if sites is None:
             raise ValueError("outer='leave_site_out' needs sites (the batch column)")
-        site_arr = np.asarray(sites).astype(str)
         n_repeats = 1
-        for k, s in enumerate(sorted(set(site_arr))):
-            test = np.flatnonzero(site_arr == s)
-            train = np.flatnonzero(site_arr != s)
-            tasks.append((0, k, train, test, int(rng.integers(0, 2**31 - 1)), s))
-    else:
-        if counts.min() < outer_splits:
-            raise ValueError(f"the smaller class has {counts.min()} samples: fewer than outer_splits={outer_splits}")
-        for r in range(n_repeats):
-            seed = int(rng.integers(0, 2**31 - 1))
-            if outer == "grouped":
-                from sklearn.model_selection import StratifiedGroupKFold
-
-                if groups is None:
-                    raise ValueError("outer='grouped' needs groups")
-                splits = StratifiedGroupKFold(outer_splits, shuffle=True, random_state=seed).split(X, y, groups)
-            elif outer == "stratified":
-                splits = StratifiedKFold(n_splits=outer_splits, shuffle=True, random_state=seed).split(X, y)
-            else:
-                raise ValueError(f"outer must be 'stratified', 'grouped' or 'leave_site_out', got {outer!r}")
-            for k, (train, test) in enumerate(splits):
-                tasks.append((r, k, train, test, seed + k, None))
+        site_names = sorted(set(np.asarray(sites).astype(str)))
+    elif counts.min() < outer_splits:
+        raise ValueError(f"the smaller class has {counts.min()} samples: fewer than outer_splits={outer_splits}")
+    tasks = [(r, k, tr, te, s, site_names[k] if outer == "leave_site_out" else None)
+             for r, k, tr, te, s in _outer_splits(X, y, outer, outer_splits, n_repeats, groups, sites, random_state)]
 
     from joblib import Parallel, delayed
 

@@ -339,34 +339,6 @@ def fold_shap(cv_result_or_models, X: pd.DataFrame, *, ids=None, features=None, 
                       explainer=kinds, models=[(m[0], m[1]) for m in models])
 
 
-def _outer_splits(X, y, outer, outer_splits, n_repeats, groups, sites, random_state):
-    """The outer folds of :func:`radiomix.evaluate.nested_cv`: ``(repeat, fold, train, test, seed)``,
-    drawn from the same random streams so they coincide for one ``random_state``."""
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
-    rng = np.random.default_rng(random_state)
-    tasks = []
-    if outer == "leave_site_out":
-        if sites is None:
-            raise ValueError("outer='leave_site_out' needs sites (the batch column)")
-        s_arr = np.asarray(sites).astype(str)
-        for k, s in enumerate(sorted(set(s_arr))):
-            tasks.append((0, k, np.flatnonzero(s_arr != s), np.flatnonzero(s_arr == s), int(rng.integers(0, 2**31 - 1))))
-        return tasks
-    for r in range(n_repeats):
-        seed = int(rng.integers(0, 2**31 - 1))
-        if outer == "grouped":
-            if groups is None:
-                raise ValueError("outer='grouped' needs groups")
-            splits = StratifiedGroupKFold(outer_splits, shuffle=True, random_state=seed).split(X, y, groups)
-        elif outer == "stratified":
-            splits = StratifiedKFold(n_splits=outer_splits, shuffle=True, random_state=seed).split(X, y)
-        else:
-            raise ValueError(f"outer must be 'stratified', 'grouped' or 'leave_site_out', got {outer!r}")
-        for k, (train, test) in enumerate(splits):
-            tasks.append((r, k, train, test, seed + k))
-    return tasks
-
 
 def nested_cv_shap(config_or_pipeline, table_or_X: pd.DataFrame, y=None, *, param_distributions=None,
                    outer: str = "stratified", outer_splits: int = 5, n_repeats: int = 1, inner_splits: int = 3,
@@ -379,7 +351,7 @@ def nested_cv_shap(config_or_pipeline, table_or_X: pd.DataFrame, y=None, *, para
     ``nested_cv``'s for one ``random_state``, so the models are the ones whose predictions ``nested_cv``
     scored (without ``time_budget``). The fitted models are kept in ``result.models``.
     """
-    from .evaluate import _inner_cv, _search
+    from .evaluate import _inner_cv, _outer_splits, _search
 
     if isinstance(config_or_pipeline, (dict, str)) or hasattr(config_or_pipeline, "__fspath__"):
         from .config import load_config, validate_config
