@@ -321,6 +321,38 @@ def make_cohort(
     shift = np.array([s.severity_shift for s in sites])[site_idx]
     sev = rng.normal(shift, 1.0)
 
+    clin = _draw_clinical(sev, rng)
+    gen = _draw_genetic(n, rng)
+    b0, risk = _outcome_model(sev, clin["age"], gen, prevalence)
+    outcome = rng.binomial(1, risk)
+    # Missingness (drawn after the outcome so the outcome does not depend on it).
+    has_genetic, expr = _draw_missingness(clin, gen, site_idx, n_sites, rng)
+
+    site_names = np.array([s.name for s in sites])[site_idx]
+    clinical, genetic = _clinical_genetic_tables(ids, clin, outcome, gen, expr, has_genetic)
+    case_seeds = rng.integers(0, 2**31 - 1, size=n)
+    truth = pd.DataFrame(
+        {"id": ids, "site": site_names, "severity": sev, "risk": risk, "outcome": outcome, "intercept": b0,
+         "case_seed": case_seeds}
+    )
+
+    manifest = _manifest(ids, site_names)
+    cohort = Cohort(manifest=manifest, clinical=clinical, genetic=genetic, truth=truth, sites=sites)
+    if out_dir is None:
+        return cohort
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if images:
+        voxels = _render_images(out, ids, sev, site_idx, case_seeds, sites, n_jobs, progress)
+        truth["lesion_voxels"] = [voxels[i] for i in ids]
+    _write_tables(cohort, out)
+    return cohort
+
+
+def _draw_clinical(sev: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Clinical variables (before missingness): age, sex, ldh, albumin, crp, hemoglobin, stage."""
+    n = len(sev)
     age = np.clip(rng.normal(64, 9, n), 30, 90).round(0)
     sex = rng.choice(np.array(["F", "M"]), size=n, p=[0.4, 0.6])
     ldh = np.exp(5.3 + 0.18 * sev + rng.normal(0, 0.25, n)).round(0)
@@ -329,86 +361,94 @@ def make_cohort(
     hemoglobin = (13.8 - 1.2 * (sex == "F") + rng.normal(0, 1.3, n)).round(1)
     stage_latent = sev + rng.normal(0, 0.7, n)
     stage = np.array(["I", "II", "III", "IV"])[np.digitize(stage_latent, [-0.8, 0.1, 0.9])]
+    return {"age": age, "sex": sex, "ldh": ldh, "albumin": albumin, "crp": crp, "hemoglobin": hemoglobin,
+            "stage": stage}
 
+
+def _draw_genetic(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Genetic variables (before missingness): tp53, egfr, kras mutations and hif1a, vegfa, gapdh expression."""
     tp53 = rng.binomial(1, 0.35, n)
     egfr = rng.binomial(1, 0.15, n)
     kras = rng.binomial(1, 0.25, n)
     hif1a = rng.normal(0, 1, n)
     vegfa = 0.6 * hif1a + rng.normal(0, 0.8, n)
     gapdh = rng.normal(0, 1, n)
+    return {"tp53": tp53, "egfr": egfr, "kras": kras, "hif1a": hif1a, "vegfa": vegfa, "gapdh": gapdh}
 
-    eta = _B_SEVERITY * sev + _B_TP53 * tp53 + _B_HIF1A * hif1a + _B_AGE * (age - 64) / 9
+
+def _outcome_model(sev: np.ndarray, age: np.ndarray, gen: dict, prevalence: float) -> tuple[float, np.ndarray]:
+    """``(intercept, risk)``: the intercept solved so that the mean risk equals ``prevalence``."""
+    eta = _B_SEVERITY * sev + _B_TP53 * gen["tp53"] + _B_HIF1A * gen["hif1a"] + _B_AGE * (age - 64) / 9
     lo, hi = -20.0, 20.0
     for _ in range(100):  # bisection for the intercept that gives the requested mean risk
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if _sigmoid(mid + eta).mean() < prevalence else (lo, mid)
     b0 = 0.5 * (lo + hi)
-    risk = _sigmoid(b0 + eta)
-    outcome = rng.binomial(1, risk)
+    return b0, _sigmoid(b0 + eta)
 
-    # Missingness (drawn after the outcome so the outcome does not depend on it).
-    ldh = np.where(rng.random(n) < 0.10, np.nan, ldh)
-    hemoglobin = np.where(rng.random(n) < 0.05, np.nan, hemoglobin)
-    stage = np.where(rng.random(n) < 0.05, None, stage)
-    albumin = np.where(rng.random(n) < np.where(age > 70, 0.40, 0.05), np.nan, albumin)
+
+def _draw_missingness(clin: dict, gen: dict, site_idx: np.ndarray, n_sites: int, rng: np.random.Generator):
+    """Blank clinical values in ``clin`` (in place); return ``(has_genetic, expression columns with gaps)``."""
+    n = len(site_idx)
+    clin["ldh"] = np.where(rng.random(n) < 0.10, np.nan, clin["ldh"])
+    clin["hemoglobin"] = np.where(rng.random(n) < 0.05, np.nan, clin["hemoglobin"])
+    clin["stage"] = np.where(rng.random(n) < 0.05, None, clin["stage"])
+    clin["albumin"] = np.where(rng.random(n) < np.where(clin["age"] > 70, 0.40, 0.05), np.nan, clin["albumin"])
     if n_sites >= 3:
-        crp = np.where(site_idx == 2, np.nan, crp)
+        clin["crp"] = np.where(site_idx == 2, np.nan, clin["crp"])
     has_genetic = rng.random(n) >= 0.15
-    expr = {"expr_HIF1A": hif1a, "expr_VEGFA": vegfa, "expr_GAPDH": gapdh}
+    expr = {"expr_HIF1A": gen["hif1a"], "expr_VEGFA": gen["vegfa"], "expr_GAPDH": gen["gapdh"]}
     expr = {k: np.where(rng.random(n) < 0.05, np.nan, v).round(4) for k, v in expr.items()}
+    return has_genetic, expr
 
-    site_names = np.array([s.name for s in sites])[site_idx]
+
+def _clinical_genetic_tables(ids, clin: dict, outcome, gen: dict, expr: dict, has_genetic) -> tuple:
+    """``(clinical, genetic)`` tables; the genetic table holds only the patients with a genetic row."""
     clinical = pd.DataFrame(
         {
             "id": ids,
-            "age": age,
-            "sex": sex,
-            "ldh": ldh,
-            "albumin": albumin,
-            "crp": crp,
-            "hemoglobin": hemoglobin,
-            "stage": pd.Categorical(stage, categories=["I", "II", "III", "IV"], ordered=True),
+            **{k: clin[k] for k in ("age", "sex", "ldh", "albumin", "crp", "hemoglobin")},
+            "stage": pd.Categorical(clin["stage"], categories=["I", "II", "III", "IV"], ordered=True),
             "outcome": outcome,
         }
     )
     genetic = pd.DataFrame(
-        {"id": ids, "mut_TP53": tp53, "mut_EGFR": egfr, "mut_KRAS": kras, **expr}
+        {"id": ids, "mut_TP53": gen["tp53"], "mut_EGFR": gen["egfr"], "mut_KRAS": gen["kras"], **expr}
     )[has_genetic].reset_index(drop=True)
-    case_seeds = rng.integers(0, 2**31 - 1, size=n)
-    truth = pd.DataFrame(
-        {"id": ids, "site": site_names, "severity": sev, "risk": risk, "outcome": outcome, "intercept": b0,
-         "case_seed": case_seeds}
-    )
+    return clinical, genetic
 
-    manifest = pd.DataFrame(
+
+def _manifest(ids, site_names) -> pd.DataFrame:
+    """The manifest: each patient's image and mask paths (relative to ``out_dir``) and site."""
+    return pd.DataFrame(
         {"id": ids, "image": [f"images/{i}_ct.nii.gz" for i in ids], "mask": [f"images/{i}_mask.nii.gz" for i in ids],
          "site": site_names}
     )
-    cohort = Cohort(manifest=manifest, clinical=clinical, genetic=genetic, truth=truth, sites=sites)
-    if out_dir is None:
-        return cohort
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if images:
-        img_dir = out / "images"
-        img_dir.mkdir(exist_ok=True)
-        from joblib import Parallel, delayed
 
-        jobs = (delayed(_render_and_write)(pid, float(s), sites[k], int(cs), img_dir)
-                for pid, s, k, cs in zip(ids, sev, site_idx, case_seeds))
-        results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
-        if progress:
-            from rich.progress import track
+def _render_images(out: Path, ids, sev, site_idx, case_seeds, sites: list, n_jobs: int, progress: bool) -> dict:
+    """Render and write every patient's image and mask under ``out/images``; return ``{id: lesion voxels}``."""
+    img_dir = out / "images"
+    img_dir.mkdir(exist_ok=True)
+    from joblib import Parallel, delayed
 
-            results = track(results, total=n, description="rendering images", transient=True)
-        voxels = dict(results)
-        truth["lesion_voxels"] = [voxels[i] for i in ids]
+    jobs = (delayed(_render_and_write)(pid, float(s), sites[k], int(cs), img_dir)
+            for pid, s, k, cs in zip(ids, sev, site_idx, case_seeds))
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+    if progress:
+        from rich.progress import track
+
+        results = track(results, total=len(ids), description="rendering images", transient=True)
+    return dict(results)
+
+
+def _write_tables(cohort: Cohort, out: Path) -> None:
+    """Write the cohort's tables and site profiles as CSV under ``out``; record ``out_dir`` and ``files``."""
     from .io import atomic_write_text
 
     files = {}
-    for name, df in (("manifest", manifest), ("clinical", clinical), ("genetic", genetic), ("truth", truth)):
+    for name, df in (("manifest", cohort.manifest), ("clinical", cohort.clinical), ("genetic", cohort.genetic),
+                     ("truth", cohort.truth)):
         files[name] = atomic_write_text(out / f"{name}.csv", df.to_csv(index=False))
-    atomic_write_text(out / "sites.csv", pd.DataFrame([asdict(s) for s in sites]).to_csv(index=False))
+    atomic_write_text(out / "sites.csv", pd.DataFrame([asdict(s) for s in cohort.sites]).to_csv(index=False))
     cohort.out_dir, cohort.files = out, files
-    return cohort

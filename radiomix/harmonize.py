@@ -206,6 +206,78 @@ def _eb_one_batch(n, xbar, ss, g_hat, d_hat, *, parametric, eb, mean_only):
     return g_star, d_star, priors
 
 
+def _unadjustable(Y: np.ndarray, M: np.ndarray, idx: list, complete: bool, mean_only: bool) -> np.ndarray:
+    """Mask of the features ComBat cannot adjust.
+
+    Those with no observed value in a site, constant within a site, or (unless ``mean_only``) with a single
+    observed value in a site that has several rows.
+    """
+    F = Y.shape[1]
+    skip = np.zeros(F, dtype=bool)
+    for rows in idx:
+        Yk = Y[rows]
+        if complete:
+            nk = np.full(F, len(rows))
+            lo, hi = Yk.min(axis=0), Yk.max(axis=0)
+        else:
+            Mk = M[rows]
+            nk = Mk.sum(axis=0)
+            lo = np.where(Mk, Yk, np.inf).min(axis=0)
+            hi = np.where(Mk, Yk, -np.inf).max(axis=0)
+        skip |= nk == 0
+        if len(rows) > 1:
+            skip |= (nk >= 2) & (lo == hi)
+            if not mean_only:
+                skip |= nk == 1
+    return skip
+
+
+def _pooled_model(D, C, Y, M, skip, idx, counts, ref, complete):
+    """Pooled OLS fit and residual variance of the features not in ``skip``.
+
+    Features whose pooled variance is zero or not finite (or whose coefficients are not finite) are marked
+    in ``skip`` (in place) and dropped. Returns ``(A, B, grand, mod, var_pooled, YA, MA)``: the adjusted
+    feature indices, the coefficients (batch rows then covariate rows), the grand mean, the covariate
+    effect per row, the pooled variance, and the values and observed mask of the adjusted features.
+    """
+    K = len(idx)
+    A = np.flatnonzero(~skip)
+    YA, MA = (Y, M) if A.size == Y.shape[1] else (Y[:, A], M[:, A])
+    B = _ols_observed(D, YA, MA) if A.size else np.zeros((D.shape[1], 0))
+    grand = B[ref] if ref is not None else (counts / len(Y)) @ B[:K]
+    mod = C @ B[K:]
+    resid = YA - D @ B
+    R = resid[idx[ref]] if ref is not None else resid
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if complete:
+            var_pooled = (R**2).mean(axis=0)
+        elif _SVA_NA_VARIANCE:
+            var_pooled = np.nanvar(R, axis=0, ddof=1)
+        else:
+            MR = MA[idx[ref]] if ref is not None else MA
+            var_pooled = (np.where(MR, R, 0.0) ** 2).sum(axis=0) / MR.sum(axis=0)
+    bad = ~(np.isfinite(var_pooled) & (var_pooled > 0)) | ~np.isfinite(B).all(axis=0)
+    if bad.any():
+        skip[A[bad]] = True
+        keep = ~bad
+        A, B, grand, mod, var_pooled = A[keep], B[:, keep], grand[keep], mod[:, keep], var_pooled[keep]
+        YA, MA = YA[:, keep], MA[:, keep]
+    return A, B, grand, mod, var_pooled, YA, MA
+
+
+def _site_estimates(stats: list, ref, mean_only: bool):
+    """Per-site shift and scale before empirical Bayes (relative to the reference site when there is one)."""
+    K = len(stats)
+    gamma_hat = np.vstack([s[1] for s in stats])
+    if ref is not None:
+        gamma_hat[np.arange(K) != ref] -= gamma_hat[ref]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        delta_hat = np.vstack([ss / (n - 1) for n, _, ss in stats])
+    if mean_only:
+        delta_hat[:] = 1.0
+    return gamma_hat, delta_hat
+
+
 def _adjust(Y, mod, grand, var_pooled, gamma, delta):
     """Apply the location/scale adjustment; gamma/delta are per row (n x F) or broadcastable."""
     sd = np.sqrt(var_pooled)
@@ -550,6 +622,45 @@ class ComBat(TransformerMixin, BaseEstimator):
 
         if len(X) < 2:
             raise ValueError(f"ComBat needs at least 2 samples, got n_samples = {len(X)}")
+        codes, ref = self._fit_batches(X, batch)
+        K = len(self.batches_)
+        C = self._fit_covariates(X, covs, cats)
+
+        batch_design = (codes[:, None] == np.arange(K)[None, :]).astype(float)
+        if ref is not None:
+            batch_design[:, ref] = 1.0
+        D = np.hstack([batch_design, C])
+        self._check_confounding(D, batch_design, C, covs)
+        self._fit_mean_only(batch)
+
+        Y = _numeric_matrix(X, feats, "feature")
+        self.features_ = feats
+        M = ~np.isnan(Y)
+        idx = [np.flatnonzero(codes == k) for k in range(K)]
+        complete = bool(M.all())
+
+        # Features ComBat cannot adjust are passed through unchanged and kept out of the priors.
+        skip = _unadjustable(Y, M, idx, complete, self.mean_only_)
+        A, B, grand, mod, var_pooled, YA, MA = _pooled_model(D, C, Y, M, skip, idx, self.batch_counts_, ref, complete)
+
+        S = (YA - grand - mod) / np.sqrt(var_pooled)
+        stats = [_batch_stats(S[idx[k]], None if complete else MA[idx[k]]) for k in range(K)]
+        gamma_hat, delta_hat = _site_estimates(stats, ref, self.mean_only_)
+        gamma_star, delta_star, priors = self._shrink(stats, gamma_hat, delta_hat, ref, A.size, batch)
+        bad = ~(np.isfinite(gamma_star).all(axis=0) & np.isfinite(delta_star).all(axis=0) & (delta_star > 0).all(axis=0))
+        if bad.any():
+            skip[A[bad]] = True
+            keep = ~bad
+            A, B, grand, var_pooled = A[keep], B[:, keep], grand[keep], var_pooled[keep]
+            gamma_hat, delta_hat = gamma_hat[:, keep], delta_hat[:, keep]
+            gamma_star, delta_star = gamma_star[:, keep], delta_star[:, keep]
+
+        self._store_fit(batch, skip, A, grand, var_pooled, B[K:], (gamma_hat, delta_hat, gamma_star, delta_star),
+                        priors, ref)
+        return self
+
+    def _fit_batches(self, X: pd.DataFrame, batch) -> tuple[np.ndarray, int | None]:
+        """Set ``batches_``, ``batch_counts_`` and ``ref_batch_``; return each row's batch code and the reference's."""
         labels = self._batch_labels(X)
         self.batches_ = np.asarray(_sorted_levels(labels), dtype=object)
         K = len(self.batches_)
@@ -566,7 +677,10 @@ class ComBat(TransformerMixin, BaseEstimator):
         else:
             ref = None
         self.ref_batch_ = None if ref is None else self.batches_[ref]
+        return codes, ref
 
+    def _fit_covariates(self, X: pd.DataFrame, covs: list, cats: list) -> np.ndarray:
+        """Fit the covariate encoding (``covariates_``, ``categories_``...); return the covariate design."""
         self.covariates_ = covs
         self.categories_ = {}
         for c in covs:
@@ -581,83 +695,26 @@ class ComBat(TransformerMixin, BaseEstimator):
                 self.covariate_columns_ += [f"{c}={lv}" for lv in self.categories_[c][1:]]
             else:
                 self.covariate_columns_.append(str(c))
+        return C
 
-        batch_design = (codes[:, None] == np.arange(K)[None, :]).astype(float)
-        if ref is not None:
-            batch_design[:, ref] = 1.0
-        D = np.hstack([batch_design, C])
-        self._check_confounding(D, batch_design, C, covs)
-
+    def _fit_mean_only(self, batch) -> None:
+        """Set ``mean_only_``, switching to mean-only (with a warning) when a site has a single training row."""
         self.mean_only_ = bool(self.mean_only)
+        K = len(self.batches_)
         singles = [self.batches_[k] for k in range(K) if self.batch_counts_[k] == 1]
         if singles and not self.mean_only:
             self.mean_only_ = True
             warnings.warn(f"batch {batch!r}: site(s) {singles[:5]} have a single training row, so their scale "
-                          "cannot be estimated; using mean-only ComBat (as sva does)", ComBatWarning, stacklevel=2)
+                          "cannot be estimated; using mean-only ComBat (as sva does)", ComBatWarning, stacklevel=3)
 
-        Y = _numeric_matrix(X, feats, "feature")
-        self.features_ = feats
-        F = len(feats)
-        M = ~np.isnan(Y)
-        idx = [np.flatnonzero(codes == k) for k in range(K)]
-
-        complete = bool(M.all())
-
-        # Features ComBat cannot adjust are passed through unchanged and kept out of the priors.
-        skip = np.zeros(F, dtype=bool)
-        for k in range(K):
-            Yk = Y[idx[k]]
-            if complete:
-                nk = np.full(F, len(idx[k]))
-                lo, hi = Yk.min(axis=0), Yk.max(axis=0)
-            else:
-                Mk = M[idx[k]]
-                nk = Mk.sum(axis=0)
-                lo = np.where(Mk, Yk, np.inf).min(axis=0)
-                hi = np.where(Mk, Yk, -np.inf).max(axis=0)
-            skip |= nk == 0
-            if len(idx[k]) > 1:
-                skip |= (nk >= 2) & (lo == hi)
-                if not self.mean_only_:
-                    skip |= nk == 1
-
-        A = np.flatnonzero(~skip)
-        YA, MA = (Y, M) if A.size == F else (Y[:, A], M[:, A])
-        B = _ols_observed(D, YA, MA) if A.size else np.zeros((D.shape[1], 0))
-        grand = B[ref] if ref is not None else (self.batch_counts_ / len(X)) @ B[:K]
-        mod = C @ B[K:]
-        resid = YA - D @ B
-        R = resid[idx[ref]] if ref is not None else resid
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if complete:
-                var_pooled = (R**2).mean(axis=0)
-            elif _SVA_NA_VARIANCE:
-                var_pooled = np.nanvar(R, axis=0, ddof=1)
-            else:
-                MR = MA[idx[ref]] if ref is not None else MA
-                var_pooled = (np.where(MR, R, 0.0) ** 2).sum(axis=0) / MR.sum(axis=0)
-        bad = ~(np.isfinite(var_pooled) & (var_pooled > 0)) | ~np.isfinite(B).all(axis=0)
-        if bad.any():
-            skip[A[bad]] = True
-            keep = ~bad
-            A, B, grand, mod, var_pooled = A[keep], B[:, keep], grand[keep], mod[:, keep], var_pooled[keep]
-            YA, MA = YA[:, keep], MA[:, keep]
-
-        S = (YA - grand - mod) / np.sqrt(var_pooled)
-        stats = [_batch_stats(S[idx[k]], None if complete else MA[idx[k]]) for k in range(K)]
-        gamma_hat = np.vstack([s[1] for s in stats])
-        if ref is not None:
-            gamma_hat[np.arange(K) != ref] -= gamma_hat[ref]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            delta_hat = np.vstack([ss / (n - 1) for n, _, ss in stats])
-        if self.mean_only_:
-            delta_hat[:] = 1.0
-
+    def _shrink(self, stats: list, gamma_hat, delta_hat, ref, n_adjustable: int, batch):
+        """Empirical-Bayes estimates per site: ``(gamma_star, delta_star, priors)`` (a dict per site)."""
+        K = len(stats)
         eb = bool(self.eb)
-        if eb and A.size < 2:
+        if eb and n_adjustable < 2:
             eb = False
-            warnings.warn(f"only {A.size} adjustable feature(s): empirical Bayes needs at least two, so the "
-                          "per-site estimates are used without shrinkage", ComBatWarning, stacklevel=2)
+            warnings.warn(f"only {n_adjustable} adjustable feature(s): empirical Bayes needs at least two, so the "
+                          "per-site estimates are used without shrinkage", ComBatWarning, stacklevel=3)
         gamma_star, delta_star = gamma_hat.copy(), delta_hat.copy()
         priors = []
         for k in range(K):
@@ -670,27 +727,26 @@ class ComBat(TransformerMixin, BaseEstimator):
                 if gs is None:
                     warnings.warn(f"batch {batch!r}, site {self.batches_[k]!r}: the inverse-gamma prior is "
                                   "degenerate (all feature variances equal); no shrinkage for this site",
-                                  ComBatWarning, stacklevel=2)
+                                  ComBatWarning, stacklevel=3)
                     gs, ds = gamma_hat[k], delta_hat[k]
             gamma_star[k], delta_star[k] = gs, ds
             priors.append(pr)
         if ref is not None:
             gamma_star[ref], delta_star[ref] = 0.0, 1.0
-        bad = ~(np.isfinite(gamma_star).all(axis=0) & np.isfinite(delta_star).all(axis=0) & (delta_star > 0).all(axis=0))
-        if bad.any():
-            skip[A[bad]] = True
-            keep = ~bad
-            A, B, grand, var_pooled = A[keep], B[:, keep], grand[keep], var_pooled[keep]
-            gamma_hat, delta_hat = gamma_hat[:, keep], delta_hat[:, keep]
-            gamma_star, delta_star = gamma_star[:, keep], delta_star[:, keep]
+        return gamma_star, delta_star, priors
 
+    def _store_fit(self, batch, skip, A, grand, var_pooled, coef, site_params: tuple, priors: list, ref) -> None:
+        """Set the fitted attributes, expanding the adjusted features' estimates to all features."""
+        gamma_hat, delta_hat, gamma_star, delta_star = site_params
+        feats = self.features_
+        F = len(feats)
         self._adjusted = A
         self.passthrough_features_ = [feats[j] for j in np.flatnonzero(skip)]
         if self.passthrough_features_:
             warnings.warn(f"batch {batch!r}: {len(self.passthrough_features_)} feature(s) cannot be harmonized "
                           f"(constant within a site, no or too few observed values in a site, or zero pooled "
                           f"variance) and are passed through unchanged: {self.passthrough_features_[:8]}",
-                          ComBatWarning, stacklevel=2)
+                          ComBatWarning, stacklevel=3)
 
         def full(a, fill):
             out = np.full(a.shape[:-1] + (F,), fill, dtype=float)
@@ -699,7 +755,7 @@ class ComBat(TransformerMixin, BaseEstimator):
 
         self.grand_mean_ = full(grand, np.nan)
         self.var_pooled_ = full(var_pooled, np.nan)
-        self.covariate_coef_ = full(B[K:], np.nan)
+        self.covariate_coef_ = full(coef, np.nan)
         self.gamma_hat_ = full(gamma_hat, 0.0)
         self.delta_hat_ = full(delta_hat, 1.0)
         self.gamma_star_ = full(gamma_star, 0.0)
@@ -708,7 +764,6 @@ class ComBat(TransformerMixin, BaseEstimator):
         # persist a fitted pipeline.
         self.priors_ = {k: np.array([float(pr.get(k, np.nan)) for pr in priors]) for k in ("gamma_bar", "t2", "a_prior", "b_prior")}
         self._ref = ref
-        return self
 
     def _check_confounding(self, D, batch_design, C, covs):
         if np.linalg.matrix_rank(D) == D.shape[1]:

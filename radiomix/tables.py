@@ -171,12 +171,34 @@ def merge(
     """
     if how not in ("outer", "inner", "left"):
         raise ValueError(f"how must be 'outer', 'inner' or 'left', got {how!r}")
+    categorical, numeric, missing = _type_overrides(categorical, numeric, missing_values)
+    id_name, on_of = _id_columns(on)
+
+    notes: list[str] = []
+    tables, rad_meta = _read_tables(radiomics, clinical, genetic, on_of, id_name, normalize_ids, notes)
+    groups, types = _type_tables(tables, categorical, numeric, missing, radiomic_columns, rad_meta,
+                                 coerce_radiomic, notes)
+    out, id_report, n_dropped = _join(tables, how, id_name)
+    out.attrs["radiomix"] = {"groups": groups, "types": types, "id_report": id_report, "id": id_name,
+                             "how": how, "n_dropped": n_dropped, "notes": notes}
+    if verbose:
+        _print_report(out, notes, id_report, how, n_dropped)
+    return out
+
+
+def _type_overrides(categorical, numeric, missing_values) -> tuple[set, set, frozenset]:
+    """The ``categorical=`` and ``numeric=`` overrides as sets (refusing overlaps), and the missing strings."""
     categorical = set(categorical or [])
     numeric = set(numeric or [])
     both = categorical & numeric
     if both:
         raise ValueError(f"columns declared both categorical and numeric: {sorted(both)}")
     missing = frozenset(MISSING_STRINGS | {str(m).strip().lower() for m in (missing_values or [])})
+    return categorical, numeric, missing
+
+
+def _id_columns(on) -> tuple[str, dict[str, str]]:
+    """The output index name and the id column of each group, from ``on=`` (a name or a mapping)."""
     if isinstance(on, Mapping):
         unknown_keys = set(on) - {*_GROUPS, "*"}
         if unknown_keys:
@@ -186,8 +208,11 @@ def merge(
     else:
         id_name = on
         on_of = dict.fromkeys(_GROUPS, on)
+    return id_name, on_of
 
-    notes: list[str] = []
+
+def _read_tables(radiomics, clinical, genetic, on_of: dict, id_name: str, normalize_ids, notes: list):
+    """Read every table indexed by its cleaned id: ``({name: (group, df)}, radiomic table's recorded attrs)``."""
     tables: dict[str, tuple[str, pd.DataFrame]] = {}
     rad_meta = radiomics.attrs.get("radiomix", {}) if isinstance(radiomics, pd.DataFrame) else {}
     for group, given in (("radiomic", [radiomics]), ("clinical", _as_list(clinical)), ("genetic", _as_list(genetic))):
@@ -201,7 +226,12 @@ def merge(
                 rad_meta = df.attrs.get("radiomix", {})
             df.index.name = id_name
             tables[name] = (group, df)
+    return tables, rad_meta
 
+
+def _type_tables(tables: dict, categorical: set, numeric: set, missing: frozenset, radiomic_columns, rad_meta: dict,
+                 coerce_radiomic: bool, notes: list) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Refuse clashing column names, type the columns in place and return ``(groups, types)``."""
     groups: dict[str, list[str]] = {g: [] for g in _GROUPS}
     types: dict[str, str] = {}
     seen: dict[str, str] = {}
@@ -211,41 +241,57 @@ def merge(
                 raise ValueError(f"column {c!r} appears in both the {seen[c]} and the {name} table; rename one")
             seen[c] = name
         if group == "radiomic":
-            numeric_like = []
-            for c in df.columns:  # numbers stored as text beside '#NAME?'-like cells
-                if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
-                    numeric_like.append(c)
-                    continue
-                cleaned = _clean_column(df[c], None, missing)
-                if isinstance(cleaned.dtype, pd.CategoricalDtype) or cleaned.notna().sum() == 0:
-                    continue
-                numeric_like.append(c)
-                bad = list(df[c][cleaned.isna() & df[c].notna()].unique()[:3])
-                n = int((cleaned.isna() & df[c].notna()).sum())
-                if coerce_radiomic:
-                    df[c] = cleaned
-                    notes.append(f"radiomic column {c!r}: {n} non-numeric cell(s) {bad} read as missing")
-                else:
-                    notes.append(f"radiomic column {c!r} holds {n} non-numeric cell(s) {bad}; kept as text "
-                                 "(coerce_radiomic=True / --coerce-features reads them as missing)")
+            numeric_like = _numeric_radiomic(df, missing, coerce_radiomic, notes)
             groups["radiomic"] = _radiomic_columns(df, radiomic_columns, rad_meta, notes, numeric_like)
         else:
-            for c in df.columns:
-                before = df[c]
-                df[c] = _clean_column(before, True if c in categorical else False if c in numeric else None, missing)
-                is_cat = isinstance(df[c].dtype, pd.CategoricalDtype)
-                types[c] = "categorical" if is_cat else "numeric"
-                if is_cat and c not in categorical and not pd.api.types.is_numeric_dtype(before):
-                    num = pd.to_numeric(df[c].astype(object), errors="coerce")
-                    if num.notna().sum() >= 0.5 * df[c].notna().sum():  # mostly numbers: say what stopped it
-                        odd = [v for v in df[c].dropna().unique() if pd.isna(pd.to_numeric(v, errors="coerce"))][:3]
-                        notes.append(f"column {c!r} is categorical: non-numeric values {odd} (pass numeric=[{c!r}] "
-                                     f"and missing_values=[...] to read them as missing)")
+            _type_columns(df, categorical, numeric, missing, types, notes)
             groups[group] += list(df.columns)
     unknown = (categorical | numeric) - set(seen)
     if unknown:
         raise ValueError(f"type overrides name columns that no table has: {sorted(unknown)}")
+    return groups, types
 
+
+def _numeric_radiomic(df: pd.DataFrame, missing: frozenset, coerce_radiomic: bool, notes: list) -> list:
+    """The radiomic table's numeric columns, noting (or, with ``coerce_radiomic``, clearing) non-numeric cells."""
+    numeric_like = []
+    for c in df.columns:  # numbers stored as text beside '#NAME?'-like cells
+        if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
+            numeric_like.append(c)
+            continue
+        cleaned = _clean_column(df[c], None, missing)
+        if isinstance(cleaned.dtype, pd.CategoricalDtype) or cleaned.notna().sum() == 0:
+            continue
+        numeric_like.append(c)
+        bad = list(df[c][cleaned.isna() & df[c].notna()].unique()[:3])
+        n = int((cleaned.isna() & df[c].notna()).sum())
+        if coerce_radiomic:
+            df[c] = cleaned
+            notes.append(f"radiomic column {c!r}: {n} non-numeric cell(s) {bad} read as missing")
+        else:
+            notes.append(f"radiomic column {c!r} holds {n} non-numeric cell(s) {bad}; kept as text "
+                         "(coerce_radiomic=True / --coerce-features reads them as missing)")
+    return numeric_like
+
+
+def _type_columns(df: pd.DataFrame, categorical: set, numeric: set, missing: frozenset, types: dict,
+                  notes: list) -> None:
+    """Type a clinical/genetic table's columns in place, recording each type and what kept one categorical."""
+    for c in df.columns:
+        before = df[c]
+        df[c] = _clean_column(before, True if c in categorical else False if c in numeric else None, missing)
+        is_cat = isinstance(df[c].dtype, pd.CategoricalDtype)
+        types[c] = "categorical" if is_cat else "numeric"
+        if is_cat and c not in categorical and not pd.api.types.is_numeric_dtype(before):
+            num = pd.to_numeric(df[c].astype(object), errors="coerce")
+            if num.notna().sum() >= 0.5 * df[c].notna().sum():  # mostly numbers: say what stopped it
+                odd = [v for v in df[c].dropna().unique() if pd.isna(pd.to_numeric(v, errors="coerce"))][:3]
+                notes.append(f"column {c!r} is categorical: non-numeric values {odd} (pass numeric=[{c!r}] "
+                             f"and missing_values=[...] to read them as missing)")
+
+
+def _join(tables: dict, how: str, id_name: str) -> tuple[pd.DataFrame, dict[str, list], int]:
+    """Join the tables on their ids: ``(joined frame, ids each table lacks, number of ids dropped)``."""
     rad_ids = set(tables["radiomic"][1].index)
     for name, (group, df) in tables.items():
         if group != "radiomic" and len(df) and not (set(df.index) & rad_ids):
@@ -266,22 +312,23 @@ def merge(
     n_dropped = len(all_ids) - len(keep)
     out = pd.concat([t.reindex(keep) for _, t in tables.values()], axis=1)
     out.index.name = id_name
-    out.attrs["radiomix"] = {"groups": groups, "types": types, "id_report": id_report, "id": id_name,
-                             "how": how, "n_dropped": n_dropped, "notes": notes}
-    if verbose:
-        from rich.console import Console
+    return out, id_report, n_dropped
 
-        console = Console(stderr=True, soft_wrap=True)
-        for note in notes:
-            console.print(f"[yellow]merge:[/] {note}")
-        for name, miss in id_report.items():
-            if miss:
-                dropped = how == "inner" or (how == "left" and name == "radiomic")
-                fate = "dropped" if dropped else "kept with missing values"
-                console.print(f"[yellow]merge:[/] {len(miss)} id(s) have no row in the {name} table ({fate}): "
-                              f"{', '.join(miss[:8])}{' ...' if len(miss) > 8 else ''}")
-        console.print(f"merge: {len(out)} ids kept, {n_dropped} dropped (how={how!r})")
-    return out
+
+def _print_report(out: pd.DataFrame, notes: list, id_report: dict, how: str, n_dropped: int) -> None:
+    """Print the notes, the ids each table lacks and what happened to them, on stderr."""
+    from rich.console import Console
+
+    console = Console(stderr=True, soft_wrap=True)
+    for note in notes:
+        console.print(f"[yellow]merge:[/] {note}")
+    for name, miss in id_report.items():
+        if miss:
+            dropped = how == "inner" or (how == "left" and name == "radiomic")
+            fate = "dropped" if dropped else "kept with missing values"
+            console.print(f"[yellow]merge:[/] {len(miss)} id(s) have no row in the {name} table ({fate}): "
+                          f"{', '.join(miss[:8])}{' ...' if len(miss) > 8 else ''}")
+    console.print(f"merge: {len(out)} ids kept, {n_dropped} dropped (how={how!r})")
 
 
 def _radiomic_columns(df: pd.DataFrame, spec, meta: dict, notes: list, numeric_like: list) -> list[str]:
