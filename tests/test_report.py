@@ -107,6 +107,32 @@ def test_report_without_bootstrap_cis(runs, tmp_path):
     assert set(SECTIONS) <= set(p.sections) and "n/a" in text
 
 
+def test_report_sections_alone(runs):
+    # each section function writes its own <section id=...> on a fresh Document, from a RunRecord alone
+    import json
+
+    from radiomix.report import REGISTRY, Document, RunRecord, folds_section, metrics_section, roc_section
+
+    root, _ = runs
+    run = RunRecord.load(root / "xgb", n_bootstrap=0)
+    summary = json.loads((root / "xgb" / "metrics.json").read_text())["summary"]
+    doc = Document()  # no figures folder: nothing written
+    metrics_section(doc, run)
+    text = doc.body()
+    assert text.startswith('<section id="metrics">') and text.endswith("</section>")
+    assert f"<td>{summary['auc']['estimate']:.3f}</td>" in text and f"<td>{summary['brier']['estimate']:.3f}</td>" in text
+    doc = Document()
+    folds_section(doc, run)
+    text = doc.body()
+    assert '<section id="folds">' in text and "<th>inner_score</th>" in text
+    assert f"<td>{run.folds['auc'].iloc[0]:.3f}</td>" in text
+    assert [sid for sid, _, _ in REGISTRY] == list(SECTIONS)
+    doc = Document()
+    roc_section(doc, run)  # figures embedded, none written without a figures folder
+    assert '<section id="roc">' in doc.body() and 'title="roc" src="data:image/png;base64,' in doc.body()
+    assert doc.figures == {}
+
+
 def test_report_refuses_non_run_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="metrics.json"):
         write_report(tmp_path)

@@ -1,0 +1,92 @@
+"""Figures and a self-contained HTML report of a ``radiomix train`` run folder.
+
+:func:`write_report` reads what :func:`radiomix.train.train` wrote (``metrics.json``, ``folds.csv``,
+``oof_predictions.csv``, ``config.resolved.yaml``, ``model.skops``) and writes ``report.html``: one file,
+plots embedded as base64 PNG, no scripts, fonts or styles fetched from anywhere, so it opens offline and
+can be mailed or archived. The same plots are saved as PNG in ``run_dir/figures/``.
+
+All plots are drawn on :class:`matplotlib.figure.Figure` objects (no pyplot state), so they are safe in
+notebooks and worker processes.
+
+Modules: :mod:`.figures` (the plots), :mod:`.document` (the HTML document), :mod:`.run` (:class:`RunRecord`,
+a run folder read once) and :mod:`.sections` (one function per report section, :data:`SECTIONS` in order).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .document import Document
+from .figures import (
+    calibration_figure,
+    confusion_figure,
+    decision_curve_figure,
+    low_dim_plot,
+    pr_figure,
+    roc_figure,
+    shap_bar_figure,
+    shap_beeswarm_figure,
+)
+from .run import RunRecord
+from .sections import (
+    METRIC_LABELS,
+    REGISTRY,
+    SECTIONS,
+    blocks_section,
+    calibration_section,
+    config_section,
+    confusion_section,
+    data_section,
+    decision_curve_section,
+    folds_section,
+    header,
+    metrics_section,
+    precision_recall_section,
+    roc_section,
+    selection_section,
+    shap_section,
+    site_effect_section,
+    sites_section,
+)
+
+__all__ = ["write_report", "low_dim_plot", "roc_figure", "pr_figure", "calibration_figure",
+           "decision_curve_figure", "confusion_figure", "shap_bar_figure", "shap_beeswarm_figure",
+           "SECTIONS", "REGISTRY", "RunRecord", "Document", "METRIC_LABELS", "header", "data_section",
+           "metrics_section", "roc_section", "precision_recall_section", "calibration_section",
+           "decision_curve_section", "confusion_section", "folds_section", "sites_section", "blocks_section",
+           "selection_section", "site_effect_section", "shap_section", "config_section"]
+
+
+def write_report(run_dir: str | os.PathLike, *, table=None, out: str | os.PathLike | None = None,
+                 n_bootstrap: int = 500, top: int = 15, title: str | None = None) -> Path:
+    """Write ``report.html`` (self-contained) and ``figures/*.png`` for a ``radiomix train`` run folder.
+
+    Parameters
+    ----------
+    run_dir : path
+        Folder written by ``radiomix.train.train(..., out=run_dir)``.
+    table : DataFrame or path, optional
+        The training table: with it and ``model.skops``, the report shows SHAP explanations of the final
+        model (bar of mean |SHAP| and a beeswarm) and the patients per site for the whole table.
+    out : path, optional
+        Report file (default ``run_dir/report.html``).
+    n_bootstrap : int
+        Resamples of the ROC band.
+    top : int
+        Features shown in the SHAP plots.
+
+    Sections (each a ``<section id=...>``): data, metrics, roc, precision-recall, calibration,
+    decision-curve, confusion, folds, sites (when a batch column was set), blocks (late fusion), shap
+    (when the model and the table are there), config.
+    """
+    from ..io import atomic_write_text
+
+    run = RunRecord.load(run_dir, table=table, top=top, n_bootstrap=n_bootstrap)
+    doc = Document(run.path / "figures")
+    header(doc, run, title)
+    for _sid, _title, section in REGISTRY:
+        section(doc, run)
+    target = Path(out) if out is not None else run.path / "report.html"
+    atomic_write_text(target, doc.page(title or run.name))
+    return target

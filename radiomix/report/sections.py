@@ -1,0 +1,327 @@
+"""The sections of the run report, one function each, in report order (:data:`REGISTRY`).
+
+Every section function has the signature ``section(doc: Document, run: RunRecord) -> None``: it appends one
+``<section id=...>`` (its id and title are the function's ``section_id`` and ``title``) to ``doc``, so it
+can be written, or tested, alone on a fresh :class:`~radiomix.report.document.Document`.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+from collections.abc import Callable
+
+import pandas as pd
+
+from .document import Document, fmt_number, table_html
+from .figures import (
+    blocks_roc_figure,
+    calibration_figure,
+    confusion_figure,
+    decision_curve_figure,
+    low_dim_plot,
+    pr_figure,
+    roc_figure,
+    selection_figure,
+    shap_bar_figure,
+    shap_beeswarm_figure,
+)
+from .run import RunRecord
+
+__all__ = ["METRIC_LABELS", "REGISTRY", "SECTIONS", "header", "data_section", "metrics_section", "roc_section",
+           "precision_recall_section", "calibration_section", "decision_curve_section", "confusion_section",
+           "folds_section", "sites_section", "blocks_section", "selection_section", "site_effect_section",
+           "shap_section", "config_section"]
+
+METRIC_LABELS = {"auc": "AUC", "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy",
+                 "sensitivity": "Sensitivity", "specificity": "Specificity", "ppv": "PPV", "npv": "NPV",
+                 "f1": "F1", "brier": "Brier score"}
+
+SectionFunction = Callable[[Document, RunRecord], None]
+
+
+def _section(sid: str, title: str) -> Callable[[SectionFunction], SectionFunction]:
+    """Wrap a section body in ``<section id=sid><h2>title</h2> ... </section>``."""
+    def wrap(body: SectionFunction) -> SectionFunction:
+        @functools.wraps(body)
+        def section(doc: Document, run: RunRecord) -> None:
+            doc.section(sid, title)
+            body(doc, run)
+            doc.end()
+
+        section.section_id, section.title = sid, title
+        return section
+
+    return wrap
+
+
+def header(doc: Document, run: RunRecord, title: str | None = None) -> None:
+    """The page heading and a one-line summary (target, model, out-of-fold AUC with CI, patients)."""
+    auc, cfg = run.summary["auc"], run.config
+    doc.raw(f"<h1>{html.escape(title or f'radiomix run: {run.name}')}</h1>")
+    doc.text(f"Target {cfg.get('target', '?')}, model {cfg.get('model', {}).get('name', '?')}, out-of-fold AUC "
+             f"{fmt_number(auc['estimate'])} (95% CI {fmt_number(auc['ci_low'])}-{fmt_number(auc['ci_high'])}) over "
+             f"{run.summary.get('n_samples', len(run.pooled))} patients.")
+
+
+def _table_overview(doc: Document, run: RunRecord) -> None:
+    """Missing values per column group of the training table, and PCA/t-SNE views of its radiomic columns."""
+    from ..tables import column_groups
+
+    df_table = run.table
+    groups = column_groups(df_table)
+    rows = []
+    for g, cols in groups.items():
+        cols = [c for c in cols if c in df_table.columns]
+        if cols:
+            miss = df_table[cols].isna()
+            rows.append({"group": g, "columns": len(cols), "missing cells": f"{miss.to_numpy().mean():.1%}",
+                         "patients with any missing": f"{miss.any(axis=1).mean():.1%}",
+                         "columns with any missing": int(miss.any(axis=0).sum())})
+    if rows:
+        doc.text("Missing values per column group (whole table, before imputation):")
+        doc.raw(table_html(pd.DataFrame(rows)))
+    target = run.config.get("target")
+    rad = [c for c in groups.get("radiomic", []) if c in df_table.columns]
+    if target in df_table.columns and len(rad) >= 2:
+        view = df_table[rad].assign(**{target: df_table[target].astype(str)})
+        for method in ("pca", "tsne"):
+            doc.figure(low_dim_plot(view, target, method, title=f"radiomic features ({method.upper()}), by {target}"),
+                       f"view_{method}", f"{method.upper()} of the radiomic features coloured by outcome")
+
+
+@_section("data", "Data")
+def data_section(doc: Document, run: RunRecord) -> None:
+    """Patients per class (and per site), feature columns; with the table, missingness and 2-D views."""
+    y, oof = run.y, run.oof
+    data = run.metrics.get("data", {})
+    classes = data.get("classes", ["0", "1"])
+    bal = pd.DataFrame({"class": [f"{classes[0]} (negative)", f"{classes[-1]} (positive)"],
+                        "patients": [int((y == 0).sum()), int((y == 1).sum())]})
+    bal["fraction"] = bal["patients"] / bal["patients"].sum()
+    doc.text(f"{len(run.pooled)} patients with an outcome ({data.get('n_dropped_missing_target', 0)} dropped for a "
+             f"missing outcome), {data.get('n_features', '?')} feature columns "
+             f"({', '.join(f'{k}: {v}' for k, v in data.get('column_groups', {}).items())}).")
+    doc.raw(table_html(bal))
+    if "site" in oof.columns:
+        per_site = oof.groupby("id").first().groupby("site").agg(patients=("y", "size"), positive=("y", "sum"))
+        per_site["fraction positive"] = per_site["positive"] / per_site["patients"]
+        doc.raw(table_html(per_site.reset_index()))
+    if run.table is not None:
+        _table_overview(doc, run)
+
+
+def _ci_table(summary: dict) -> pd.DataFrame:
+    rows = []
+    for m, lab in METRIC_LABELS.items():
+        if m in summary:
+            s = summary[m]
+            rows.append({"metric": lab, "estimate": s["estimate"], "95% CI low": s["ci_low"],
+                         "95% CI high": s["ci_high"]})
+    return pd.DataFrame(rows)
+
+
+@_section("metrics", "Metrics with 95% confidence intervals")
+def metrics_section(doc: Document, run: RunRecord) -> None:
+    """Pooled out-of-fold metrics with CIs, and how they were computed."""
+    s = run.settings
+    af = run.summary.get("auc_folds", {})
+    doc.raw(table_html(_ci_table(run.summary)))
+    doc.text(f"Pooled out-of-fold predictions ({s.get('outer', '?')} outer folds: {s.get('outer_splits', '?')} x "
+             f"{s.get('n_repeats', 1)} repeat(s); inner {s.get('inner_splits', '?')} folds, {s.get('search', '?')} "
+             f"search). CIs: {s.get('ci_method', 'bootstrap')} ({s.get('n_bootstrap', '?')} resamples). "
+             f"Per-fold AUC {fmt_number(af.get('mean'))} +- {fmt_number(af.get('sd'))} over {af.get('n', '?')} folds. "
+             "Decision threshold chosen inside each training fold "
+             f"({s.get('threshold', '?')}).", cls="note")
+
+
+@_section("roc", "ROC curve")
+def roc_section(doc: Document, run: RunRecord) -> None:
+    """ROC curve with a bootstrap band (``run.n_bootstrap`` resamples)."""
+    doc.figure(roc_figure(run.y, run.p, n_bootstrap=run.n_bootstrap), "roc", "ROC curve with bootstrap band")
+
+
+@_section("precision-recall", "Precision-recall")
+def precision_recall_section(doc: Document, run: RunRecord) -> None:
+    """Precision-recall curve."""
+    doc.figure(pr_figure(run.y, run.p), "precision_recall", "precision-recall curve")
+
+
+@_section("calibration", "Calibration")
+def calibration_section(doc: Document, run: RunRecord) -> None:
+    """Reliability curve with calibration intercept and slope (from metrics.json when there)."""
+    summary = run.summary
+    doc.figure(calibration_figure(run.y, run.p, reliability=summary.get("reliability"),
+                                  calibration=summary.get("calibration")),
+               "calibration", "reliability curve")
+
+
+@_section("decision-curve", "Decision curve")
+def decision_curve_section(doc: Document, run: RunRecord) -> None:
+    """Net benefit over threshold probabilities (from metrics.json, else computed)."""
+    from ..evaluate import decision_curve
+
+    doc.figure(decision_curve_figure(run.summary.get("decision_curve") or decision_curve(run.y, run.p)),
+               "decision_curve", "decision curve")
+
+
+@_section("confusion", "Confusion matrix")
+def confusion_section(doc: Document, run: RunRecord) -> None:
+    """Confusion matrix of the out-of-fold labels and the fold thresholds."""
+    oof, final = run.oof, run.metrics.get("final_model")
+    doc.figure(confusion_figure(oof["y"], oof["label"]), "confusion", "confusion matrix")
+    thr = oof.groupby(["repeat", "fold"])["threshold"].first()
+    doc.text(f"Out-of-fold labels at each fold's threshold (median {fmt_number(thr.median())}, range "
+             f"{fmt_number(thr.min())}-{fmt_number(thr.max())})"
+             + (f"; the final model's threshold is {fmt_number(final['threshold'])}." if final else "."),
+             cls="note")
+
+
+@_section("folds", "Per-fold results")
+def folds_section(doc: Document, run: RunRecord) -> None:
+    """The per-fold table of folds.csv."""
+    folds = run.folds
+    if folds is None:
+        doc.text("folds.csv not found.", cls="note")
+        return
+    cols = [c for c in ("test_site", "repeat", "fold", "n_test", "n_pos_test", "auc", "sensitivity",
+                        "specificity", "brier", "threshold", "inner_score", "n_candidates", "seconds", "params")
+            if c in folds.columns]
+    doc.raw(table_html(folds[cols]))
+
+
+@_section("sites", "Per-site results")
+def sites_section(doc: Document, run: RunRecord) -> None:
+    """Metrics per site (when a batch column was set)."""
+    if run.summary.get("per_site"):
+        doc.raw(table_html(pd.DataFrame(run.summary["per_site"]).T.rename_axis("site").reset_index()))
+    else:
+        doc.text("No batch (site) column was configured.", cls="note")
+
+
+@_section("blocks", "Blocks (late fusion)")
+def blocks_section(doc: Document, run: RunRecord) -> None:
+    """AUC and ROC curve per block and fused (late fusion)."""
+    blocks, auc = run.summary.get("blocks"), run.summary["auc"]
+    if not blocks:
+        doc.text("Early fusion: one model on all columns.", cls="note")
+        return
+    rows = [{"block": b, "AUC": v["auc"]["estimate"], "95% CI low": v["auc"]["ci_low"],
+             "95% CI high": v["auc"]["ci_high"]} for b, v in blocks.items()]
+    rows.append({"block": "fused", "AUC": auc["estimate"], "95% CI low": auc["ci_low"], "95% CI high": auc["ci_high"]})
+    doc.raw(table_html(pd.DataFrame(rows)))
+    per_block = {b: (run.oof.groupby("id", sort=False)[f"proba_{b}"].mean().reindex(run.pooled.index),
+                     v["auc"]["estimate"]) for b, v in blocks.items()}
+    doc.figure(blocks_roc_figure(run.y, per_block, run.p, auc["estimate"]), "roc_blocks", "ROC per block")
+
+
+@_section("selection", "Feature selection stability")
+def selection_section(doc: Document, run: RunRecord) -> None:
+    """How often each feature was selected over the outer folds (when the pipeline selects)."""
+    if run.folds is None or "selected" not in run.folds.columns:
+        doc.text("No feature-selection step in this pipeline.", cls="note")
+        return
+    from ..select import selection_frequency
+
+    lists = [json.loads(s) if isinstance(s, str) else s for s in run.folds["selected"]]
+    freq = selection_frequency(lists)
+    doc.text(f"How often each feature was selected over the {len(lists)} outer folds (top {run.top}).", cls="note")
+    shown = freq.head(run.top)
+    doc.figure(selection_figure(shown), "selection_stability", "feature selection stability")
+    doc.raw(table_html(shown.reset_index()))
+
+
+def _site_effect(doc: Document, run: RunRecord, batch: str) -> None:
+    """Site prediction and Kruskal-Wallis before vs with ComBat, PCA before/after, features still site-dependent."""
+    from ..harmonize import ComBat, compare_site_effect, plot_site_effect, site_effect
+
+    cfg, top = run.config, run.top
+    h = cfg.get("harmonize", {})
+    combat = ComBat(batch=batch, covariates=h.get("covariates") or None,
+                    categorical=h.get("categorical") or None, target=cfg.get("target"))
+    site_df = run.table[run.table[batch].notna()]
+    cmp_ = compare_site_effect(site_df, combat, batch)
+    doc.text("Cross-validated AUC of predicting the site from the radiomic features (logistic, "
+             "one-vs-rest), and the fraction of features whose distribution differs between sites "
+             "(Kruskal-Wallis, BH 5%), before ComBat and with ComBat fitted inside the folds"
+             + (" (this run harmonized with ComBat)." if h.get("method") == "combat"
+                else " (this run did not use ComBat: the 'after' row shows what it would do)."),
+             cls="note")
+    doc.raw(table_html(cmp_.reset_index()))
+    doc.figure(plot_site_effect(site_df, combat, batch), "site_effect_pca",
+               "PCA of the radiomic features coloured by site, before and after ComBat")
+    kw = site_effect(combat.fit_transform(site_df), batch).kruskal
+    still = kw[kw["p_fdr"] < 0.05].sort_values("p_fdr")
+    doc.text(f"{len(still)} of {len(kw)} features remain site-dependent after ComBat (Kruskal-Wallis, "
+             "BH 5%): ComBat aligns per-site means and variances, not whole distributions"
+             + (f"; the {min(top, len(still))} strongest:" if len(still) else "."), cls="note")
+    if len(still):
+        doc.raw(table_html(still.head(top).reset_index()))
+
+
+@_section("site-effect", "Site effect")
+def site_effect_section(doc: Document, run: RunRecord) -> None:
+    """The site effect before and after ComBat (needs a batch column and the training table)."""
+    import warnings
+
+    batch = run.config.get("batch")
+    if run.table is None or not batch or batch not in run.table.columns:
+        doc.text("Needs a batch (site) column and the training table (--table).", cls="note")
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _site_effect(doc, run, batch)
+    except ValueError as err:
+        doc.text(f"Site-effect analysis not available: {err}", cls="note")
+
+
+@_section("shap", "SHAP explanations of the final model")
+def shap_section(doc: Document, run: RunRecord) -> None:
+    """SHAP bar and beeswarm of the final model on the training table (needs model.skops and the table)."""
+    import warnings
+
+    if not (run.path / "model.skops").is_file():
+        doc.text("No final model (model.skops) in this run.", cls="note")
+        return
+    if run.table is None:
+        doc.text("Pass the training table (write_report(run_dir, table=...), radiomix report RUN --table) to "
+                 "explain the final model.", cls="note")
+        return
+    from ..explain import explain_model
+    from ..model import load_model
+
+    model = load_model(run.path / "model.skops")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = explain_model(model, run.table)
+    except ValueError as err:  # late fusion, or a table that does not fit the model
+        doc.text(f"SHAP not available: {err}", cls="note")
+        return
+    imp = res.importance()
+    doc.figure(shap_bar_figure(imp, run.top), "shap_bar", "mean absolute SHAP per feature")
+    doc.figure(shap_beeswarm_figure(res, run.top), "shap_beeswarm", "SHAP beeswarm")
+    doc.text(f"{res.explainer[0]} on {len(res.values)} training patients; SHAP values in {res.output} "
+             "units; one-hot and missingness-indicator columns summed into their source column; direction: "
+             "Spearman correlation of the feature's value and its SHAP value.", cls="note")
+    doc.raw(table_html(imp.head(run.top).reset_index()))
+
+
+@_section("config", "Configuration and versions")
+def config_section(doc: Document, run: RunRecord) -> None:
+    """Package versions and the resolved configuration."""
+    doc.raw(table_html(pd.DataFrame([run.metrics.get("versions", {})])))
+    doc.raw(f"<pre>{html.escape(run.config_text)}</pre>")
+
+
+#: (id, title, function) of every section, in report order.
+REGISTRY: tuple[tuple[str, str, SectionFunction], ...] = tuple(
+    (f.section_id, f.title, f) for f in (
+        data_section, metrics_section, roc_section, precision_recall_section, calibration_section,
+        decision_curve_section, confusion_section, folds_section, sites_section, blocks_section, selection_section,
+        site_effect_section, shap_section, config_section))
+
+#: The section ids, in report order.
+SECTIONS = tuple(sid for sid, _, _ in REGISTRY)
