@@ -6,21 +6,23 @@ images + masks -> radiomic table -> merge clinical/genetic -> ComBat -> imputati
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "extract", "merge", "make_cohort"]
+__all__ = ["__version__", "extract", "merge", "make_cohort", "read_table", "write_table", "make_study"]
+
+# Lazy imports keep `import radiomix` and `radiomix --help` fast (pyradiomics and xgboost are heavy).
+_LAZY = {
+    "extract": ("radiomix.extraction", "extract"),
+    "merge": ("radiomix.tables", "merge"),
+    "make_cohort": ("radiomix.datasets", "make_cohort"),
+    "read_table": ("radiomix.io", "read_table"),
+    "write_table": ("radiomix.io", "write_table"),
+    "make_study": ("radiomix.study", "make_study"),
+}
 
 
 def __getattr__(name):
-    # Lazy imports keep `import radiomix` and `radiomix --help` fast (pyradiomics and xgboost are heavy).
-    if name == "extract":
-        from .extraction import extract
+    if name in _LAZY:
+        import importlib
 
-        return extract
-    if name == "merge":
-        from .tables import merge
-
-        return merge
-    if name == "make_cohort":
-        from .datasets import make_cohort
-
-        return make_cohort
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'radiomix' has no attribute {name!r}")

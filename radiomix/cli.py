@@ -95,7 +95,7 @@ def evaluate(model, tables, target, out, bootstrap):
     from .evaluate import score_external
     from .io import atomic_write_text, read_table
     from .model import load_model
-    from .train import _jsonable
+    from .runmeta import to_jsonable
 
     m = load_model(model)
     results = {}
@@ -109,7 +109,7 @@ def evaluate(model, tables, target, out, bootstrap):
         _console().rule(f"{path}: {results[path]['n_samples']} patients, {results[path]['n_positive']} positive")
         _print_summary(results[path], folds=False)
     if out:
-        atomic_write_text(out, json.dumps(_jsonable(results), indent=2))
+        atomic_write_text(out, json.dumps(to_jsonable(results), indent=2))
 
 
 def _print_summary(summary: dict, folds: bool = True):

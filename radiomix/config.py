@@ -50,6 +50,7 @@ def _merge(base: dict, over: dict, path: str = "") -> dict:
 
 
 _ENUMS = {
+    "task": ("auto", "binary"),
     "harmonize.method": ("none", "combat"),
     "harmonize.unseen": ("error", "estimate"),
     "impute.method": ("none", "median", "knn", "surrogate_tree"),

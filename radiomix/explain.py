@@ -283,8 +283,8 @@ def fold_shap(cv_result_or_models, X: pd.DataFrame, *, ids=None, features=None, 
     cv_result_or_models : list, ShapResult or any object with a ``models`` list
         ``(fitted_pipeline, test_index)`` or ``(fitted_pipeline, test_index, train_index)`` tuples, or
         ``(pipeline, test_index, train_index, repeat, fold)``, or a :class:`ShapResult` with ``models``
-        (from :func:`nested_cv_shap`). A :class:`radiomix.evaluate.NestedCVResult` holds no fitted models
-        and is refused with a pointer to :func:`nested_cv_shap`. Indices are positions in ``X``; the training rows (default: all
+        (from :func:`nested_cv_shap`), or a :class:`radiomix.evaluate.NestedCVResult` (its fold models; one
+        without models, e.g. built from saved files, is refused with a pointer to :func:`nested_cv_shap`). Indices are positions in ``X``; the training rows (default: all
         rows not in the test fold) are the background of the linear and permutation explainers.
     X : DataFrame
         The feature table the models were trained on (as passed to the pipeline).
@@ -295,10 +295,12 @@ def fold_shap(cv_result_or_models, X: pd.DataFrame, *, ids=None, features=None, 
         drops).
     """
     models = getattr(cv_result_or_models, "models", cv_result_or_models)
-    if models is None or not isinstance(models, (list, tuple)):
+    if models is None or not isinstance(models, (list, tuple)) or \
+            (not models and not isinstance(cv_result_or_models, (list, tuple))):
         raise TypeError(f"fold_shap needs (fitted_pipeline, test_index) pairs or a result carrying .models; got "
-                        f"{type(cv_result_or_models).__name__}. radiomix.evaluate.nested_cv does not keep its fold "
-                        "models: use radiomix.explain.nested_cv_shap with the same arguments")
+                        f"{type(cv_result_or_models).__name__} without fitted models. A nested_cv result keeps its fold models "
+                        "(result.models) only in the session that ran it: use radiomix.explain.nested_cv_shap(study) "
+                        "to refit them")
     models = list(models)
     if not models:
         raise ValueError("no fitted models to explain")
@@ -339,54 +341,24 @@ def fold_shap(cv_result_or_models, X: pd.DataFrame, *, ids=None, features=None, 
                       explainer=kinds, models=[(m[0], m[1]) for m in models])
 
 
+def nested_cv_shap(study) -> ShapResult:
+    """Fit the outer-fold models of a :class:`radiomix.study.Study` and explain each on its own test patients.
 
-def nested_cv_shap(config_or_pipeline, table_or_X: pd.DataFrame, y=None, *, param_distributions=None,
-                   outer: str = "stratified", outer_splits: int = 5, n_repeats: int = 1, inner_splits: int = 3,
-                   search: str = "random", n_candidates: int = 10, time_budget=None, scoring: str = "roc_auc",
-                   groups=None, sites=None, ids=None, random_state: int = 0) -> ShapResult:
-    """Fit the outer-fold models of a nested cross-validation and explain each on its own test patients.
-
-    Arguments are those of :func:`radiomix.evaluate.nested_cv`: a config (dict or YAML path) with the
-    whole table, or a Pipeline with ``X`` and ``y``. The folds, inner searches and seeds are the same as
-    ``nested_cv``'s for one ``random_state``, so the models are the ones whose predictions ``nested_cv``
-    scored (without ``time_budget``). The fitted models are kept in ``result.models``.
+    The folds, inner searches and seeds are those of :func:`radiomix.evaluate.nested_cv` for the same
+    study, so the models are the ones whose predictions ``nested_cv`` scored (without a time budget). The
+    fitted models are kept in ``result.models``. (A finished ``nested_cv`` result already holds its fold
+    models: ``fold_shap(result.models, study.X)`` explains them without refitting.)
     """
-    from .evaluate import _inner_cv, _outer_splits, _search
+    from .search import tune
 
-    if isinstance(config_or_pipeline, (dict, str)) or hasattr(config_or_pipeline, "__fspath__"):
-        from .config import load_config, validate_config
-        from .pipeline import make_pipeline, prepare_data, search_space
-
-        cfg = validate_config(config_or_pipeline) if isinstance(config_or_pipeline, dict) else \
-            load_config(config_or_pipeline)
-        X, y, info = prepare_data(table_or_X, cfg)
-        pipe = make_pipeline(cfg, info["features"], groups=info["column_groups"], categorical=info["categorical"])
-        param_distributions = search_space(cfg, pipe)
-        o, i = cfg["cv"]["outer"], cfg["cv"]["inner"]
-        outer, outer_splits, n_repeats, inner_splits, scoring = o["kind"], o["n_splits"], o["n_repeats"], \
-            i["n_splits"], i["scoring"]
-        search, n_candidates, time_budget = cfg["search"]["method"], cfg["search"]["n_candidates"], \
-            cfg["search"]["time_budget"]
-        groups, sites, ids, random_state = info["groups"], info["batch"], info["ids"], cfg["random_state"]
-        features = info["features"]
-    else:
-        pipe, X = config_or_pipeline, table_or_X
-        if y is None:
-            raise ValueError("a Pipeline needs y")
-        ids = np.asarray(ids if ids is not None else X.index).astype(str)
-        X = X.reset_index(drop=True)
-        features = None
-    y = np.asarray(y).astype(int)
-    if outer == "leave_site_out":
-        n_repeats = 1
     models = []
-    for r, k, train, test, seed in _outer_splits(X, y, outer, outer_splits, n_repeats, groups, sites, random_state):
-        gtr = None if groups is None else np.asarray(groups)[train]
-        inner = _inner_cv(inner_splits, gtr, seed)
-        best = _search(pipe, param_distributions or {}, X.iloc[train], y[train], gtr, inner, search, n_candidates,
-                       time_budget, scoring, seed)[0]
-        models.append((best, test, train, r, k))
-    res = fold_shap(models, X, ids=ids, features=features, random_state=random_state)
+    for f in study.outer_folds():
+        Xtr, ytr, gtr = study.rows(f.train)
+        best = tune(study.pipeline, study.search, Xtr, ytr, groups=gtr, seed=f.seed).estimator
+        models.append((best, f.test, f.train, f.repeat, f.fold))
+    # A Study from your own Pipeline has no column roles: report X's columns less a batch column ComBat drops.
+    features = study.columns.features if study.columns.target is not None else None
+    res = fold_shap(models, study.X, ids=study.ids, features=features, random_state=study.random_state)
     res.models = [(m[0], m[1]) for m in models]
     return res
 

@@ -109,45 +109,35 @@ class RadiomixModel:
         return out
 
 
-def fit_final_model(config: dict, table: pd.DataFrame, *, cv_summary=None, progress: bool = False) -> RadiomixModel:
-    """Refit on all rows with the same procedure as each outer fold (search on inner folds, threshold on
-    inner out-of-fold predictions), plus the schema and novelty detector."""
+def fit_final_model(study, *, cv_summary=None) -> RadiomixModel:
+    """Refit a :class:`radiomix.study.Study` on all its rows with the same procedure as each outer fold
+    (search on inner folds, threshold on inner out-of-fold predictions), plus the training schema and a
+    novelty detector."""
     from sklearn.ensemble import IsolationForest
     from sklearn.impute import SimpleImputer
-    from sklearn.model_selection import cross_val_predict
     from sklearn.pipeline import make_pipeline as sk_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from .evaluate import _inner_cv, _search, youden_threshold
-    from .pipeline import make_pipeline, prepare_data, search_space
-    from .train import _versions
+    from .runmeta import versions
+    from .search import choose_threshold, tune
 
-    X, y, info = prepare_data(table, config)
-    pipe = make_pipeline(config, info["features"], groups=info["column_groups"], categorical=info["categorical"])
-    seed = int(config["random_state"])
-    inner = _inner_cv(config["cv"]["inner"]["n_splits"], info["groups"], seed)
-    best, params, _, _ = _search(pipe, search_space(config, pipe), X, y, info["groups"], inner,
-                                 config["search"]["method"], config["search"]["n_candidates"],
-                                 config["search"]["time_budget"], config["cv"]["inner"]["scoring"], seed)
-    if config["threshold"] == "youden":
-        from sklearn.base import clone
-
-        p = cross_val_predict(clone(best), X, y, groups=info["groups"], cv=inner, method="predict_proba")[:, 1]
-        thr = youden_threshold(y, p)
-    else:
-        thr = float(config["threshold"])
-    numeric = [c for c in info["features"] if c not in info["categorical"]]
+    X, y, groups = study.X, study.y, study.groups
+    seed = study.random_state
+    best = tune(study.pipeline, study.search, X, y, groups=groups, seed=seed).estimator
+    thr = choose_threshold(best, study.search, X, y, groups=groups, seed=seed)
+    features, categorical = list(study.columns.features), list(study.columns.categorical)
+    numeric = [c for c in features if c not in categorical]
     novelty = sk_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
                           IsolationForest(n_estimators=200, random_state=seed)).fit(X[numeric])
     train_scores = novelty.score_samples(X[numeric])
-    categories = {c: [str(v) for v in X[c].cat.categories] for c in info["categorical"]}
+    categories = {c: [str(v) for v in X[c].cat.categories] for c in categorical}
     return RadiomixModel(
-        pipeline=best, threshold=float(thr), features=list(info["features"]),
-        dtypes={c: str(X[c].dtype) for c in info["features"]}, categories=categories, config=config,
-        versions={**_versions(), "trained": time.strftime("%Y-%m-%d %H:%M:%S")},
+        pipeline=best, threshold=float(thr), features=features,
+        dtypes={c: str(X[c].dtype) for c in features}, categories=categories, config=study.config,
+        versions={**versions(), "trained": time.strftime("%Y-%m-%d %H:%M:%S")},
         cv_summary=cv_summary, novelty=novelty, novelty_threshold=float(np.percentile(train_scores, 1)),
-        sites=sorted(set(info["batch"])) if info["batch"] is not None else None,
-        classes=[v.item() if hasattr(v, "item") else v for v in info["classes"]],
+        sites=sorted(set(study.sites)) if study.sites is not None else None,
+        classes=[v.item() if hasattr(v, "item") else v for v in study.classes],
     )
 
 

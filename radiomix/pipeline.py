@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import importlib
 import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,7 +28,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["MODELS", "PLSDAClassifier", "make_model", "make_pipeline", "prepare_data", "search_space",
+__all__ = ["MODELS", "ModelSpec", "PLSDAClassifier", "make_model", "build_pipeline", "make_pipeline", "search_space",
            "block_columns"]
 
 
@@ -82,16 +85,34 @@ def _plsda(random_state, n_jobs, **params):
     return PLSDAClassifier(**params)
 
 
-#: Model name -> (factory, handles missing values natively, needs scaling).
-MODELS = {
-    "xgboost": (_xgboost, True, False),
-    "logistic": (_logistic, False, True),
-    "svm": (_svm, False, True),
-    "random_forest": (_random_forest, False, False),
-    "knn": (_knn, False, True),
-    "lda": (_lda, False, True),
-    "plsda": (_plsda, False, True),
-}
+@dataclass(frozen=True)
+class ModelSpec:
+    """One entry of the model registry.
+
+    name : the config's ``model.name``.
+    factory : ``factory(random_state, n_jobs, **params)`` returns an unfitted estimator.
+    handles_missing : the model accepts NaN (no imputer is forced in front of it).
+    needs_scaling : ``scale: auto`` standardises the numeric columns for it.
+    tasks : the outcome types (:mod:`radiomix.tasks`) it serves.
+    """
+
+    name: str
+    factory: Callable
+    handles_missing: bool
+    needs_scaling: bool
+    tasks: tuple = ("binary",)
+
+
+#: Model name -> :class:`ModelSpec`.
+MODELS = {spec.name: spec for spec in (
+    ModelSpec("xgboost", _xgboost, handles_missing=True, needs_scaling=False),
+    ModelSpec("logistic", _logistic, handles_missing=False, needs_scaling=True),
+    ModelSpec("svm", _svm, handles_missing=False, needs_scaling=True),
+    ModelSpec("random_forest", _random_forest, handles_missing=False, needs_scaling=False),
+    ModelSpec("knn", _knn, handles_missing=False, needs_scaling=True),
+    ModelSpec("lda", _lda, handles_missing=False, needs_scaling=True),
+    ModelSpec("plsda", _plsda, handles_missing=False, needs_scaling=True),
+)}
 
 
 class PLSDAClassifier(ClassifierMixin, BaseEstimator):
@@ -158,7 +179,7 @@ def make_model(name: str, params: dict | None = None, *, random_state=None, n_jo
         # model.params may set n_jobs / random_state itself (e.g. one XGBoost thread on a shared machine).
         n_jobs = params.pop("n_jobs", n_jobs)
         random_state = params.pop("random_state", random_state)
-        return MODELS[name][0](random_state, n_jobs, **params)
+        return MODELS[name].factory(random_state, n_jobs, **params)
     module, _, attr = str(name).rpartition(".")
     try:
         cls = getattr(importlib.import_module(module), attr)
@@ -267,7 +288,8 @@ def _block_steps(cfg: dict, columns: list[str], groups: dict, categorical: list[
     """Steps for one table (early fusion) or one block (late fusion) over ``columns``."""
     rs = cfg["random_state"]
     name = cfg["model"]["name"]
-    native_nan, needs_scaling = (MODELS[name][1], MODELS[name][2]) if name in MODELS else (False, True)
+    native_nan, needs_scaling = (MODELS[name].handles_missing, MODELS[name].needs_scaling) if name in MODELS \
+        else (False, True)
     steps = []
     h = cfg["harmonize"]
     radiomic = [c for c in groups.get("radiomic", []) if c in columns]
@@ -363,24 +385,26 @@ class _Select(TransformerMixin, BaseEstimator):
         return np.asarray(self.columns, dtype=object)
 
 
-def make_pipeline(config: dict, columns=None, *, groups: dict | None = None, categorical=None):
+def build_pipeline(config: dict, columns=None, *, blocks: dict | None = None, categorical=None):
     """The modelling Pipeline for a validated config (see :func:`radiomix.config.load_config`).
+
+    Renamed from ``make_pipeline`` (which shadowed scikit-learn's); the old name still works with a
+    DeprecationWarning.
 
     Parameters
     ----------
     config : dict
-        Validated configuration.
+        Validated configuration (a :class:`radiomix.study.Study` builds it with ``study.build_pipeline()``).
     columns : list of str, optional
-        The feature columns the pipeline will see (the ``X`` of :func:`prepare_data`); needed for ComBat,
-        SMOTENC and late fusion.
-    groups : dict, optional
-        ``{"radiomic": [...], "clinical": [...], "genetic": [...]}`` (from :func:`prepare_data`).
+        The feature columns the pipeline will see (``study.X``); needed for ComBat, SMOTENC and late fusion.
+    blocks : dict, optional
+        Column blocks ``{"radiomic": [...], "clinical": [...], "genetic": [...]}`` (``study.columns.blocks``).
     categorical : list of str, optional
         The non-numeric feature columns.
     """
     from imblearn.pipeline import Pipeline
 
-    groups = groups or {}
+    groups = blocks or {}
     categorical = list(categorical or [])
     columns = list(columns) if columns is not None else []
     n_jobs = config.get("n_jobs", 1)
@@ -408,6 +432,14 @@ def make_pipeline(config: dict, columns=None, *, groups: dict | None = None, cat
     return pipe.set_output(transform="pandas")
 
 
+def make_pipeline(config: dict, columns=None, *, groups: dict | None = None, categorical=None):
+    """Deprecated alias of :func:`build_pipeline` (``groups`` is now ``blocks``); it shadowed
+    ``sklearn.pipeline.make_pipeline``."""
+    warnings.warn("radiomix.pipeline.make_pipeline is deprecated; use radiomix.pipeline.build_pipeline "
+                  "(groups= is now blocks=)", DeprecationWarning, stacklevel=2)
+    return build_pipeline(config, columns, blocks=groups, categorical=categorical)
+
+
 def search_space(config: dict, pipeline=None) -> dict:
     """The hyperparameter search space with the Pipeline's parameter names (``model__max_depth``...;
     under calibration ``model__estimator__...``; with late fusion one entry per block)."""
@@ -420,102 +452,3 @@ def search_space(config: dict, pipeline=None) -> dict:
                 out[f"model__{name}__{prefix}{k}"] = v
         return out
     return {f"{prefix}{k}": v for k, v in raw.items()}
-
-
-# ------------------------------------------------------------------------------------------------ data
-def _as_binary(y: pd.Series, target: str) -> tuple[np.ndarray, list]:
-    obs = y.dropna()
-    levels = sorted(obs.unique().tolist(), key=str)
-    if len(levels) != 2:
-        kind = "a continuous target (regression)" if pd.api.types.is_float_dtype(obs) and len(levels) > 10 else \
-            f"{len(levels)} classes"
-        raise ValueError(
-            f"target {target!r} has {kind}: radiomix train supports binary outcomes only (multiclass and "
-            f"regression are not supported yet); values seen: {levels[:10]}"
-        )
-    if set(levels) == {0, 1} or set(levels) == {False, True}:
-        levels = [0, 1] if 0 in levels else [False, True]
-    return (obs == levels[1]).astype(int).to_numpy(), levels
-
-
-def prepare_data(table: pd.DataFrame, config: dict):
-    """Split a merged table into ``X`` (features), ``y`` (0/1) and ``info`` per the config.
-
-    Rows whose target is missing are dropped (and counted). The id, target and groups columns never
-    become features; the batch column is kept in ``X`` only when ComBat needs it (and ComBat drops it).
-    ``info`` holds ids, groups, batch, class labels, column groups and the categorical columns.
-    """
-    from .tables import column_groups
-
-    df = table.copy()
-    attrs = dict(table.attrs)
-    id_col, target = config["id"], config["target"]
-    if id_col in df.columns:
-        df = df.set_index(id_col)
-    elif df.index.name != id_col:
-        raise ValueError(f"id column {id_col!r} not found; columns: {list(df.columns)[:20]}")
-    if target not in df.columns:
-        raise ValueError(f"target column {target!r} not found; columns: {list(df.columns)[:20]}")
-    batch, grp = config.get("batch"), config.get("groups")
-    if batch is not None and batch not in df.columns:
-        raise ValueError(f"batch column {batch!r} not found (set batch: null when there is none); "
-                         f"columns: {list(df.columns)[:20]}")
-    if grp is not None and grp not in df.columns:
-        raise ValueError(f"groups column {grp!r} not found; columns: {list(df.columns)[:20]}")
-    if config["harmonize"]["method"] == "combat" and batch is None:
-        raise ValueError("harmonize.method is 'combat' but no batch column is configured (set batch:)")
-    missing_y = df[target].isna()
-    df = df.loc[~missing_y]
-    y, levels = _as_binary(df[target], target)
-
-    reserved = {target} | {c for c in (batch, grp) if c}
-    exclude = set(config["features"].get("exclude") or [])
-    unknown = exclude - set(df.columns)
-    if unknown:
-        raise ValueError(f"features.exclude names columns not in the table: {sorted(unknown)}")
-    include = config["features"].get("include")
-    if include is None:
-        cols = [c for c in df.columns if c not in reserved | exclude]
-    elif isinstance(include, str):
-        rx = re.compile(include)
-        cols = [c for c in df.columns if rx.search(str(c)) and c not in reserved | exclude]
-    else:
-        missing = [c for c in include if c not in df.columns]
-        if missing:
-            raise ValueError(f"features.include names columns not in the table: {missing}")
-        cols = [c for c in include if c not in reserved | exclude]
-    if not cols:
-        raise ValueError("no feature columns left after removing id/target/batch/groups/exclude")
-    if batch is None:
-        sitey = [c for c in cols if str(c).lower() in ("site", "center", "centre", "batch", "scanner", "hospital")]
-        if sitey:
-            import warnings
-
-            warnings.warn(f"column(s) {sitey} are used as model features; if they name the site or scanner, set "
-                          f"batch: {sitey[0]} (or --batch {sitey[0]}) to keep them out", stacklevel=2)
-    keep = cols + ([batch] if config["harmonize"]["method"] == "combat" else [])
-    X = df[keep].copy()
-    for c in cols:  # text columns become categorical; bools numeric
-        if X[c].dtype == bool:
-            X[c] = X[c].astype(float)
-        elif not pd.api.types.is_numeric_dtype(X[c]) and not isinstance(X[c].dtype, pd.CategoricalDtype):
-            X[c] = X[c].astype("category")
-    if batch is not None and batch in X.columns:
-        X[batch] = X[batch].astype(str)
-    probe = df[cols]
-    probe.attrs = attrs
-    groups = column_groups(probe)
-    used = set(groups["radiomic"]) | set(groups["clinical"]) | set(groups["genetic"])
-    if not groups["clinical"] and not groups["genetic"]:
-        groups["clinical"] = [c for c in cols if c not in used]  # no merge record: non-radiomic = clinical
-    info = {
-        "ids": df.index.astype(str).to_numpy(),
-        "groups": df[grp].to_numpy() if grp else None,
-        "batch": df[batch].astype(str).to_numpy() if batch else None,
-        "classes": levels,
-        "n_dropped_missing_target": int(missing_y.sum()),
-        "column_groups": {k: [c for c in v if c in cols] for k, v in groups.items()},
-        "categorical": [c for c in cols if not pd.api.types.is_numeric_dtype(X[c])],
-        "features": cols,
-    }
-    return X, y, info

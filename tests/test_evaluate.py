@@ -7,8 +7,8 @@ from sklearn import metrics as skm
 from sklearn.datasets import load_breast_cancer
 
 from radiomix.config import load_config
-from radiomix.evaluate import binary_metrics, bootstrap_ci, nested_cv, roc_auc, youden_threshold
-from radiomix.pipeline import make_pipeline, search_space
+from radiomix.evaluate import binary_metrics, bootstrap_ci, nested_cv_pipeline, roc_auc, youden_threshold
+from radiomix.pipeline import build_pipeline, search_space
 
 
 def test_roc_auc_equals_sklearn_with_ties():
@@ -56,7 +56,7 @@ def breast():
 def test_nested_cv_breast_cancer(breast):
     X, y = breast
     cfg = _config()
-    res = nested_cv(make_pipeline(cfg), X, y, param_distributions=search_space(cfg), n_candidates=4,
+    res = nested_cv_pipeline(build_pipeline(cfg), X, y, param_distributions=search_space(cfg), n_candidates=4,
                     n_bootstrap=300, progress=False, random_state=0)
     s = res.summary
     assert s["auc"]["estimate"] >= 0.97
@@ -76,8 +76,8 @@ def test_nested_cv_is_deterministic(breast):
     X, y = breast
     cfg = _config()
     kw = dict(param_distributions=search_space(cfg), n_candidates=2, n_bootstrap=50, progress=False, random_state=3)
-    a = nested_cv(make_pipeline(cfg), X.iloc[:200], y[:200], **kw)
-    b = nested_cv(make_pipeline(cfg), X.iloc[:200], y[:200], n_jobs=2, **kw)
+    a = nested_cv_pipeline(build_pipeline(cfg), X.iloc[:200], y[:200], **kw)
+    b = nested_cv_pipeline(build_pipeline(cfg), X.iloc[:200], y[:200], n_jobs=2, **kw)
     pd.testing.assert_frame_equal(a.oof, b.oof)
 
 
@@ -89,7 +89,7 @@ def test_random_labels_score_chance():
     y = rng.integers(0, 2, 120)
     cfg = _config()
     cfg["model"] = {"name": "logistic", "params": {}, "search": {"C": [0.01, 0.1, 1.0]}}
-    res = nested_cv(make_pipeline(cfg), X, y, param_distributions=search_space(cfg), n_candidates=3,
+    res = nested_cv_pipeline(build_pipeline(cfg), X, y, param_distributions=search_space(cfg), n_candidates=3,
                     n_repeats=2, n_bootstrap=0, progress=False, random_state=0)
     assert abs(res.summary["auc"]["estimate"] - 0.5) < 0.1
 

@@ -30,11 +30,15 @@ LOGIT = {**FAST, "impute": {"method": "median"}, "select": {"mrmr": 5}, "balance
          "model": {"name": "logistic", "params": {"C": 0.5}, "search": {"C": [0.1, 1.0]}}}
 
 
-def _model_input(cfg, table):
-    from radiomix.config import validate_config
-    from radiomix.pipeline import prepare_data
+def _study(cfg, table):
+    from radiomix.study import make_study
 
-    return prepare_data(table, validate_config(cfg))[0]
+    return make_study(table, cfg)
+
+
+def _model_input(cfg, table):
+    study = _study(cfg, table)
+    return study.X.set_axis(study.ids)
 
 
 def _margin(pipe, X):
@@ -50,7 +54,7 @@ def test_fold_shap_sums_to_margin(cfg):
     table = _table()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = nested_cv_shap(cfg, table)
+        res = nested_cv_shap(_study(cfg, table))
     assert len(res.models) == 3 and res.output == "log-odds"
     assert set(res.values.columns) <= set(table.columns)          # names exist in the input table
     assert "sex" in res.values.columns and "site" not in res.values.columns
@@ -88,8 +92,8 @@ def test_same_folds_and_models_as_nested_cv():
     from radiomix.evaluate import nested_cv
 
     table = _table()
-    cv = nested_cv(LOGIT, table, progress=False)
-    res = nested_cv_shap(LOGIT, table)
+    cv = nested_cv(_study(LOGIT, table), progress=False)
+    res = nested_cv_shap(_study(LOGIT, table))
     X = _model_input(LOGIT, table)
     for k, (pipe, test) in enumerate(res.models):
         o = cv.oof[cv.oof["fold"] == k].set_index("id")
@@ -138,14 +142,13 @@ def test_permutation_explainer_for_knn():
 
 
 def test_final_model_and_one_hot_mapping():
-    from radiomix.config import validate_config
     from radiomix.model import fit_final_model
 
     table = _table()
-    cfg = validate_config({**LOGIT, "select": {"mrmr": None}, "final_model": True})
+    cfg = {**LOGIT, "select": {"mrmr": None}, "final_model": True}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = fit_final_model(cfg, table)
+        model = fit_final_model(_study(cfg, table))
         res = explain_model(model, table)
     X, _ = model.check_table(table)
     np.testing.assert_allclose(res.base_values + res.values.sum(axis=1),

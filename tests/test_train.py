@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 
 from radiomix.cli import main
 from radiomix.config import ConfigError, validate_config
-from radiomix.evaluate import calibration, decision_curve, nested_cv
+from radiomix.evaluate import calibration, cross_validate, decision_curve
 from radiomix.model import load_model
 from radiomix.select import MRMRSelector
 from radiomix.train import train
@@ -28,12 +28,12 @@ def test_leakage_canary_random_labels():
     y = rng.integers(0, 2, 100)
     table = X.assign(id=[f"p{i}" for i in range(100)], y=y)
     cfg = {**FAST, "target": "y", "select": {"mrmr": 10}, "cv": {"outer": {"n_repeats": 2}}}
-    honest = nested_cv(cfg, table, progress=False).summary["auc"]["estimate"]
+    honest = cross_validate(table, cfg, progress=False).summary["auc"]["estimate"]
     assert abs(honest - 0.5) < 0.1
 
     leaked_cols = MRMRSelector(n_features=10).fit(X, y).get_feature_names_out()
-    leaky = nested_cv({**FAST, "target": "y", "cv": {"outer": {"n_repeats": 2}}},
-                      table[list(leaked_cols) + ["id", "y"]], progress=False).summary["auc"]["estimate"]
+    leaky = cross_validate(table[list(leaked_cols) + ["id", "y"]],
+                           {**FAST, "target": "y", "cv": {"outer": {"n_repeats": 2}}}, progress=False).summary["auc"]["estimate"]
     assert leaky > 0.75 and leaky - honest > 0.2
 
 
@@ -76,7 +76,7 @@ def test_late_fusion_reports_blocks(cohort_table):
     cfg = {**FAST, "target": "outcome", "batch": "site", "impute": {"method": "median"},
            "model": {"name": "logistic", "params": {"C": 0.1}, "search": {}}, "cv": {"outer": {"n_splits": 3}},
            "fusion": {"mode": "late", "blocks": ["radiomic", "clinical", "genetic"]}}
-    res = nested_cv(cfg, cohort_table, progress=False)
+    res = cross_validate(cohort_table, cfg, progress=False)
     blocks = res.summary["blocks"]
     assert set(blocks) == {"radiomic", "clinical", "genetic"}
     for b in blocks.values():
@@ -93,8 +93,8 @@ def test_grouped_outer_folds_never_split_a_patient():
     t["y"] = np.repeat(rng.integers(0, 2, 40), 3)
     t["a"] += t["y"]
     t["id"], t["patient"] = [f"l{i}" for i in range(n)], patient
-    res = nested_cv({**FAST, "target": "y", "groups": "patient", "cv": {"outer": {"kind": "grouped"}}}, t,
-                    progress=False)
+    res = cross_validate(t, {**FAST, "target": "y", "groups": "patient", "cv": {"outer": {"kind": "grouped"}}},
+                         progress=False)
     fold_of = res.oof.merge(t[["id", "patient"]], on="id").groupby("patient")["fold"].nunique()
     assert (fold_of == 1).all()
 
@@ -131,7 +131,7 @@ def test_cross_key_rules(cfg, match):
 def test_refuses_multiclass_target():
     t = pd.DataFrame({"id": list("abcdefghi"), "x": range(9), "y": [0, 1, 2] * 3})
     with pytest.raises(ValueError, match="binary outcomes only"):
-        nested_cv({**FAST, "target": "y"}, t, progress=False)
+        cross_validate(t, {**FAST, "target": "y"}, progress=False)
 
 
 def test_train_predict_evaluate_cli(cohort_table, tmp_path):

@@ -85,8 +85,14 @@ def write_report(run_dir: str | os.PathLike, *, table=None, out: str | os.PathLi
     run = RunRecord.load(run_dir, table=table, top=top, n_bootstrap=n_bootstrap)
     doc = Document(run.path / "figures")
     header(doc, run, title)
-    for _sid, _title, section in REGISTRY:
-        section(doc, run)
+    # Sections every run has, plus the panels its Task (binary today) declares.
+    from ..tasks import TASKS, get_task
+
+    task = get_task(run.settings.get("task", "binary"))
+    task_specific = {sid for t in TASKS.values() for sid in t.report_sections}
+    for sid, _title, section in REGISTRY:
+        if sid not in task_specific or sid in task.report_sections:
+            section(doc, run)
     target = Path(out) if out is not None else run.path / "report.html"
     atomic_write_text(target, doc.page(title or run.name))
     return target

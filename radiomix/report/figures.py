@@ -29,7 +29,7 @@ def roc_figure(y, p, *, n_bootstrap: int = 500, random_state: int = 0, title: st
     within each class; true-positive rate interpolated on a common false-positive-rate grid)."""
     from sklearn.metrics import roc_curve
 
-    from ..evaluate import roc_auc
+    from ..metrics import roc_auc
 
     y, p = np.asarray(y).astype(int), np.asarray(p, float)
     grid = np.linspace(0, 1, 101)
@@ -72,8 +72,8 @@ def calibration_figure(y, p, *, reliability: dict | None = None, calibration: di
                        n_bins: int = 10, title: str = "Calibration"):
     """Reliability curve (quantile bins) with the calibration intercept and slope, over a histogram of
     the predicted probabilities."""
-    from ..evaluate import calibration as cal
-    from ..evaluate import reliability_curve
+    from ..metrics import calibration as cal
+    from ..metrics import reliability_curve
 
     rel = reliability or reliability_curve(y, p, n_bins)
     c = calibration or cal(y, p)

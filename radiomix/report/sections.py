@@ -160,7 +160,7 @@ def calibration_section(doc: Document, run: RunRecord) -> None:
 @_section("decision-curve", "Decision curve")
 def decision_curve_section(doc: Document, run: RunRecord) -> None:
     """Net benefit over threshold probabilities (from metrics.json, else computed)."""
-    from ..evaluate import decision_curve
+    from ..metrics import decision_curve
 
     doc.figure(decision_curve_figure(run.summary.get("decision_curve") or decision_curve(run.y, run.p)),
                "decision_curve", "decision curve")

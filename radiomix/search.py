@@ -1,0 +1,134 @@
+"""Model selection inside a training set: inner cross-validation splitters, the hyperparameter search
+(random, grid, successive halving, with a time budget) and the choice of the decision threshold.
+
+Both the outer folds of :func:`radiomix.evaluate.nested_cv` and the final model
+(:func:`radiomix.model.fit_final_model`) call these functions on their own training rows only, so the same
+procedure is estimated and deployed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold
+
+__all__ = ["SearchPlan", "SearchResult", "inner_cv", "tune", "youden_threshold", "choose_threshold"]
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """How hyperparameters and the threshold are chosen inside a training set.
+
+    ``space`` maps Pipeline parameter names (``model__max_depth``) to lists of candidate values;
+    ``method`` is ``"random"`` (``n_candidates`` points), ``"grid"`` (all) or ``"halving"`` (successive
+    halving); ``time_budget`` caps the seconds of a random/grid search (at least one candidate runs);
+    ``inner_splits`` folds (grouped when the rows have groups) score candidates with ``scoring``;
+    ``threshold`` is ``"youden"`` (chosen on inner out-of-fold predictions) or a fixed number.
+    """
+
+    space: dict = field(default_factory=dict)
+    method: str = "random"
+    n_candidates: int = 10
+    time_budget: float | None = None
+    inner_splits: int = 3
+    scoring: str = "roc_auc"
+    threshold: object = "youden"
+
+
+@dataclass
+class SearchResult:
+    """The refitted best pipeline, its parameters, its mean inner-CV score and how many candidates ran."""
+
+    estimator: object
+    params: dict
+    score: float
+    n_tried: int
+
+
+def inner_cv(n_splits: int, groups=None, seed: int = 0):
+    """The inner-fold splitter: stratified k-fold, or stratified group k-fold when ``groups`` is given
+    (rows of one patient never split)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if groups is not None:
+        return StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+
+
+def _halving(pipeline, plan: SearchPlan, X, y, groups, cv, seed) -> SearchResult:
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingRandomSearchCV
+
+    s = HalvingRandomSearchCV(clone(pipeline), plan.space, n_candidates=plan.n_candidates, cv=cv,
+                              scoring=plan.scoring, random_state=seed, refit=True, n_jobs=1, error_score=np.nan,
+                              min_resources="smallest")
+    s.fit(X, y, groups=groups)
+    return SearchResult(s.best_estimator_, s.best_params_, float(s.best_score_), int(len(s.cv_results_["params"])))
+
+
+def _candidates(plan: SearchPlan, seed) -> list[dict]:
+    from sklearn.model_selection import ParameterGrid, ParameterSampler
+
+    if plan.method == "grid":
+        return list(ParameterGrid(plan.space))
+    n_grid = int(np.prod([len(v) for v in plan.space.values()]))
+    return list(ParameterSampler(plan.space, n_iter=min(plan.n_candidates, n_grid), random_state=seed))
+
+
+def tune(pipeline, plan: SearchPlan, X, y, *, groups=None, seed: int = 0, cv=None) -> SearchResult:
+    """Pick hyperparameters of ``pipeline`` on inner folds of ``(X, y)`` and refit the best on all of it.
+
+    ``cv`` defaults to :func:`inner_cv` with ``plan.inner_splits`` folds (grouped when ``groups`` is given)
+    and ``seed``. With an empty search space the pipeline is simply fitted (score NaN, 0 candidates).
+    """
+    from sklearn.model_selection import cross_val_score
+
+    if not plan.space:
+        return SearchResult(clone(pipeline).fit(X, y), {}, np.nan, 0)
+    cv = cv if cv is not None else inner_cv(plan.inner_splits, groups, seed)
+    if plan.method == "halving":
+        return _halving(pipeline, plan, X, y, groups, cv, seed)
+    candidates = _candidates(plan, seed)
+    t0 = time.perf_counter()
+    scores = []
+    for params in candidates:
+        est = clone(pipeline).set_params(**params)
+        s = cross_val_score(est, X, y, groups=groups, cv=cv, scoring=plan.scoring, error_score=np.nan)
+        scores.append(float(np.nanmean(s)) if np.isfinite(s).any() else np.nan)
+        if plan.time_budget is not None and time.perf_counter() - t0 > plan.time_budget:
+            break
+    if not np.isfinite(scores).any():
+        raise RuntimeError("every hyperparameter candidate failed on the inner folds; check the search space")
+    k = int(np.nanargmax(scores))
+    best = clone(pipeline).set_params(**candidates[k]).fit(X, y)
+    return SearchResult(best, candidates[k], scores[k], len(scores))
+
+
+def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """Threshold maximising sensitivity + specificity - 1 (midpoint between neighbouring scores)."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, thr = roc_curve(y, p)
+    k = int(np.argmax(tpr - fpr))
+    t = thr[k]
+    if not np.isfinite(t):
+        return 0.5
+    below = p[p < t]
+    return float((t + below.max()) / 2) if below.size else float(t)
+
+
+
+def choose_threshold(estimator, plan: SearchPlan, X, y, *, groups=None, seed: int = 0, cv=None) -> float:
+    """The decision threshold of ``estimator`` (a fitted or unfitted pipeline; it is cloned): Youden's J on
+    out-of-fold probabilities over the inner folds of ``(X, y)`` (never on test rows), or ``plan.threshold``
+    when it is a fixed number."""
+    from sklearn.model_selection import cross_val_predict
+
+    if plan.threshold != "youden":
+        return float(plan.threshold)
+    cv = cv if cv is not None else inner_cv(plan.inner_splits, groups, seed)
+    p = cross_val_predict(clone(estimator), X, y, groups=groups, cv=cv, method="predict_proba")[:, 1]
+    return youden_threshold(y, p)

@@ -1,0 +1,344 @@
+"""The resolved description of one modelling run: a :class:`Study`.
+
+A config (``params/train_default.yaml`` and the user's file) is validated once and resolved against the
+table once: the outcome type (:mod:`radiomix.tasks`), the target vector, the feature columns and their
+blocks, ids, patient groups and sites, the outer split plan, the search plan and the Pipeline template.
+Nested cross-validation (:func:`radiomix.evaluate.nested_cv`), the final model
+(:func:`radiomix.model.fit_final_model`), held-out explanations (:func:`radiomix.explain.nested_cv_shap`)
+and the run record all take a Study and never re-validate or re-derive any of it. A Study fits nothing.
+
+Two ways to make one:
+
+* :func:`make_study` (a table and a config: what ``radiomix train`` does);
+* :meth:`Study.from_pipeline` (your own scikit-learn Pipeline with ``X`` and ``y``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .config import load_config, validate_config
+from .pipeline import build_pipeline, search_space
+from .search import SearchPlan
+from .tasks import Task, get_task, infer_task
+
+__all__ = ["Study", "Columns", "SplitPlan", "Fold", "make_study"]
+
+_SITE_LIKE = ("site", "center", "centre", "batch", "scanner", "hospital")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The roles of the table's columns in a study.
+
+    features : the model's input columns, in table order; ``categorical`` the non-numeric ones among them.
+    blocks : ``{"radiomic": [...], "clinical": [...], "genetic": [...]}`` (from the merge record, or by name).
+    id, target, batch, groups : the names of those columns (``batch``/``groups`` may be None).
+    """
+
+    features: list
+    categorical: list
+    blocks: dict
+    id: str | None = None
+    target: str | None = None
+    batch: str | None = None
+    groups: str | None = None
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One outer fold: positions of its training and test rows, its seed and (leave-site-out) its test site."""
+
+    repeat: int
+    fold: int
+    train: np.ndarray
+    test: np.ndarray
+    seed: int
+    site: str | None = None
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """The outer folds: ``kind`` ``"stratified"`` (k-fold, ``n_repeats`` shuffles), ``"grouped"`` (stratified
+    group k-fold: a patient's rows never split) or ``"leave_site_out"`` (each site in turn is the test set)."""
+
+    kind: str = "stratified"
+    n_splits: int = 5
+    n_repeats: int = 1
+    random_state: int = 0
+
+    def folds(self, strata: np.ndarray, *, groups=None, sites=None) -> list[Fold]:
+        """The folds for rows with stratification labels ``strata``; seeds are drawn from ``random_state``
+        so a plan always gives the same folds and inner seeds."""
+        from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+        rng = np.random.default_rng(self.random_state)
+        if self.kind == "leave_site_out":
+            if sites is None:
+                raise ValueError("outer='leave_site_out' needs sites (the batch column)")
+            s_arr = np.asarray(sites).astype(str)
+            return [Fold(0, k, np.flatnonzero(s_arr != s), np.flatnonzero(s_arr == s),
+                         int(rng.integers(0, 2**31 - 1)), s) for k, s in enumerate(sorted(set(s_arr)))]
+        out = []
+        X = np.zeros((len(strata), 1))
+        for r in range(self.n_repeats):
+            seed = int(rng.integers(0, 2**31 - 1))
+            if self.kind == "grouped":
+                if groups is None:
+                    raise ValueError("outer='grouped' needs groups")
+                splits = StratifiedGroupKFold(self.n_splits, shuffle=True, random_state=seed).split(X, strata, groups)
+            elif self.kind == "stratified":
+                splits = StratifiedKFold(n_splits=self.n_splits, shuffle=True, random_state=seed).split(X, strata)
+            else:
+                raise ValueError(f"outer must be 'stratified', 'grouped' or 'leave_site_out', got {self.kind!r}")
+            out += [Fold(r, k, train, test, seed + k) for k, (train, test) in enumerate(splits)]
+        return out
+
+
+@dataclass
+class Study:
+    """One resolved run: data, roles, task, plans and the Pipeline template (unfitted).
+
+    config : the validated config (every key present).
+    task : the outcome type (:class:`radiomix.tasks.Task`).
+    X : the model's input (features, plus the batch column when ComBat needs it), indexed 0..n-1.
+    y : the encoded target (0/1 for binary); ``classes`` the original labels (negative, positive).
+    ids, groups, sites : per-row case ids (text), patient groups and sites (or None).
+    columns : :class:`Columns`; ``n_dropped_missing_target`` rows without a target were left out.
+    outer : :class:`SplitPlan`; ``search``: :class:`radiomix.search.SearchPlan`; ``pipeline``: the template.
+    """
+
+    config: dict
+    task: Task
+    X: pd.DataFrame
+    y: np.ndarray
+    ids: np.ndarray
+    classes: list
+    columns: Columns
+    outer: SplitPlan
+    search: SearchPlan
+    pipeline: object
+    groups: np.ndarray | None = None
+    sites: np.ndarray | None = None
+    n_dropped_missing_target: int = 0
+    notes: list = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (f"Study({self.task.name}: {len(self.y)} rows x {len(self.columns.features)} features, outer "
+                f"{self.outer.kind} {self.outer.n_splits}x{self.outer.n_repeats}, {self.search.method} search over "
+                f"{len(self.search.space)} parameter(s))")
+
+    # ------------------------------------------------------------------------------------------ derived
+    @property
+    def n_jobs(self) -> int:
+        return self.config.get("n_jobs", 1)
+
+    @property
+    def random_state(self) -> int:
+        return int(self.config["random_state"])
+
+    @property
+    def n_bootstrap(self) -> int:
+        return int(self.config["bootstrap"])
+
+    @property
+    def n_bins(self) -> int:
+        return int(self.config["calibration"]["n_bins"])
+
+    def outer_folds(self) -> list[Fold]:
+        """The outer folds (same for every call)."""
+        return self.outer.folds(self.task.strata(self.y), groups=self.groups, sites=self.sites)
+
+    def rows(self, index) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
+        """``(X, y, groups)`` of the rows at positions ``index``."""
+        g = None if self.groups is None else np.asarray(self.groups)[index]
+        return self.X.iloc[index], self.y[index], g
+
+    def build_pipeline(self):
+        """A fresh (unfitted) copy of the Pipeline template."""
+        from sklearn.base import clone
+
+        return clone(self.pipeline)
+
+    def settings(self) -> dict:
+        """The study's plans as the run record stores them (``metrics.json`` ``settings``)."""
+        return {"task": self.task.name, "outer": self.outer.kind, "outer_splits": self.outer.n_splits,
+                "n_repeats": self.outer.n_repeats, "inner_splits": self.search.inner_splits,
+                "search": self.search.method, "n_candidates": self.search.n_candidates,
+                "time_budget": self.search.time_budget, "scoring": self.search.scoring,
+                "threshold": self.search.threshold, "n_bootstrap": self.n_bootstrap,
+                "ci_method": "percentile bootstrap over patients, stratified by class",
+                "random_state": self.random_state}
+
+    def data_record(self) -> dict:
+        """What the run record says about the data (``metrics.json`` ``data``)."""
+        return {"n_features": len(self.columns.features), "classes": [str(c) for c in self.classes],
+                "n_dropped_missing_target": self.n_dropped_missing_target,
+                "column_groups": {k: len(v) for k, v in self.columns.blocks.items()}}
+
+    # ------------------------------------------------------------------------------------- constructors
+    @classmethod
+    def from_pipeline(cls, pipeline, X: pd.DataFrame, y, *, param_distributions: dict | None = None,
+                      outer: str = "stratified", outer_splits: int = 5, n_repeats: int = 1, inner_splits: int = 3,
+                      search: str = "random", n_candidates: int = 10, time_budget: float | None = None,
+                      scoring: str = "roc_auc", threshold="youden", n_bootstrap: int = 2000, n_bins: int = 10,
+                      groups=None, sites=None, ids=None, random_state: int = 0, n_jobs: int = 1) -> Study:
+        """A Study around your own Pipeline: ``X`` (features) and ``y`` (a binary target), the search space
+        with the Pipeline's parameter names, and the fold/search settings as keyword arguments."""
+        X = X.reset_index(drop=True) if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        y_raw = pd.Series(np.asarray(y))
+        if len(X) != len(y_raw):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y_raw)}")
+        if set(pd.unique(y_raw)) - {0, 1}:
+            raise ValueError("nested_cv supports binary 0/1 targets; multiclass and regression are not supported yet")
+        task = get_task("binary")
+        y_enc = y_raw.astype(int).to_numpy()
+        if outer not in ("stratified", "grouped", "leave_site_out"):
+            raise ValueError(f"outer must be 'stratified', 'grouped' or 'leave_site_out', got {outer!r}")
+        config = validate_config({
+            "cv": {"outer": {"n_splits": outer_splits, "n_repeats": n_repeats},
+                   "inner": {"n_splits": inner_splits, "scoring": scoring}},
+            "search": {"method": search, "n_candidates": n_candidates, "time_budget": time_budget},
+            "threshold": threshold, "bootstrap": n_bootstrap, "calibration": {"n_bins": n_bins},
+            "random_state": random_state, "n_jobs": n_jobs, "task": "binary",
+        })
+        config["cv"]["outer"]["kind"] = outer  # the groups/sites arrays are given here, not as columns
+        if outer == "leave_site_out":
+            n_repeats = 1
+        plan = SplitPlan(outer, outer_splits, n_repeats, random_state)
+        if outer != "leave_site_out":
+            task.check_folds(y_enc, outer_splits)
+        features = [str(c) for c in X.columns]
+        return cls(config=config, task=task, X=X, y=y_enc, ids=np.asarray(ids if ids is not None else np.arange(len(X))).astype(str),
+                   classes=[0, 1], columns=Columns(features, [], {}), outer=plan,
+                   search=SearchPlan(dict(param_distributions or {}), search, n_candidates, time_budget, inner_splits,
+                                     scoring, threshold),
+                   pipeline=pipeline, groups=None if groups is None else np.asarray(groups),
+                   sites=None if sites is None else np.asarray(sites))
+
+
+def make_study(table, config: dict | str | os.PathLike | None = None, **overrides) -> Study:
+    """Resolve a table and a config into a :class:`Study`.
+
+    ``table`` is a DataFrame or a path (CSV/TSV/Parquet); ``config`` a dict, a YAML path or None (the
+    shipped default); ``overrides`` are top-level config keys (``target=``, ``id=``, ``batch=``, ``groups=``,
+    ``n_jobs=``...) that replace the config's when not None. Rows without a target are dropped and counted;
+    the id, target, batch and groups columns never become features (the batch column enters ``X`` only for
+    ComBat, which drops it).
+    """
+    if isinstance(config, dict):
+        cfg = validate_config({**config, **{k: v for k, v in overrides.items() if v is not None}})
+    else:
+        cfg = load_config(config, **overrides)
+    if not isinstance(table, pd.DataFrame):
+        from .io import read_table
+
+        table = read_table(table)
+    df, target = _index_and_check(table, cfg)
+    missing_y = df[target].isna()
+    df = df.loc[~missing_y]
+    task = infer_task(df[target]) if cfg["task"] == "auto" else get_task(cfg["task"])
+    y, classes = task.encode_target(df[target], target)
+    features = _feature_columns(df, cfg)
+    X = _model_input(df, features, cfg)
+    blocks = _blocks(df[features], dict(table.attrs))
+    batch, grp = cfg.get("batch"), cfg.get("groups")
+    columns = Columns(features=features, categorical=[c for c in features if not pd.api.types.is_numeric_dtype(X[c])],
+                      blocks=blocks, id=cfg["id"], target=target, batch=batch, groups=grp)
+    pipe = build_pipeline(cfg, features, blocks=blocks, categorical=columns.categorical)
+    o, i = cfg["cv"]["outer"], cfg["cv"]["inner"]
+    outer = SplitPlan(o["kind"], o["n_splits"], 1 if o["kind"] == "leave_site_out" else o["n_repeats"],
+                      int(cfg["random_state"]))
+    search = SearchPlan(search_space(cfg, pipe), cfg["search"]["method"], cfg["search"]["n_candidates"],
+                        cfg["search"]["time_budget"], i["n_splits"], i["scoring"], cfg["threshold"])
+    study = Study(config=cfg, task=task, X=X.reset_index(drop=True), y=y, ids=df.index.astype(str).to_numpy(),
+                  classes=classes, columns=columns, outer=outer, search=search, pipeline=pipe,
+                  groups=df[grp].to_numpy() if grp else None,
+                  sites=df[batch].astype(str).to_numpy() if batch else None,
+                  n_dropped_missing_target=int(missing_y.sum()))
+    if outer.kind != "leave_site_out":
+        task.check_folds(y, outer.n_splits)
+    return study
+
+
+def _index_and_check(table: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, str]:
+    df = table.copy()
+    id_col, target = cfg["id"], cfg["target"]
+    if id_col in df.columns:
+        df = df.set_index(id_col)
+    elif df.index.name != id_col:
+        raise ValueError(f"id column {id_col!r} not found; columns: {list(df.columns)[:20]}")
+    if target not in df.columns:
+        raise ValueError(f"target column {target!r} not found; columns: {list(df.columns)[:20]}")
+    batch, grp = cfg.get("batch"), cfg.get("groups")
+    if batch is not None and batch not in df.columns:
+        raise ValueError(f"batch column {batch!r} not found (set batch: null when there is none); "
+                         f"columns: {list(df.columns)[:20]}")
+    if grp is not None and grp not in df.columns:
+        raise ValueError(f"groups column {grp!r} not found; columns: {list(df.columns)[:20]}")
+    if cfg["harmonize"]["method"] == "combat" and batch is None:
+        raise ValueError("harmonize.method is 'combat' but no batch column is configured (set batch:)")
+    return df, target
+
+
+def _feature_columns(df: pd.DataFrame, cfg: dict) -> list:
+    batch, grp = cfg.get("batch"), cfg.get("groups")
+    reserved = {cfg["target"]} | {c for c in (batch, grp) if c}
+    exclude = set(cfg["features"].get("exclude") or [])
+    unknown = exclude - set(df.columns)
+    if unknown:
+        raise ValueError(f"features.exclude names columns not in the table: {sorted(unknown)}")
+    include = cfg["features"].get("include")
+    if include is None:
+        cols = [c for c in df.columns if c not in reserved | exclude]
+    elif isinstance(include, str):
+        rx = re.compile(include)
+        cols = [c for c in df.columns if rx.search(str(c)) and c not in reserved | exclude]
+    else:
+        missing = [c for c in include if c not in df.columns]
+        if missing:
+            raise ValueError(f"features.include names columns not in the table: {missing}")
+        cols = [c for c in include if c not in reserved | exclude]
+    if not cols:
+        raise ValueError("no feature columns left after removing id/target/batch/groups/exclude")
+    if batch is None:
+        sitey = [c for c in cols if str(c).lower() in _SITE_LIKE]
+        if sitey:
+            warnings.warn(f"column(s) {sitey} are used as model features; if they name the site or scanner, set "
+                          f"batch: {sitey[0]} (or --batch {sitey[0]}) to keep them out", stacklevel=3)
+    return cols
+
+
+def _model_input(df: pd.DataFrame, cols: list, cfg: dict) -> pd.DataFrame:
+    """The feature columns (text -> categorical, bool -> float) plus the batch column for ComBat."""
+    batch = cfg.get("batch")
+    keep = cols + ([batch] if cfg["harmonize"]["method"] == "combat" else [])
+    X = df[keep].copy()
+    for c in cols:
+        if X[c].dtype == bool:
+            X[c] = X[c].astype(float)
+        elif not pd.api.types.is_numeric_dtype(X[c]) and not isinstance(X[c].dtype, pd.CategoricalDtype):
+            X[c] = X[c].astype("category")
+    if batch is not None and batch in X.columns:
+        X[batch] = X[batch].astype(str)
+    return X
+
+
+def _blocks(features: pd.DataFrame, attrs: dict) -> dict:
+    """Column blocks from the merge record (``attrs``), else radiomic by name and the rest clinical."""
+    from .tables import column_groups
+
+    probe = features.copy()
+    probe.attrs = attrs
+    groups = column_groups(probe)
+    cols = list(features.columns)
+    used = set(groups["radiomic"]) | set(groups["clinical"]) | set(groups["genetic"])
+    if not groups["clinical"] and not groups["genetic"]:
+        groups["clinical"] = [c for c in cols if c not in used]  # no merge record: non-radiomic = clinical
+    return {k: [c for c in v if c in cols] for k, v in groups.items()}
