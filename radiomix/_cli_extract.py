@@ -81,7 +81,8 @@ def extract(manifest, params, out, jobs, scheduler, cache_dir, label, prefix, re
     """
     from .extraction import check, sidecar_paths, write_extraction
     from .extraction import extract as run
-    from .io import ManifestError, write_table
+    from .extraction.manifest import ManifestError
+    from .io import write_table
 
     con = _console()
     params_arg = _params_arg(params)

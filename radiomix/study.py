@@ -245,6 +245,7 @@ def make_study(table, config: dict | str | os.PathLike | None = None, **override
     df = df.loc[~missing_y]
     task = infer_task(df[target]) if cfg["task"] == "auto" else get_task(cfg["task"])
     y, classes = task.encode_target(df[target], target)
+    _check_model_serves(cfg["model"]["name"], task)
     features = _feature_columns(df, cfg)
     X = _model_input(df, features, cfg)
     blocks = _blocks(df[features], dict(table.attrs))
@@ -265,6 +266,14 @@ def make_study(table, config: dict | str | os.PathLike | None = None, **override
     if outer.kind != "leave_site_out":
         task.check_folds(y, outer.n_splits)
     return study
+
+
+def _check_model_serves(name: str, task: Task) -> None:
+    from .pipeline import MODELS
+
+    if name in MODELS and task.name not in MODELS[name].tasks:
+        valid = sorted(n for n, spec in MODELS.items() if task.name in spec.tasks)
+        raise ValueError(f"model {name!r} does not handle {task.name} outcomes; models that do: {valid}")
 
 
 def _index_and_check(table: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, str]:

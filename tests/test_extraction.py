@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from radiomix.extraction import extract, extract_case, load_params, write_extraction
-from radiomix.io import ManifestError
+from radiomix.extraction.manifest import ManifestError
 
 PRESETS = ("ct", "ct-original", "mr")
 

@@ -70,7 +70,7 @@ def volume(tmp_path_factory):
 
 
 def test_dicom_series_reads_as_the_nifti_volume(volume):
-    from radiomix.io import read_image
+    from radiomix.extraction.images import read_image
 
     img = read_image(volume["root"] / "ct")
     assert np.array_equal(sitk.GetArrayFromImage(img), volume["arr"])

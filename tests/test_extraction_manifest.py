@@ -11,8 +11,9 @@ import SimpleITK as sitk
 from click.testing import CliRunner
 
 from radiomix.extraction import check, extract
+from radiomix.extraction.labels import parse_labels
+from radiomix.extraction.manifest import ManifestError, read_manifest
 from radiomix.extraction.synthetic import ct_case, write_case
-from radiomix.io import ManifestError, parse_labels, read_manifest
 
 PARAMS = "ct-original"
 

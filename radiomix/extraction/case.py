@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..io import image_geometry, read_image
+from .images import image_geometry, read_image
+from .labels import parse_labels
 from .masks import MaskError, Region, load_regions, mask_kind, roi_summary
 from .params import ExtractionParams, extractor, load_params
 
-__all__ = ["Task", "run_task", "extract_case", "CROP_MARGIN"]
+__all__ = ["Task", "run_task", "extract_case", "plain_value", "pyradiomics_features", "CROP_MARGIN"]
 
 #: Voxels kept around the resampling box when cropping before B-spline resampling (see module doc).
 CROP_MARGIN = 64
@@ -60,7 +61,7 @@ class Task:
     threads: int | None = None  # SimpleITK threads in the worker (None: SimpleITK's default)
 
 
-def _plain(v):
+def plain_value(v):
     """Diagnostics values as JSON/Parquet-friendly scalars (a tuple becomes its text)."""
     if isinstance(v, (bool, np.bool_)):
         return bool(v)
@@ -139,7 +140,7 @@ def _crop_box(image, bbox, settings) -> tuple[list[int], list[int]] | None:
     return lo.tolist(), (hi - lo + 1).tolist()
 
 
-def _pyradiomics(image, region: Region, params: ExtractionParams, *, exact: bool = False):
+def pyradiomics_features(image, region: Region, params: ExtractionParams, *, exact: bool = False):
     """Features (and extra diagnostics) of one region; raises what pyradiomics raises."""
     import SimpleITK as sitk
     from radiomics import imageoperations
@@ -149,7 +150,7 @@ def _pyradiomics(image, region: Region, params: ExtractionParams, *, exact: bool
     if exact:  # pyradiomics exactly as configured, with its own diagnostics
         res = ex.execute(image, region.mask, label=value)
         feats = {k: _to_float(v) for k, v in res.items() if not k.startswith("diagnostics_")}
-        diag = {k: _plain(v) for k, v in res.items() if k.startswith("diagnostics_")}
+        diag = {k: plain_value(v) for k, v in res.items() if k.startswith("diagnostics_")}
         return feats, diag
     settings = dict(ex.settings)
     settings["label"] = value
@@ -165,8 +166,8 @@ def _pyradiomics(image, region: Region, params: ExtractionParams, *, exact: bool
             image = sitk.RegionOfInterest(image, box[1], box[0])
         # pyradiomics' own resampling, with the full mask: the grid is derived from the mask only.
         image, mask = imageoperations.resampleImage(image, mask, **settings)
-        diag["resampled_size"] = _plain(image.GetSize())
-        diag["resampled_spacing"] = _plain(image.GetSpacing())
+        diag["resampled_size"] = plain_value(image.GetSize())
+        diag["resampled_spacing"] = plain_value(image.GetSpacing())
         diag["cropped_before_resampling"] = box is not None
         ex = extractor(params, info=False, resample=False)
     elif not resample and set(ex.enabledImagetypes) == {"Original"} and bbox is not None:
@@ -225,14 +226,14 @@ def run_task(task: Task) -> dict:
         out["seconds"] = time.perf_counter() - t0
         return out
     geo = image_geometry(image)
-    base_diag = {"image_size": _plain(geo["size"]), "image_spacing": _plain(geo["spacing"]),
-                 "image_origin": _plain(geo["origin"]), "image_direction": _plain(geo["direction"]),
+    base_diag = {"image_size": plain_value(geo["size"]), "image_spacing": plain_value(geo["spacing"]),
+                 "image_origin": plain_value(geo["origin"]), "image_direction": plain_value(geo["direction"]),
                  "image_pixel_type": image.GetPixelIDTypeAsString()}
     for r in regions:
         t1 = time.perf_counter()
         out["warnings"].extend(f"{task.case}{'/' + task.modality if task.modality else ''}"
                                f"{'/' + r.name if r.name else ''}: {n}" for n in r.notes)
-        diag = {"region": r.name, "label": _plain(r.label if r.label is not None else r.value), **base_diag,
+        diag = {"region": r.name, "label": plain_value(r.label if r.label is not None else r.value), **base_diag,
                 "mask_resampled": bool(r.notes and any("resampled" in n for n in r.notes)),
                 "warnings": " | ".join(r.notes)}
         if r.error is not None:
@@ -240,11 +241,11 @@ def run_task(task: Task) -> dict:
             out["diagnostics"].append(diag)
             continue
         try:
-            diag.update({k: _plain(v) for k, v in roi_summary(image, r.mask, r.value, r.stats).items()})
+            diag.update({k: plain_value(v) for k, v in roi_summary(image, r.mask, r.value, r.stats).items()})
         except Exception as err:  # diagnostics must never cost a case its features
             diag["roi_summary_error"] = f"{type(err).__name__}: {err}"
         try:
-            feats, extra = _pyradiomics(image, r, task.params, exact=task.pyradiomics_diagnostics)
+            feats, extra = pyradiomics_features(image, r, task.params, exact=task.pyradiomics_diagnostics)
             diag.update(extra)
             out["features"][r.name] = feats
         except Exception as err:
@@ -268,8 +269,6 @@ def extract_case(image, mask, params, *, label: int | str | None = None, geometr
     params = load_params(params)
     ex = extractor(params)
     img = read_image(image) if isinstance(image, (str, os.PathLike)) else image
-    from ..io import parse_labels
-
     regions = parse_labels(label) if label is not None else []
     if len(regions) > 1:
         raise ValueError("extract_case takes one label; use radiomix.extract for several regions")
@@ -278,9 +277,9 @@ def extract_case(image, mask, params, *, label: int | str | None = None, geometr
     r = regs[0]
     if r.error is not None:
         raise r.error
-    feats, extra = _pyradiomics(img, r, params, exact=pyradiomics_diagnostics)
-    diag = {"label": r.value, **{k: _plain(v) for k, v in image_geometry(img).items()},
-            **{k: _plain(v) for k, v in roi_summary(img, r.mask, r.value, r.stats).items()}, **extra}
+    feats, extra = pyradiomics_features(img, r, params, exact=pyradiomics_diagnostics)
+    diag = {"label": r.value, **{k: plain_value(v) for k, v in image_geometry(img).items()},
+            **{k: plain_value(v) for k, v in roi_summary(img, r.mask, r.value, r.stats).items()}, **extra}
     if r.notes:
         diag["warnings"] = " | ".join(r.notes)
     return feats, diag

@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..io import ManifestError, file_sha256, input_size, parse_labels, read_manifest
+from ..io import file_sha256, input_size
 from .cache import ResultCache, software_versions, task_key
 from .case import Task, extract_case, run_task
 from .engines import run_tasks
+from .labels import parse_labels
+from .manifest import ManifestError, read_manifest
 from .params import ExtractionParams, extractor, load_params
 
 __all__ = ["ExtractionParams", "load_params", "extract_case", "extract", "check", "write_extraction", "sidecar_paths"]
@@ -142,9 +144,9 @@ def _expected_names(params: ExtractionParams, value: int) -> list[str]:
     img = sitk.GetImageFromArray((rng.normal(40, 30, sphere.shape) + 60 * sphere).astype(np.int16))
     msk = sitk.GetImageFromArray(sphere.astype(np.uint8) * np.uint8(value))
     try:
-        from .case import _pyradiomics
+        from .case import pyradiomics_features
 
-        feats, _ = _pyradiomics(img, Region("", value, mask=msk, value=value, stats=label_stats(msk)), params)
+        feats, _ = pyradiomics_features(img, Region("", value, mask=msk, value=value, stats=label_stats(msk)), params)
         return list(feats)
     except Exception:
         return []
@@ -176,7 +178,7 @@ def extract(
         image_pet, mask`` or ``mask_ct, mask_pet``) or one row per case and modality (``id, modality,
         image, mask``); optional ``label`` (one or several label values or DICOM ROI/segment names,
         ``"1;2"``, ``"tumor=1;node=2"``), ``params`` (parameter file per row) and any other columns
-        (``site``...), passed through in front of the features. See :func:`radiomix.io.read_manifest`.
+        (``site``...), passed through in front of the features. See :func:`radiomix.extraction.manifest.read_manifest`.
     params : str, path, dict, ExtractionParams, or a mapping {modality: any of these}
         Preset name (``"ct"``, ``"ct-original"``, ``"mr"``), a pyradiomics parameter file, or a dict.
         A manifest ``params`` column overrides it per row.
@@ -228,8 +230,55 @@ def extract(
     meta = mf.attrs["manifest"]
     versions = software_versions()
     _hash_inputs(tasks, versions)
-    cache = ResultCache(cache_dir) if cache_dir is not None else None
+    results, engine, n_cached = _run_cached(tasks, cache_dir, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
+    features, diagnostics, errors = _assemble(mf, tasks, results, multi, prefix=prefix, regions=regions)
+    warn_lines = [w for t in tasks for w in results[(t.case, t.modality)].get("warnings", [])]
+    failed_cases = sorted(set(errors["id"])) if len(errors) else []
+    dropped = failed_cases if drop_failed else []
+    features = _drop_cases(features, dropped) if dropped else features
+    provenance = {
+        "radiomix_version": __version__,
+        "pyradiomics_version": versions["pyradiomics"],
+        "versions": versions,
+        **_params_provenance(tasks, meta["layout"]),
+        "manifest_layout": meta["layout"],
+        "modalities": meta["modalities"],
+        "prefix": prefix,
+        "regions": regions,
+        "geometry_tolerance": geometry_tolerance,
+        "pyradiomics_diagnostics": pyradiomics_diagnostics,
+        "n_cases": int(mf["id"].nunique()),
+        "n_tasks": len(tasks),
+        "n_failed": int(len(failed_cases)),
+        "n_errors": int(len(errors)),
+        "n_cached": n_cached,
+        "n_computed": len(tasks) - n_cached,
+        "n_warnings": len(warn_lines),
+        "dropped_failed_cases": dropped,
+        "missing_modalities": _missing_modalities(mf, tasks),
+        "cache_dir": str(Path(cache_dir).resolve()) if cache_dir is not None else None,
+        **{f"engine_{k}": v for k, v in engine.items()},
+        "inputs": _input_hashes(tasks),
+    }
+    features.attrs["radiomix"] = {
+        "provenance": provenance,
+        "errors": errors.drop(columns="traceback").to_dict("records"),
+        "groups": {"radiomic": [c for c in features.columns if c not in meta["passthrough"]], "clinical": [],
+                   "genetic": []},
+        "warnings": warn_lines,
+    }
+    if warn_lines:
+        warnings.warn(_warning_text(warn_lines), UserWarning, stacklevel=2)
+    if return_details:
+        return features, diagnostics, errors
+    return features
 
+
+def _run_cached(tasks: list[Task], cache_dir, *, n_jobs, scheduler, progress):
+    """Take what the cache in ``cache_dir`` (if any) holds (marked ``cached``), run the other tasks on the
+    engine and cache their error-free results. Returns ``(results keyed by (case, modality), engine info,
+    number cached)``."""
+    cache = ResultCache(cache_dir) if cache_dir is not None else None
     results: dict[tuple[str, str], dict] = {}
     todo = []
     for t in tasks:
@@ -249,15 +298,24 @@ def extract(
 
     engine = run_tasks(todo, run_task, on_result, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
                        cached=n_cached)
+    return results, engine, n_cached
 
-    features, diagnostics, errors = _assemble(mf, tasks, results, multi, prefix=prefix, regions=regions)
-    warn_lines = [w for t in tasks for w in results[(t.case, t.modality)].get("warnings", [])]
-    failed_cases = sorted(set(errors["id"])) if len(errors) else []
-    dropped = []
-    if drop_failed and failed_cases:
-        level = features.index.get_level_values("id") if isinstance(features.index, pd.MultiIndex) else features.index
-        dropped = failed_cases
-        features = features.loc[~level.isin(failed_cases)]
+
+def _warning_text(warn_lines: list[str]) -> str:
+    """The first three warnings of a run, and how many more there are."""
+    more = f" (and {len(warn_lines) - 3} more; see the diagnostics table)" if len(warn_lines) > 3 else ""
+    return "; ".join(warn_lines[:3]) + more
+
+
+def _drop_cases(features: pd.DataFrame, cases: list) -> pd.DataFrame:
+    """``features`` without the rows of ``cases`` (index ``id``, or ``id, region``)."""
+    level = features.index.get_level_values("id") if isinstance(features.index, pd.MultiIndex) else features.index
+    return features.loc[~level.isin(cases)]
+
+
+def _params_provenance(tasks: list[Task], layout: str) -> dict:
+    """Provenance of the parameters: the first parameter set's, all of them when they differ, and which
+    modality used which (by hash)."""
     params_used = {}
     for t in tasks:
         params_used.setdefault(t.params.sha256, t.params)
@@ -265,53 +323,30 @@ def extract(
     for t in tasks:
         by_modality.setdefault(t.modality, t.params.sha256)
     first = next(iter(params_used.values()))
+    return {
+        **first.provenance(),
+        "params": {sha: p.provenance() for sha, p in params_used.items()} if len(params_used) > 1 else None,
+        "params_by_modality": by_modality if layout != "single" else None,
+    }
+
+
+def _input_hashes(tasks: list[Task]) -> dict[str, dict]:
+    """Per case: ``[<modality>_]image_sha256`` and ``[<modality>_]mask_sha256``."""
     inputs: dict[str, dict] = {}
     for t in tasks:
         pre = f"{t.modality}_" if t.modality else ""
         inputs.setdefault(t.case, {}).update({f"{pre}image_sha256": t.hashes["image_sha256"],
                                               f"{pre}mask_sha256": t.hashes["mask_sha256"]})
+    return inputs
+
+
+def _missing_modalities(mf: pd.DataFrame, tasks: list[Task]) -> dict[str, list]:
+    """Wide layout: for each modality the cases that lack it (modalities every case has are left out)."""
+    meta = mf.attrs["manifest"]
     acquired = {(t.case, t.modality) for t in tasks}
     missing_mod = {m: [c for c in dict.fromkeys(mf["id"]) if (c, m) not in acquired]
                    for m in meta["modalities"] if meta["layout"] == "wide"}
-    feature_cols = [c for c in features.columns if c not in meta["passthrough"]]
-    provenance = {
-        "radiomix_version": __version__,
-        "pyradiomics_version": versions["pyradiomics"],
-        "versions": versions,
-        **first.provenance(),
-        "params": {sha: p.provenance() for sha, p in params_used.items()} if len(params_used) > 1 else None,
-        "params_by_modality": by_modality if meta["layout"] != "single" else None,
-        "manifest_layout": meta["layout"],
-        "modalities": meta["modalities"],
-        "prefix": prefix,
-        "regions": regions,
-        "geometry_tolerance": geometry_tolerance,
-        "pyradiomics_diagnostics": pyradiomics_diagnostics,
-        "n_cases": int(mf["id"].nunique()),
-        "n_tasks": len(tasks),
-        "n_failed": int(len(failed_cases)),
-        "n_errors": int(len(errors)),
-        "n_cached": n_cached,
-        "n_computed": len(todo),
-        "n_warnings": len(warn_lines),
-        "dropped_failed_cases": dropped,
-        "missing_modalities": {m: c for m, c in missing_mod.items() if c},
-        "cache_dir": str(Path(cache_dir).resolve()) if cache_dir is not None else None,
-        **{f"engine_{k}": v for k, v in engine.items()},
-        "inputs": inputs,
-    }
-    features.attrs["radiomix"] = {
-        "provenance": provenance,
-        "errors": errors.drop(columns="traceback").to_dict("records"),
-        "groups": {"radiomic": feature_cols, "clinical": [], "genetic": []},
-        "warnings": warn_lines,
-    }
-    if warn_lines:
-        more = f" (and {len(warn_lines) - 3} more; see the diagnostics table)" if len(warn_lines) > 3 else ""
-        warnings.warn("; ".join(warn_lines[:3]) + more, UserWarning, stacklevel=2)
-    if return_details:
-        return features, diagnostics, errors
-    return features
+    return {m: c for m, c in missing_mod.items() if c}
 
 
 def _assemble(mf, tasks, results, multi, *, prefix, regions):
@@ -406,7 +441,7 @@ def _assemble(mf, tasks, results, multi, *, prefix, regions):
 # --------------------------------------------------------------------------------------------- check
 def check(manifest, params="ct", *, label: int | str | None = None, n_jobs: int = 1,
           geometry_tolerance: float = 0.01, progress: bool = False) -> pd.DataFrame:
-    """Validate a manifest (all problems at once, :class:`~radiomix.io.ManifestError`) and return a geometry
+    """Validate a manifest (all problems at once, :class:`~radiomix.extraction.manifest.ManifestError`) and return a geometry
     QA table without extracting anything: one row per case, modality and region with image and mask
     size and spacing, whether their grids agree (origin, spacing, direction, offset in voxels), the label
     values present, ROI voxel count and slices (and empty slices inside the ROI's range), and ``status``

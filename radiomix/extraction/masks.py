@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import align_mask, format_geometry, image_geometry, is_dicom_file, read_image
+from .images import align_mask, format_geometry, image_geometry, is_dicom_file, read_image
 
 __all__ = ["Region", "mask_kind", "load_regions", "MaskError"]
 

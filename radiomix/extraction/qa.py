@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import grid_deviation, image_geometry, read_image
-from .case import Task, _plain
+from .case import Task, plain_value
+from .images import grid_deviation, image_geometry, read_image
 from .masks import MaskError, as_label_image, labelmap_regions, load_regions, mask_kind, roi_summary
 from .params import extractor
 
@@ -38,7 +38,7 @@ def _agreement(image, mask) -> dict:
     gi, gm = image_geometry(image), image_geometry(mask)
     same_dim = len(gi["size"]) == len(gm["size"])
     return {
-        "mask_size": _plain(gm["size"]), "mask_spacing": _plain(gm["spacing"]),
+        "mask_size": plain_value(gm["size"]), "mask_spacing": plain_value(gm["spacing"]),
         "same_grid": gi == gm,
         "origin_diff_mm": float(np.max(np.abs(np.subtract(gi["origin"], gm["origin"])))) if same_dim else np.nan,
         "spacing_diff_rel": float(np.max(np.abs(np.subtract(gi["spacing"], gm["spacing"]) / np.asarray(gi["spacing"]))))
@@ -58,7 +58,7 @@ def qa_task(task: Task) -> list[dict]:
     except Exception as err:
         return [{**base, "region": "*", "status": "error", "stage": "read_image", "message": f"{type(err).__name__}: {err}"}]
     gi = image_geometry(image)
-    base.update(image_size=_plain(gi["size"]), image_spacing=_plain(gi["spacing"]))
+    base.update(image_size=plain_value(gi["size"]), image_spacing=plain_value(gi["spacing"]))
     rows = []
     try:
         kind, path = mask_kind(task.mask)
@@ -76,16 +76,16 @@ def qa_task(task: Task) -> list[dict]:
     except Exception as err:
         return [{**base, "region": "*", "status": "error", "stage": "read_mask", "message": f"{type(err).__name__}: {err}"}]
     for r in regions:
-        row = {**base, "region": r.name, "label": _plain(r.label if r.label is not None else r.value)}
+        row = {**base, "region": r.name, "label": plain_value(r.label if r.label is not None else r.value)}
         if r.stats is not None:
-            row["labels_present"] = _plain(sorted(r.stats))
+            row["labels_present"] = plain_value(sorted(r.stats))
         problems, notes = [], list(r.notes)
         if r.error is not None:
             problems.append(str(r.error))
             row["stage"] = getattr(r.error, "stage", "mask")
         else:
             s = roi_summary(None, r.mask, r.value, r.stats)
-            row.update({k: _plain(v) for k, v in s.items()})
+            row.update({k: plain_value(v) for k, v in s.items()})
             row["roi_in_image"] = True
             if s.get("roi_empty_slices_inside"):
                 notes.append(f"mask covers only some slices of its range: {s['roi_empty_slices_inside']} empty "
