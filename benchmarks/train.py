@@ -11,7 +11,7 @@ multiplicative site effects, correlated features, binary outcome driven by a few
 with a random search over the same XGBoost space (``params/train_default.yaml``'s ``model.search``) on
 the inner folds of every outer fold.
 
-* radiomix: ``radiomix.evaluate.nested_cv(config_dict, table)``, timed over the whole 5-fold outer loop,
+* radiomix: ``nested_cv(make_study(table, config_dict))``, timed over the whole 5-fold outer loop,
   with ``n_jobs=1`` (one process; radiomix leaves XGBoost's own threading on, capped by ``--threads``)
   and ``n_jobs=2`` (outer folds in 2 processes, XGBoost single-threaded). radiomix also fits 5 extra inner models per outer fold to choose the Youden threshold
   inside the training fold (its default), work the hand-composed version does not do.
@@ -234,13 +234,14 @@ def radiomix_config(size: dict, n_jobs: int) -> dict:
 
 def run_radiomix(table: pd.DataFrame, size: dict, n_jobs: int, repeats: int):
     from radiomix.evaluate import nested_cv
+    from radiomix.study import make_study
 
     times, res = [], None
     for _ in range(repeats):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = nested_cv(radiomix_config(size, n_jobs), table, progress=False)
+            res = nested_cv(make_study(table, radiomix_config(size, n_jobs)), progress=False)
         times.append(time.perf_counter() - t0)
         print(f"  radiomix n_jobs={n_jobs}: {times[-1]:.1f} s, AUC {res.summary['auc']['estimate']:.3f}", flush=True)
     return statistics.median(times), times, res
