@@ -53,6 +53,8 @@ _ENUMS = {
     "task": ("auto", "binary"),
     "harmonize.method": ("none", "combat"),
     "harmonize.unseen": ("error", "estimate"),
+    "aggregate": ("none", "max", "mean"),
+    "balance.correction": ("auto", "prevalence", "recalibrate", "none"),
     "impute.method": ("none", "median", "knn", "surrogate_tree"),
     "encoding.categorical": ("onehot", "ordinal"),
     "scale": ("auto", "standard", "robust", "none"),
@@ -90,7 +92,8 @@ def validate_config(cfg: dict) -> dict:
                            ("bootstrap", full["bootstrap"], 0), ("impute.n_neighbors", full["impute"]["n_neighbors"], 1),
                            ("impute.max_iter", full["impute"]["max_iter"], 1),
                            ("balance.k_neighbors", full["balance"]["k_neighbors"], 1),
-                           ("calibration.n_bins", full["calibration"]["n_bins"], 2)):
+                           ("calibration.n_bins", full["calibration"]["n_bins"], 2),
+                           ("harmonize.min_unseen_rows", full["harmonize"]["min_unseen_rows"], 1)):
         if not isinstance(val, int) or isinstance(val, bool) or val < lo:
             raise ConfigError(f"config key {where!r} must be an integer >= {lo}, got {val!r}")
     for where, valid in _ENUMS.items():
@@ -123,6 +126,17 @@ def validate_config(cfg: dict) -> dict:
             raise ConfigError(f"config key 'model.search.{k}' must be a non-empty list of values, got {v!r}")
     # Cross-key rules, each with the fix in the message.
     h = full["harmonize"]
+    hf = h["features"]
+    if not (hf in ("radiomic", "all") or (isinstance(hf, list) and all(isinstance(c, str) for c in hf))
+            or (isinstance(hf, str) and hf)):
+        raise ConfigError(f"config key 'harmonize.features' must be 'radiomic', 'all', a list of columns or a regex, "
+                          f"got {hf!r}")
+    if not isinstance(h["exclude"] or [], (list, str)):
+        raise ConfigError(f"config key 'harmonize.exclude' must be a list of columns or a regex, got {h['exclude']!r}")
+    if full["positive"] is not None and not isinstance(full["positive"], (str, int, float, bool)):
+        raise ConfigError(f"config key 'positive' must be a class label, got {full['positive']!r}")
+    if full["aggregate"] != "none" and not full["groups"]:
+        raise ConfigError("aggregate (patient-level scores from lesion rows) needs a groups column: set 'groups'")
     if h["method"] == "combat" and not full["batch"]:
         raise ConfigError("harmonize.method 'combat' needs a batch column: set 'batch' (or --batch)")
     if full["target"] in (h["covariates"] or []):

@@ -23,7 +23,7 @@ from .metrics import (
     reliability_curve,
     roc_auc,
 )
-from .search import choose_threshold, tune, youden_threshold
+from .search import finalize, inner_split, tune, youden_threshold
 from .study import Fold, Study
 
 __all__ = ["NestedCVResult", "FoldResult", "nested_cv", "nested_cv_pipeline", "cross_validate", "fit_outer_fold",
@@ -75,6 +75,7 @@ class FoldResult:
     blocks: dict
     selected: list | None
     seconds: float
+    inner: str = ""
 
 
 def _selected_features(best) -> list | None:
@@ -92,19 +93,29 @@ def _block_predictions(best, task, X) -> dict:
     return {}
 
 
+def study_inner_split(study: Study, index, seed: int):
+    """The inner folds of the study's rows at ``index`` (leave-one-site-out inside leave-site-out outer folds)."""
+    sites = None if study.sites is None else np.asarray(study.sites)[index]
+    groups = None if study.groups is None else np.asarray(study.groups)[index]
+    return inner_split(study.search, groups=groups, sites=sites, seed=seed,
+                       leave_site_out=study.outer.kind == "leave_site_out")
+
+
 def fit_outer_fold(study: Study, fold: Fold) -> FoldResult:
-    """Tune and fit the study's pipeline on one outer fold's training rows, choose its threshold there, and
-    predict its test rows."""
+    """Tune and fit the study's pipeline on one outer fold's training rows, learn its probability correction
+    and threshold there (inner out-of-fold predictions), and predict its test rows."""
     t0 = time.perf_counter()
-    Xtr, ytr, gtr = study.rows(fold.train)
-    res = tune(study.pipeline, study.search, Xtr, ytr, groups=gtr, seed=fold.seed)
-    # Threshold from out-of-fold predictions inside the training fold: never from the test fold.
-    thr = choose_threshold(res.estimator, study.search, Xtr, ytr, groups=gtr, seed=fold.seed)
+    Xtr, ytr, _ = study.rows(fold.train)
+    inner = study_inner_split(study, fold.train, fold.seed)
+    res = tune(study.pipeline, study.search, Xtr, ytr, groups=inner.groups, seed=fold.seed, cv=inner.cv)
+    # Correction and threshold from out-of-fold predictions inside the training fold: never the test fold.
+    model, thr = finalize(res.estimator, study.search, Xtr, ytr, groups=inner.groups, seed=fold.seed, cv=inner.cv)
     Xte = study.X.iloc[fold.test]
-    return FoldResult(fold=fold, model=res.estimator, proba=study.task.predict(res.estimator, Xte), threshold=thr,
+    return FoldResult(fold=fold, model=model, proba=study.task.predict(model, Xte), threshold=thr,
                       params=res.params, inner_score=res.score, n_candidates=res.n_tried,
                       blocks=_block_predictions(res.estimator, study.task, Xte),
-                      selected=_selected_features(res.estimator), seconds=time.perf_counter() - t0)
+                      selected=_selected_features(res.estimator), seconds=time.perf_counter() - t0,
+                      inner=inner.description)
 
 
 def _run_folds(study: Study, folds: list[Fold], progress: bool) -> list[FoldResult]:
@@ -143,7 +154,9 @@ def _collect(study: Study, results: list[FoldResult]):
         m = study.task.fold_metrics(y[test], res.proba, labels)
         row = {"repeat": r, "fold": f.fold, "n_test": len(test), "n_pos_test": int(y[test].sum()), **m,
                "threshold": res.threshold, "inner_score": res.inner_score,
-               "n_candidates": res.n_candidates, "seconds": round(res.seconds, 3), "params": res.params}
+               "optimism": res.inner_score - m["auc"] if np.isfinite(res.inner_score) else np.nan,
+               "inner": res.inner, "n_candidates": res.n_candidates, "seconds": round(res.seconds, 3),
+               "params": res.params}
         if res.selected is not None:
             row["selected"] = res.selected
         if f.site is not None:
@@ -157,7 +170,8 @@ def _collect(study: Study, results: list[FoldResult]):
 def _summarize(study: Study, folds: pd.DataFrame, P, L, B) -> dict:
     y, n_repeats, rs, n_boot = study.y, study.outer.n_repeats, study.random_state, study.n_bootstrap
     per_repeat = [study.task.fold_metrics(y, P[r], L[r]) for r in range(n_repeats)]
-    ci = study.task.confidence_intervals(y, P, L, n_boot=n_boot, random_state=rs) if n_boot else {}
+    ci = study.task.confidence_intervals(y, P, L, n_boot=n_boot, random_state=rs, groups=study.groups) \
+        if n_boot else {}
     summary = {}
     for m in study.task.metrics:
         est = float(np.nanmean([d[m] for d in per_repeat]))
@@ -174,7 +188,7 @@ def _summarize(study: Study, folds: pd.DataFrame, P, L, B) -> dict:
         summary["blocks"] = {}
         for b, Pb in B.items():
             est = float(np.mean([roc_auc(y, Pb[r]) for r in range(n_repeats)]))
-            lo, hi = bootstrap_auc(y, Pb, n_boot, brng) if n_boot else (np.nan, np.nan)
+            lo, hi = bootstrap_auc(y, Pb, n_boot, brng, groups=study.groups) if n_boot else (np.nan, np.nan)
             summary["blocks"][b] = {"auc": {"estimate": est, "ci_low": lo, "ci_high": hi}}
     if study.sites is not None:
         s_arr = np.asarray(study.sites).astype(str)
@@ -183,8 +197,40 @@ def _summarize(study: Study, folds: pd.DataFrame, P, L, B) -> dict:
                 "auc": float(np.mean([roc_auc(y[s_arr == s], P[r, s_arr == s]) for r in range(n_repeats)]))}
             for s in sorted(set(s_arr))
         }
+    if folds["inner_score"].notna().any():
+        opt = folds["optimism"]
+        summary["optimism"] = {"mean": float(opt.mean()), "sd": float(opt.std(ddof=1)) if opt.notna().sum() > 1
+                               else np.nan, "inner_score_mean": float(folds["inner_score"].mean()),
+                               "what": "inner-CV score of the chosen candidate minus the outer fold's AUC"}
+    if study.config["aggregate"] != "none" and study.groups is not None:
+        summary["patient_level"] = _patient_level(study, P, L)
     summary["n_samples"], summary["n_positive"] = int(len(y)), int(y.sum())
     return summary
+
+
+def _patient_level(study: Study, P, L) -> dict:
+    """Metrics of patients, whose prediction is the max or mean of their rows' out-of-fold probabilities and
+    whose outcome is positive when any of their rows is."""
+    how = study.config["aggregate"]
+    frame = pd.DataFrame({"g": pd.Series(study.groups).astype(str).to_numpy(), "y": study.y})
+    yg = frame.groupby("g", sort=True)["y"].max()
+    Pg, Lg = [], []
+    for r in range(P.shape[0]):
+        agg = frame.assign(p=P[r]).groupby("g", sort=True)["p"].agg(how)
+        Pg.append(agg.to_numpy())
+        # Decision per patient: positive when any row was called positive (max), or the mean call >= 0.5.
+        calls = pd.Series(L[r], index=frame["g"]).groupby(level=0, sort=True).agg(how)
+        Lg.append((calls.to_numpy() >= (1 if how == "max" else 0.5)).astype(int))
+    Pg, Lg = np.vstack(Pg), np.vstack(Lg)
+    y = yg.to_numpy()
+    per = [study.task.fold_metrics(y, Pg[r], Lg[r]) for r in range(Pg.shape[0])]
+    ci = study.task.confidence_intervals(y, Pg, Lg, n_boot=study.n_bootstrap, random_state=study.random_state) \
+        if study.n_bootstrap else {}
+    out = {"aggregate": how, "n_patients": int(len(y)), "n_positive": int(y.sum())}
+    for m in study.task.metrics:
+        lo, hi = ci.get(m, (np.nan, np.nan))
+        out[m] = {"estimate": float(np.nanmean([d[m] for d in per])), "ci_low": lo, "ci_high": hi}
+    return out
 
 
 def nested_cv(study: Study, *, progress: bool = True) -> NestedCVResult:

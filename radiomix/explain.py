@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["ShapResult", "fold_shap", "nested_cv_shap", "explain_model", "explain_pipeline", "source_columns",
-           "transform_for_model"]
+           "transform_for_model", "unwrap_correction"]
 
 
 @dataclass
@@ -147,8 +147,19 @@ def source_columns(output_names, input_columns) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------- explainers
+def unwrap_correction(model):
+    """``(model, correction)``: a :class:`radiomix.calibration.RecalibratedClassifier` is split into the
+    pipeline it corrects and the correction; anything else is returned with ``None``."""
+    from .calibration import RecalibratedClassifier
+
+    if isinstance(model, RecalibratedClassifier):
+        return model.estimator_, model
+    return model, None
+
+
 def _split(pipeline):
     """(pre-processing part or None, final estimator)."""
+    pipeline = unwrap_correction(pipeline)[0]
     if hasattr(pipeline, "steps"):
         pre = pipeline[:-1] if len(pipeline.steps) > 1 else None
         return pre, pipeline.steps[-1][1]
@@ -227,6 +238,7 @@ def transform_for_model(pipeline, X: pd.DataFrame) -> pd.DataFrame:
     ``transform`` when the sampler is the last of those steps (radiomix puts class balancing right before
     the model), so the steps are applied here one by one. Column names follow ``get_feature_names_out``.
     """
+    pipeline = unwrap_correction(pipeline)[0]
     if not hasattr(pipeline, "steps"):
         return X
     Xt, names = X, [str(c) for c in X.columns]
@@ -253,12 +265,23 @@ def explain_pipeline(pipeline, X: pd.DataFrame, background: pd.DataFrame | None 
     one column per input feature: ``features`` or ``X``'s columns), ``selected`` the input features that
     entered the model. ``background`` (input rows, default ``X``) is the reference data of the linear and
     permutation explainers.
+
+    A model with a probability correction (:class:`radiomix.calibration.RecalibratedClassifier`) is
+    explained through the pipeline it corrects: a logit-linear correction (sigmoid, prevalence) of a
+    log-odds explanation is exact (values times the slope, base value ``a + b * base``), so base + sum is the
+    corrected log-odds; otherwise the output is labelled as before the correction.
     """
     features = [str(c) for c in (features if features is not None else X.columns)]
+    pipeline, correction = unwrap_correction(pipeline)
     model = _split(pipeline)[1]
     Xt = transform_for_model(pipeline, X)
     Bt = Xt if background is None else transform_for_model(pipeline, background)
     sv, base, output, name = _explain_matrix(model, Xt, Bt, random_state=random_state)
+    if correction is not None:
+        if correction.logit_linear and output == "log-odds":
+            sv, base = sv * correction.slope_, correction.intercept_ + correction.slope_ * base
+        else:
+            output = f"{output} before the {correction.method} correction"
     src = source_columns(Xt.columns, features)
     M = pd.DataFrame(sv, index=X.index, columns=range(sv.shape[1])).T.groupby(np.asarray(src), sort=False).sum().T
     extra = [c for c in M.columns if c not in features]
@@ -344,18 +367,17 @@ def fold_shap(cv_result_or_models, X: pd.DataFrame, *, ids=None, features=None, 
 def nested_cv_shap(study) -> ShapResult:
     """Fit the outer-fold models of a :class:`radiomix.study.Study` and explain each on its own test patients.
 
-    The folds, inner searches and seeds are those of :func:`radiomix.evaluate.nested_cv` for the same
-    study, so the models are the ones whose predictions ``nested_cv`` scored (without a time budget). The
+    Each fold is fitted by :func:`radiomix.evaluate.fit_outer_fold`, as in :func:`radiomix.evaluate.nested_cv`
+    (same folds, searches, corrections and seeds), so the models are the ones whose predictions ``nested_cv``
+    scored (without a time budget). The
     fitted models are kept in ``result.models``. (A finished ``nested_cv`` result already holds its fold
     models: ``fold_shap(result.models, study.X)`` explains them without refitting.)
     """
-    from .search import tune
+    from .evaluate import fit_outer_fold
 
     models = []
     for f in study.outer_folds():
-        Xtr, ytr, gtr = study.rows(f.train)
-        best = tune(study.pipeline, study.search, Xtr, ytr, groups=gtr, seed=f.seed).estimator
-        models.append((best, f.test, f.train, f.repeat, f.fold))
+        models.append((fit_outer_fold(study, f).model, f.test, f.train, f.repeat, f.fold))
     # A Study from your own Pipeline has no column roles: report X's columns less a batch column ComBat drops.
     features = study.columns.features if study.columns.target is not None else None
     res = fold_shap(models, study.X, ids=study.ids, features=features, random_state=study.random_state)

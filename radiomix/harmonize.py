@@ -380,10 +380,17 @@ class ComBat(TransformerMixin, BaseEstimator):
         Covariates to treat as categorical (one-hot, first level dropped). Non-numeric and boolean
         covariates are categorical anyway; the remaining numeric covariates enter linearly.
     features : list of str, str or None, default=None
-        Columns to harmonize: a list, a regular expression (``re.search`` on the column name) or None for
-        the radiomic columns recorded by :func:`radiomix.tables.merge` (or recognised by their
-        pyradiomics names, see :func:`radiomix.tables.column_groups`); when there are none, every numeric
-        column other than ``batch``, ``covariates`` and ``target``.
+        Columns to harmonize. None (the scikit-learn convention: the estimator works on what it is given):
+        every numeric column other than ``batch``, ``covariates`` and ``target``; non-numeric columns are
+        passed through unchanged, and a warning names them. ``"radiomic"``: the radiomic columns recorded by
+        :func:`radiomix.tables.merge` / :func:`radiomix.extract`, or else those with pyradiomics names
+        (:func:`radiomix.tables.column_groups`) -- an explicit choice, refused when other numeric columns
+        would stay unharmonized beside them unless they are listed in ``exclude``. A list, or a regular
+        expression (``re.search`` on the column name), names the columns.
+    exclude : list of str or str, optional
+        Columns never harmonized (a list or a regular expression), e.g. shape features, which measure
+        anatomy and carry case-mix signal that ComBat without an outcome covariate would remove. They are
+        returned unchanged and listed in ``excluded_features_``.
     parametric : bool, default=True
         Parametric (normal / inverse-gamma) or non-parametric empirical-Bayes priors.
     eb : bool, default=True
@@ -401,7 +408,11 @@ class ComBat(TransformerMixin, BaseEstimator):
         exactly as ``fit`` derives each training site's prior from its own features (ComBat's priors are
         per site, describing how *that* scanner shifts the features, so the training sites' priors would
         describe other scanners). Transform all rows of a new site in one call; with fewer than
-        :data:`FEW_ROWS` rows a warning is issued, and a single row gets a mean-only adjustment.
+        :data:`FEW_ROWS` rows a warning is issued, and a single row gets a mean-only adjustment. A site with
+        fewer than ``min_unseen_rows`` rows is refused: its shift and scale would be estimated from too few
+        patients (the same patient alone, with 4 or with 19 site-mates gets very different values).
+    min_unseen_rows : int, default=10
+        Fewest rows of an unseen site that ``unseen="estimate"`` accepts in one ``transform`` call.
     target : str, optional
         Name of the outcome column, if the frame holds it: it is never harmonized, and naming it as a
         covariate raises.
@@ -417,6 +428,8 @@ class ComBat(TransformerMixin, BaseEstimator):
         Training rows per site.
     features_ : list
         Harmonized columns.
+    excluded_features_ : list
+        Columns kept out by ``exclude``.
     passthrough_features_ : list
         Features returned unchanged: constant within a training site (as in sva), without observed values
         in a site, with zero pooled variance, or (without ``mean_only``) with a single observed value in
@@ -468,11 +481,14 @@ class ComBat(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, batch="site", covariates=None, categorical=None, features=None, parametric=True, eb=True,
-                 mean_only=False, ref_batch=None, unseen="error", target=None, drop_batch=False):
+                 mean_only=False, ref_batch=None, unseen="error", target=None, drop_batch=False, exclude=None,
+                 min_unseen_rows=10):
         self.batch = batch
         self.covariates = covariates
         self.categorical = categorical
         self.features = features
+        self.exclude = exclude
+        self.min_unseen_rows = min_unseen_rows
         self.parametric = parametric
         self.eb = eb
         self.mean_only = mean_only
@@ -523,18 +539,21 @@ class ComBat(TransformerMixin, BaseEstimator):
                 f"the outcome {target!r} is listed as a covariate: the label must never be a covariate in a "
                 "predictive pipeline (transform would need the outcome of the rows being predicted)")
         excluded = {batch, *covs} | ({target} if target is not None else set())
+        user_excluded = self._excluded_columns(cols, colset)
+        excluded |= set(user_excluded)
         spec = self.features
         if spec is None:
-            feats = []
             if array_input:
                 # An array has no dtypes per column to go by: every other column is a feature.
                 feats = [c for c in cols if c not in excluded]
             else:
-                from .tables import column_groups
-
-                feats = [c for c in column_groups(X)["radiomic"] if c not in excluded]
-            if not feats:
                 feats = [c for c, t in X.dtypes.items() if c not in excluded and _is_number_dtype(t)]
+                other = [c for c in cols if c not in excluded and c not in set(feats)]
+                if other:
+                    warnings.warn(f"ComBat: {len(other)} non-numeric column(s) are passed through unharmonized: "
+                                  f"{other[:10]}{' ...' if len(other) > 10 else ''}", ComBatWarning, stacklevel=4)
+        elif isinstance(spec, str) and spec == "radiomic" and spec not in colset:
+            feats = self._radiomic_columns(X, excluded)
         elif isinstance(spec, str) and spec not in colset:
             pattern = re.compile(spec)
             feats = [c for c in cols if c not in excluded and pattern.search(str(c))]
@@ -554,6 +573,40 @@ class ComBat(TransformerMixin, BaseEstimator):
             raise ValueError(f"no feature columns to harmonize: the table has {len(cols)} feature(s) (columns), "
                              "none of them radiomic or numeric other than the batch, covariate and target columns")
         return batch, covs, cats, feats
+
+    def _excluded_columns(self, cols: list, colset: set) -> list:
+        spec = self.exclude
+        if spec is None:
+            return []
+        if isinstance(spec, str) and spec not in colset:
+            pattern = re.compile(spec)
+            return [c for c in cols if pattern.search(str(c))]
+        out = _as_list(spec, "exclude")
+        missing = [c for c in out if c not in colset]
+        if missing:
+            raise ValueError(f"exclude names columns that are not in the table: {missing[:10]}")
+        return out
+
+    def _radiomic_columns(self, X: pd.DataFrame, excluded: set) -> list:
+        """``features="radiomic"``: the recorded (or pyradiomics-named) radiomic block, refused when other
+        numeric columns would be left unharmonized beside it."""
+        from .tables import column_groups
+
+        groups = column_groups(X)
+        feats = [c for c in groups["radiomic"] if c not in excluded]
+        if not feats:
+            raise ValueError("features='radiomic': the table has no recorded radiomic block (radiomix.merge / "
+                             "radiomix.extract) and no column with a pyradiomics name; name the columns to "
+                             "harmonize, or use features=None for every numeric column")
+        assigned = set(feats) | set(groups["clinical"]) | set(groups["genetic"]) | excluded
+        loose = [c for c, t in X.dtypes.items() if c not in assigned and _is_number_dtype(t)]
+        if loose:
+            raise ValueError(
+                f"features='radiomic' would harmonize {len(feats)} radiomic column(s) and leave {len(loose)} "
+                f"numeric column(s) that fit no block raw beside them: {loose[:10]}{' ...' if len(loose) > 10 else ''}."
+                " A partly harmonized table reveals the site; harmonize every feature (features=None), or list "
+                "those columns in exclude")
+        return feats
 
     def _batch_labels(self, X: pd.DataFrame) -> np.ndarray:
         b = X[self.batch]
@@ -591,6 +644,9 @@ class ComBat(TransformerMixin, BaseEstimator):
     def _validate_params(self):
         if self.unseen not in ("error", "estimate"):
             raise ValueError(f"unseen must be 'error' or 'estimate', got {self.unseen!r}")
+        if not isinstance(self.min_unseen_rows, (int, np.integer)) or isinstance(self.min_unseen_rows, bool) \
+                or self.min_unseen_rows < 1:
+            raise ValueError(f"min_unseen_rows must be a positive integer, got {self.min_unseen_rows!r}")
         for name in ("parametric", "eb", "mean_only", "drop_batch"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
@@ -635,6 +691,7 @@ class ComBat(TransformerMixin, BaseEstimator):
 
         Y = _numeric_matrix(X, feats, "feature")
         self.features_ = feats
+        self.excluded_features_ = self._excluded_columns(list(X.columns), set(X.columns))
         M = ~np.isnan(Y)
         idx = [np.flatnonzero(codes == k) for k in range(K)]
         complete = bool(M.all())
@@ -808,6 +865,14 @@ class ComBat(TransformerMixin, BaseEstimator):
             raise ValueError(f"batch column {self.batch!r}: site(s) {new_sites[:10]} were not seen in fit "
                              f"(fitted sites {list(self.batches_)}); pass unseen='estimate' to estimate them "
                              "from their own rows")
+        for site in new_sites:
+            n_site = int(np.sum((labels == site) & (codes < 0)))
+            if n_site < self.min_unseen_rows:
+                raise ValueError(
+                    f"batch column {self.batch!r}: unseen site {site!r} has {n_site} row(s) here; estimating its "
+                    f"ComBat shift and scale needs at least {self.min_unseen_rows} rows of that site in one call "
+                    "(min_unseen_rows). Transform all of the site's rows together, or apply a model trained "
+                    "without harmonization")
         C = self._covariate_design(X)
         Y = _numeric_matrix(X, self.features_, "feature")
         A = self._adjusted
@@ -943,14 +1008,8 @@ def _site_inputs(X, batch, features, exclude=None):
     if pd.isna(sites).any():
         raise ValueError("site labels have missing values")
     if features is None:
-        feats = []
-        if isinstance(X, pd.DataFrame):
-            from .tables import column_groups
-
-            feats = [c for c in column_groups(df)["radiomic"] if c not in drop]
-        if not feats:
-            feats = [c for c in df.columns if c not in drop and pd.api.types.is_numeric_dtype(df[c])
-                     and not pd.api.types.is_bool_dtype(df[c])]
+        feats = [c for c in df.columns if c not in drop and pd.api.types.is_numeric_dtype(df[c])
+                 and not pd.api.types.is_bool_dtype(df[c])]
     elif isinstance(features, str) and features not in df.columns:
         pattern = re.compile(features)
         feats = [c for c in df.columns if c not in drop and pattern.search(str(c))]
@@ -994,9 +1053,8 @@ def site_effect(X, batch="site", features=None, *, exclude=None, harmonizer=None
     batch : str or array-like, default="site"
         Site column of X, or one site label per row.
     features : list, str or None
-        Columns to use (list or regular expression); None: the radiomic columns (see
-        :func:`radiomix.tables.column_groups`) or else every numeric column except ``batch`` and
-        ``exclude``. Leave covariates such as age out (``exclude``): they may differ between sites
+        Columns to use (list or regular expression); None: every numeric column except ``batch`` and
+        ``exclude`` (as ``ComBat()`` harmonizes them). Leave covariates such as age out (``exclude``): they may differ between sites
         legitimately and are not harmonized.
     exclude : list, optional
         Columns never used as features (e.g. covariates, the outcome).

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["METRICS", "roc_auc", "binary_metrics", "bootstrap_ci", "bootstrap_auc", "calibration",
+__all__ = ["METRICS", "BOOTSTRAP_SCHEME", "Resampler", "roc_auc", "binary_metrics", "bootstrap_ci", "bootstrap_auc", "calibration", "logistic_fit",
            "reliability_curve", "decision_curve"]
 
 METRICS = ("auc", "accuracy", "balanced_accuracy", "sensitivity", "specificity", "ppv", "npv", "f1", "brier")
@@ -55,30 +55,90 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, labels: np.ndarray) -> dict:
     }
 
 
-def bootstrap_ci(y, p, labels, *, n_boot: int = 2000, alpha: float = 0.05, random_state=0) -> dict:
+#: How each metric's bootstrap resamples patients. Class-conditional metrics (AUC, sensitivity, specificity,
+#: balanced accuracy) resample within each class, as pROC does for the AUC; metrics that depend on the
+#: prevalence (accuracy, PPV, NPV, F1, Brier) resample patients freely, so the prevalence varies as it would
+#: in a new sample (a frozen prevalence makes their CIs too narrow).
+BOOTSTRAP_SCHEME = {"auc": "stratified", "sensitivity": "stratified", "specificity": "stratified",
+                    "balanced_accuracy": "stratified", "accuracy": "simple", "ppv": "simple", "npv": "simple",
+                    "f1": "simple", "brier": "simple"}
+
+
+class Resampler:
+    """Bootstrap resamples of patients: rows (or, with ``groups``, whole groups of rows: all lesions of a
+    patient together), drawn within each class (``stratified``; a group's class is its largest label) or
+    freely (``simple``, redrawn until both classes are present)."""
+
+    def __init__(self, y, groups=None):
+        y = np.asarray(y).astype(int)
+        self.n = y.size
+        if groups is None:
+            self.order = np.arange(self.n)
+            self.starts = np.arange(self.n)
+            self.sizes = np.ones(self.n, int)
+            self.unit_y = y
+        else:
+            codes, uniq = _factorize(groups)
+            self.order = np.argsort(codes, kind="stable")
+            self.sizes = np.bincount(codes, minlength=len(uniq))
+            self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
+            self.unit_y = np.zeros(len(uniq), int)
+            np.maximum.at(self.unit_y, codes, y)
+        self.by_class = [np.flatnonzero(self.unit_y == c) for c in (0, 1)]
+
+    def _rows(self, units: np.ndarray) -> np.ndarray:
+        lengths = self.sizes[units]
+        ends = np.cumsum(lengths)
+        pos = np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - lengths, lengths) + \
+            np.repeat(self.starts[units], lengths)
+        return self.order[pos]
+
+    def draw(self, rng, scheme: str) -> np.ndarray:
+        """Row indices of one resample."""
+        if scheme == "stratified":
+            units = np.concatenate([rng.choice(u, u.size) for u in self.by_class if u.size])
+            return self._rows(units)
+        m = self.unit_y.size
+        for _ in range(100):
+            units = rng.integers(0, m, m)
+            if 0 < self.unit_y[units].sum() < m:
+                break
+        return self._rows(units)
+
+
+def _factorize(values):
+    import pandas as pd
+
+    codes, uniq = pd.factorize(pd.Series(np.asarray(values, dtype=object)), sort=False)
+    return codes, uniq
+
+
+def bootstrap_ci(y, p, labels, *, n_boot: int = 2000, alpha: float = 0.05, random_state=0, groups=None) -> dict:
     """Percentile bootstrap CIs of :func:`binary_metrics` over patients.
 
-    ``y`` is a vector (n,), ``p``/``labels`` are (n,) or (n_repeats, n) out-of-fold predictions; each
-    resample draws patients with replacement within each class (so both classes are always present),
-    computes every metric per repeat on the same patients and averages over repeats. Returns
-    ``{metric: (low, high)}``.
+    ``y`` is a vector (n,), ``p``/``labels`` are (n,) or (n_repeats, n) out-of-fold predictions. Each
+    metric resamples as :data:`BOOTSTRAP_SCHEME` says (within each class, or freely); with ``groups`` whole
+    patients are resampled (every row of a patient together). Every metric is computed per repeat on the
+    same resampled patients and averaged over repeats. Returns ``{metric: (low, high)}``.
     """
     y = np.asarray(y).astype(int)
     p = np.atleast_2d(np.asarray(p, float))
     labels = np.atleast_2d(np.asarray(labels))
     rng = np.random.default_rng(random_state)
-    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    res = Resampler(y, groups)
     draws = {m: np.empty(n_boot) for m in METRICS}
-    for b in range(n_boot):
-        idx = np.concatenate([rng.choice(pos, pos.size), rng.choice(neg, neg.size)])
-        per = [binary_metrics(y[idx], p[r, idx], labels[r, idx]) for r in range(p.shape[0])]
-        for m in METRICS:
-            draws[m][b] = np.nanmean([d[m] for d in per]) if any(np.isfinite(d[m]) for d in per) else np.nan
+    for scheme in ("stratified", "simple"):
+        names = [m for m in METRICS if BOOTSTRAP_SCHEME[m] == scheme]
+        for b in range(n_boot):
+            idx = res.draw(rng, scheme)
+            per = [binary_metrics(y[idx], p[r, idx], labels[r, idx]) for r in range(p.shape[0])]
+            for m in names:
+                draws[m][b] = np.nanmean([d[m] for d in per]) if any(np.isfinite(d[m]) for d in per) else np.nan
     lo, hi = 100 * alpha / 2, 100 * (1 - alpha / 2)
     return {m: (float(np.nanpercentile(v, lo)), float(np.nanpercentile(v, hi))) for m, v in draws.items()}
 
 
-def _logistic_1d(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None, fit_slope: bool = True):
+def logistic_fit(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None, fit_slope: bool = True):
     """Maximum-likelihood logistic regression of y on (1, x) (or on 1 with ``offset``), by Newton steps."""
     X = np.column_stack([np.ones_like(x), x]) if fit_slope else np.ones((x.size, 1))
     off = np.zeros_like(x) if offset is None else offset
@@ -99,8 +159,8 @@ def calibration(y, p) -> dict:
     offset) and slope (logistic regression of ``y`` on the logit of ``p``); 0 and 1 are ideal."""
     y = np.asarray(y, float)
     lp = np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))
-    intercept = float(_logistic_1d(lp, y, offset=lp, fit_slope=False)[0])
-    slope = float(_logistic_1d(lp, y)[1])
+    intercept = float(logistic_fit(lp, y, offset=lp, fit_slope=False)[0])
+    slope = float(logistic_fit(lp, y)[1])
     return {"intercept": intercept, "slope": slope}
 
 
@@ -130,12 +190,13 @@ def decision_curve(y, p, thresholds=None) -> dict:
     return {"threshold": t.tolist(), "net_benefit": [float(v) for v in nb], "treat_all": [float(v) for v in all_]}
 
 
-def bootstrap_auc(y, P, n_boot, rng):
+def bootstrap_auc(y, P, n_boot, rng, groups=None):
     """Percentile-bootstrap 95 % CI of the AUC averaged over the rows of ``P`` (repeats), resampling patients
-    within each class with the generator ``rng``."""
-    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    (whole groups when given) within each class with the generator ``rng``."""
+    y = np.asarray(y).astype(int)
+    res = Resampler(y, groups)
     draws = np.empty(n_boot)
     for b in range(n_boot):
-        idx = np.concatenate([rng.choice(pos, pos.size), rng.choice(neg, neg.size)])
+        idx = res.draw(rng, "stratified")
         draws[b] = np.nanmean([roc_auc(y[idx], P[r, idx]) for r in range(P.shape[0])])
     return float(np.nanpercentile(draws, 2.5)), float(np.nanpercentile(draws, 97.5))

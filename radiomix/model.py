@@ -118,13 +118,15 @@ def fit_final_model(study, *, cv_summary=None) -> RadiomixModel:
     from sklearn.pipeline import make_pipeline as sk_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from .evaluate import study_inner_split
     from .runmeta import versions
-    from .search import choose_threshold, tune
+    from .search import finalize, tune
 
-    X, y, groups = study.X, study.y, study.groups
+    X, y = study.X, study.y
     seed = study.random_state
-    best = tune(study.pipeline, study.search, X, y, groups=groups, seed=seed).estimator
-    thr = choose_threshold(best, study.search, X, y, groups=groups, seed=seed)
+    inner = study_inner_split(study, np.arange(len(y)), seed)
+    best = tune(study.pipeline, study.search, X, y, groups=inner.groups, seed=seed, cv=inner.cv).estimator
+    best, thr = finalize(best, study.search, X, y, groups=inner.groups, seed=seed, cv=inner.cv)
     features, categorical = list(study.columns.features), list(study.columns.categorical)
     numeric = [c for c in features if c not in categorical]
     novelty = sk_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),

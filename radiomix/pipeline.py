@@ -284,22 +284,24 @@ def _sampler(cfg: dict, random_state, categorical: list[str]):
     raise ValueError(f"unknown balance.method {method!r}")
 
 
-def _block_steps(cfg: dict, columns: list[str], groups: dict, categorical: list[str], model) -> list:
-    """Steps for one table (early fusion) or one block (late fusion) over ``columns``."""
+def _block_steps(cfg: dict, columns: list[str], harmonize: list[str], categorical: list[str], model) -> list:
+    """Steps for one table (early fusion) or one block (late fusion) over ``columns``; ComBat harmonizes
+    the ``harmonize`` columns among them."""
     rs = cfg["random_state"]
     name = cfg["model"]["name"]
     native_nan, needs_scaling = (MODELS[name].handles_missing, MODELS[name].needs_scaling) if name in MODELS \
         else (False, True)
     steps = []
     h = cfg["harmonize"]
-    radiomic = [c for c in groups.get("radiomic", []) if c in columns]
-    if h["method"] == "combat" and radiomic:
+    harmonized = [c for c in harmonize if c in columns]
+    if h["method"] == "combat" and harmonized:
         from .harmonize import ComBat
 
         steps.append(("combat", ComBat(
             batch=cfg["batch"], covariates=h["covariates"] or None, categorical=h["categorical"] or None,
-            features=radiomic, parametric=h["parametric"], eb=h["eb"], mean_only=h["mean_only"],
-            ref_batch=h["ref_batch"], unseen=h["unseen"], target=cfg["target"], drop_batch=True)))
+            features=harmonized, parametric=h["parametric"], eb=h["eb"], mean_only=h["mean_only"],
+            ref_batch=h["ref_batch"], unseen=h["unseen"], target=cfg["target"], drop_batch=True,
+            min_unseen_rows=h["min_unseen_rows"])))
     imp_method = cfg["impute"]["method"]
     if imp_method == "none" and not native_nan:
         imp_method = "median"  # this model cannot take missing values
@@ -335,14 +337,8 @@ def _block_steps(cfg: dict, columns: list[str], groups: dict, categorical: list[
 
 
 def _final_model(cfg: dict, n_jobs):
-    model = make_model(cfg["model"]["name"], cfg["model"].get("params"), random_state=cfg["random_state"],
-                       n_jobs=n_jobs)
-    method = cfg["calibration"]["recalibrate"]
-    if method != "none":
-        from sklearn.calibration import CalibratedClassifierCV
-
-        model = CalibratedClassifierCV(model, method=method, cv=cfg["cv"]["inner"]["n_splits"])
-    return model
+    return make_model(cfg["model"]["name"], cfg["model"].get("params"), random_state=cfg["random_state"],
+                      n_jobs=n_jobs)
 
 
 def block_columns(columns, cfg: dict, groups: dict) -> dict[str, list[str]]:
@@ -385,7 +381,8 @@ class _Select(TransformerMixin, BaseEstimator):
         return np.asarray(self.columns, dtype=object)
 
 
-def build_pipeline(config: dict, columns=None, *, blocks: dict | None = None, categorical=None):
+def build_pipeline(config: dict, columns=None, *, blocks: dict | None = None, categorical=None, harmonize=None,
+                   groups=None):
     """The modelling Pipeline for a validated config (see :func:`radiomix.config.load_config`).
 
     Renamed from ``make_pipeline`` (which shadowed scikit-learn's); the old name still works with a
@@ -401,10 +398,21 @@ def build_pipeline(config: dict, columns=None, *, blocks: dict | None = None, ca
         Column blocks ``{"radiomic": [...], "clinical": [...], "genetic": [...]}`` (``study.columns.blocks``).
     categorical : list of str, optional
         The non-numeric feature columns.
+    harmonize : list of str, optional
+        The columns ComBat harmonizes (``study.columns.harmonized``); default: the radiomic block.
+    groups : array, optional
+        The patient of every row of the table the pipeline is fitted on (by position): late-fusion stacking
+        then splits by patient (:class:`radiomix.splits.IndexGroupKFold`).
+
+    Probability corrections (``calibration.recalibrate``, ``balance.correction``) are not steps of this
+    Pipeline: they are learned on inner out-of-fold predictions of rows that were not resampled
+    (:func:`radiomix.search.finalize`).
     """
     from imblearn.pipeline import Pipeline
 
-    groups = blocks or {}
+    block_map = blocks or {}
+    if harmonize is None:
+        harmonize = list(block_map.get("radiomic", []))
     categorical = list(categorical or [])
     columns = list(columns) if columns is not None else []
     n_jobs = config.get("n_jobs", 1)
@@ -413,22 +421,28 @@ def build_pipeline(config: dict, columns=None, *, blocks: dict | None = None, ca
         from sklearn.ensemble import StackingClassifier
         from sklearn.linear_model import LogisticRegression
 
-        blocks = block_columns(columns, config, groups)
+        blocks = block_columns(columns, config, block_map)
         if len(blocks) < 2:
             raise ValueError(f"late fusion needs at least two non-empty blocks; found {sorted(blocks)} among "
                              f"fusion.blocks {config['fusion']['blocks']}")
         estimators = []
         for name, cols in blocks.items():
-            needs_batch = config["harmonize"]["method"] == "combat" and set(groups.get("radiomic", [])) & set(cols)
+            needs_batch = config["harmonize"]["method"] == "combat" and set(harmonize) & set(cols)
             entry = cols + ([config["batch"]] if needs_batch else [])
-            steps = [("columns", _Select(entry))] + _block_steps(config, entry, groups, categorical,
+            steps = [("columns", _Select(entry))] + _block_steps(config, entry, harmonize, categorical,
                                                                  _final_model(config, inner_jobs))
             estimators.append((name, Pipeline(steps).set_output(transform="pandas")))
-        inner = StratifiedKFold(config["cv"]["inner"]["n_splits"], shuffle=True, random_state=config["random_state"])
+        k, rs = config["cv"]["inner"]["n_splits"], config["random_state"]
+        if groups is not None:
+            from .splits import IndexGroupKFold
+
+            inner = IndexGroupKFold(pd.factorize(pd.Series(np.asarray(groups, dtype=object)))[0], k, True, rs)
+        else:
+            inner = StratifiedKFold(k, shuffle=True, random_state=rs)
         stack = StackingClassifier(estimators, final_estimator=LogisticRegression(max_iter=1000), cv=inner,
                                    stack_method="predict_proba")
         return Pipeline([("model", stack)])
-    pipe = Pipeline(_block_steps(config, columns, groups, categorical, _final_model(config, inner_jobs)))
+    pipe = Pipeline(_block_steps(config, columns, harmonize, categorical, _final_model(config, inner_jobs)))
     return pipe.set_output(transform="pandas")
 
 
@@ -441,10 +455,10 @@ def make_pipeline(config: dict, columns=None, *, groups: dict | None = None, cat
 
 
 def search_space(config: dict, pipeline=None) -> dict:
-    """The hyperparameter search space with the Pipeline's parameter names (``model__max_depth``...;
-    under calibration ``model__estimator__...``; with late fusion one entry per block)."""
+    """The hyperparameter search space with the Pipeline's parameter names (``model__max_depth``...; with
+    late fusion one entry per block)."""
     raw = {k: list(v) for k, v in (config["model"].get("search") or {}).items()}
-    prefix = "model__estimator__" if config["calibration"]["recalibrate"] != "none" else "model__"
+    prefix = "model__"
     if config["fusion"]["mode"] == "late" and pipeline is not None:
         out = {}
         for name, _ in pipeline.named_steps["model"].estimators:

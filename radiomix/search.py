@@ -15,7 +15,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
-__all__ = ["SearchPlan", "SearchResult", "inner_cv", "tune", "youden_threshold", "choose_threshold"]
+__all__ = ["SearchPlan", "SearchResult", "InnerSplit", "inner_cv", "inner_split", "tune", "youden_threshold",
+           "choose_threshold", "finalize"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,10 @@ class SearchPlan:
     ``method`` is ``"random"`` (``n_candidates`` points), ``"grid"`` (all) or ``"halving"`` (successive
     halving); ``time_budget`` caps the seconds of a random/grid search (at least one candidate runs);
     ``inner_splits`` folds (grouped when the rows have groups) score candidates with ``scoring``;
-    ``threshold`` is ``"youden"`` (chosen on inner out-of-fold predictions) or a fixed number.
+    ``threshold`` is ``"youden"`` (chosen on inner out-of-fold predictions) or a fixed number;
+    ``correction`` is None or the probability correction of :class:`radiomix.calibration.RecalibratedClassifier`
+    (``"sigmoid"``, ``"isotonic"``, ``"prevalence"``) applied to the tuned model, learned from inner
+    out-of-fold predictions of rows that were not resampled.
     """
 
     space: dict = field(default_factory=dict)
@@ -36,6 +40,14 @@ class SearchPlan:
     inner_splits: int = 3
     scoring: str = "roc_auc"
     threshold: object = "youden"
+    correction: str | None = None
+
+    def inner_description(self, outer_kind: str) -> str:
+        """How the inner folds split, in words (for the run record)."""
+        if outer_kind == "leave_site_out":
+            return ("leave one training site out (>= 3 training sites; otherwise "
+                    f"{self.inner_splits}-fold stratified, grouped by patient when groups are set)")
+        return f"{self.inner_splits}-fold stratified, grouped by patient when groups are set"
 
 
 @dataclass
@@ -56,6 +68,39 @@ def inner_cv(n_splits: int, groups=None, seed: int = 0):
     if groups is not None:
         return StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+
+
+@dataclass(frozen=True)
+class InnerSplit:
+    """The inner folds of one training set: the splitter, the labels it groups by, and a description."""
+
+    cv: object
+    groups: np.ndarray | None
+    description: str
+
+
+def inner_split(plan: SearchPlan, *, groups=None, sites=None, leave_site_out: bool = False, seed: int = 0,
+                min_sites: int = 3) -> InnerSplit:
+    """The inner folds of a training set.
+
+    With ``leave_site_out`` (the outer folds leave a site out) and at least ``min_sites`` training sites,
+    each inner fold leaves one training site out, so tuning rewards what the outer folds measure:
+    generalisation to an unseen site. With fewer sites it falls back to stratified folds (grouped by patient
+    when ``groups`` is given) and says so in the description.
+    """
+    if leave_site_out and sites is not None:
+        from sklearn.model_selection import LeaveOneGroupOut
+
+        s = np.asarray(sites).astype(str)
+        k = len(set(s))
+        if k >= min_sites:
+            return InnerSplit(LeaveOneGroupOut(), s, f"leave-one-site-out over {k} training sites")
+        fallback = inner_cv(plan.inner_splits, groups, seed)
+        return InnerSplit(fallback, None if groups is None else np.asarray(groups),
+                          f"{plan.inner_splits}-fold {'grouped ' if groups is not None else ''}stratified "
+                          f"(only {k} training site(s); leave-site-out needs >= {min_sites})")
+    return InnerSplit(inner_cv(plan.inner_splits, groups, seed), None if groups is None else np.asarray(groups),
+                      f"{plan.inner_splits}-fold {'grouped ' if groups is not None else ''}stratified")
 
 
 def _halving(pipeline, plan: SearchPlan, X, y, groups, cv, seed) -> SearchResult:
@@ -132,3 +177,27 @@ def choose_threshold(estimator, plan: SearchPlan, X, y, *, groups=None, seed: in
     cv = cv if cv is not None else inner_cv(plan.inner_splits, groups, seed)
     p = cross_val_predict(clone(estimator), X, y, groups=groups, cv=cv, method="predict_proba")[:, 1]
     return youden_threshold(y, p)
+
+
+def finalize(estimator, plan: SearchPlan, X, y, *, groups=None, seed: int = 0, cv=None):
+    """The tuned ``estimator`` made ready for use: its probability correction (``plan.correction``) and its
+    decision threshold, both learned from out-of-fold probabilities over the inner folds of ``(X, y)`` (rows
+    that were never resampled; grouped by patient through ``cv``/``groups``). Returns ``(model, threshold)``,
+    where ``model`` is ``estimator`` or a :class:`radiomix.calibration.RecalibratedClassifier` around it."""
+    from sklearn.model_selection import cross_val_predict
+
+    needs_oof = plan.threshold == "youden" or plan.correction in ("sigmoid", "isotonic")
+    cv = cv if cv is not None else inner_cv(plan.inner_splits, groups, seed)
+    oof = None
+    if needs_oof:
+        oof = cross_val_predict(clone(estimator), X, y, groups=groups, cv=cv, method="predict_proba")[:, 1]
+    model = estimator
+    if plan.correction is not None:
+        from .calibration import RecalibratedClassifier
+
+        model = RecalibratedClassifier(clone(estimator), method=plan.correction, random_state=seed)
+        model.fit_from_predictions(estimator, y, oof)
+        oof = model.correct(oof) if oof is not None else None
+    if plan.threshold != "youden":
+        return model, float(plan.threshold)
+    return model, youden_threshold(np.asarray(y), oof)

@@ -38,7 +38,10 @@ class Columns:
     """The roles of the table's columns in a study.
 
     features : the model's input columns, in table order; ``categorical`` the non-numeric ones among them.
-    blocks : ``{"radiomic": [...], "clinical": [...], "genetic": [...]}`` (from the merge record, or by name).
+    blocks : ``{"radiomic": [...], "clinical": [...], "genetic": [...]}`` (from the extraction/merge record,
+        ``features.groups`` in the config, or pyradiomics names); numeric columns that fit none of these are
+        listed in ``unassigned`` (and modelled with the clinical block).
+    harmonized : the columns ComBat harmonizes; ``harmonize_excluded`` those kept out by ``harmonize.exclude``.
     id, target, batch, groups : the names of those columns (``batch``/``groups`` may be None).
     """
 
@@ -49,6 +52,9 @@ class Columns:
     target: str | None = None
     batch: str | None = None
     groups: str | None = None
+    harmonized: list = field(default_factory=list)
+    harmonize_excluded: list = field(default_factory=list)
+    unassigned: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -168,19 +174,34 @@ class Study:
 
     def settings(self) -> dict:
         """The study's plans as the run record stores them (``metrics.json`` ``settings``)."""
+        from .metrics import BOOTSTRAP_SCHEME
+
+        scheme = {"stratified": "within each class", "simple": "patients freely (prevalence varies)"}
+        unit = "patients (all rows of a group together)" if self.groups is not None else "patients"
+        h = self.config["harmonize"]
         return {"task": self.task.name, "outer": self.outer.kind, "outer_splits": self.outer.n_splits,
-                "n_repeats": self.outer.n_repeats, "inner_splits": self.search.inner_splits,
+                "n_repeats": self.outer.n_repeats, "inner": self.search.inner_description(self.outer.kind),
+                "inner_splits": self.search.inner_splits,
                 "search": self.search.method, "n_candidates": self.search.n_candidates,
                 "time_budget": self.search.time_budget, "scoring": self.search.scoring,
-                "threshold": self.search.threshold, "n_bootstrap": self.n_bootstrap,
-                "ci_method": "percentile bootstrap over patients, stratified by class",
-                "random_state": self.random_state}
+                "threshold": self.search.threshold, "probability_correction": self.search.correction or "none",
+                "harmonize": h["method"], "harmonize_unseen": h["unseen"] if h["method"] == "combat" else None,
+                "n_bootstrap": self.n_bootstrap,
+                "ci_method": f"percentile bootstrap over {unit}",
+                "ci_resampling": {m: scheme[v] for m, v in BOOTSTRAP_SCHEME.items()},
+                "aggregate": self.config["aggregate"], "random_state": self.random_state}
 
     def data_record(self) -> dict:
         """What the run record says about the data (``metrics.json`` ``data``)."""
-        return {"n_features": len(self.columns.features), "classes": [str(c) for c in self.classes],
+        c = self.columns
+        return {"n_features": len(c.features), "classes": [str(v) for v in self.classes],
+                "positive_class": str(self.classes[1]) if len(self.classes) > 1 else None,
                 "n_dropped_missing_target": self.n_dropped_missing_target,
-                "column_groups": {k: len(v) for k, v in self.columns.blocks.items()}}
+                "n_rows": int(len(self.y)),
+                "n_groups": int(len(pd.unique(self.groups))) if self.groups is not None else None,
+                "column_groups": {k: len(v) for k, v in c.blocks.items()},
+                "harmonized": list(c.harmonized), "harmonize_excluded": list(c.harmonize_excluded),
+                "unassigned": list(c.unassigned), "notes": list(self.notes)}
 
     # ------------------------------------------------------------------------------------- constructors
     @classmethod
@@ -223,14 +244,16 @@ class Study:
                    sites=None if sites is None else np.asarray(sites))
 
 
-def make_study(table, config: dict | str | os.PathLike | None = None, **overrides) -> Study:
+def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose: bool = True, **overrides) -> Study:
     """Resolve a table and a config into a :class:`Study`.
 
     ``table`` is a DataFrame or a path (CSV/TSV/Parquet); ``config`` a dict, a YAML path or None (the
     shipped default); ``overrides`` are top-level config keys (``target=``, ``id=``, ``batch=``, ``groups=``,
-    ``n_jobs=``...) that replace the config's when not None. Rows without a target are dropped and counted;
-    the id, target, batch and groups columns never become features (the batch column enters ``X`` only for
-    ComBat, which drops it).
+    ``positive=``, ``n_jobs=``...) that replace the config's when not None. Rows without a target are dropped
+    and counted; the id, target, batch and groups columns never become features (the batch column enters
+    ``X`` only for ComBat, which drops it). Every default that leaves columns, rows or groups out, or
+    changes the plan (rows dropped, numeric columns that fit no block, stratified folds made grouped), is
+    said once as a warning (``verbose``) and kept in ``study.notes`` for the run record.
     """
     if isinstance(config, dict):
         cfg = validate_config({**config, **{k: v for k, v in overrides.items() if v is not None}})
@@ -240,32 +263,87 @@ def make_study(table, config: dict | str | os.PathLike | None = None, **override
         from .io import read_table
 
         table = read_table(table)
+    notes: list[str] = []
     df, target = _index_and_check(table, cfg)
     missing_y = df[target].isna()
+    if missing_y.any():
+        notes.append(f"{int(missing_y.sum())} row(s) without a value of target {target!r} were left out: "
+                     f"{_names(df.index[missing_y])}")
     df = df.loc[~missing_y]
     task = infer_task(df[target]) if cfg["task"] == "auto" else get_task(cfg["task"])
-    y, classes = task.encode_target(df[target], target)
+    y, classes = task.encode_target(df[target], target, positive=cfg["positive"])
+    if cfg["positive"] is None:
+        notes.append(f"positive class of {target!r}: {classes[1]!r} (negative {classes[0]!r}); set positive: "
+                     "(or --positive) to choose")
     _check_model_serves(cfg["model"]["name"], task)
     features = _feature_columns(df, cfg)
     X = _model_input(df, features, cfg)
-    blocks = _blocks(df[features], dict(table.attrs))
+    blocks, unassigned = _blocks(df[features], dict(table.attrs), cfg)
     batch, grp = cfg.get("batch"), cfg.get("groups")
-    columns = Columns(features=features, categorical=[c for c in features if not pd.api.types.is_numeric_dtype(X[c])],
-                      blocks=blocks, id=cfg["id"], target=target, batch=batch, groups=grp)
-    pipe = build_pipeline(cfg, features, blocks=blocks, categorical=columns.categorical)
-    o, i = cfg["cv"]["outer"], cfg["cv"]["inner"]
-    outer = SplitPlan(o["kind"], o["n_splits"], 1 if o["kind"] == "leave_site_out" else o["n_repeats"],
-                      int(cfg["random_state"]))
+    groups = df[grp].to_numpy() if grp else None
+    categorical = [c for c in features if not pd.api.types.is_numeric_dtype(X[c])]
+    harmonized, excluded = _harmonized_columns(cfg, X, features, categorical, blocks, unassigned, notes)
+    if unassigned:
+        notes.append(f"{len(unassigned)} numeric column(s) fit no block (no extraction/merge record, names not "
+                     f"pyradiomics', not in features.groups): {_names(unassigned)}; they are modelled with the clinical "
+                     "block" + (" and harmonized (harmonize.features)" if set(unassigned) & set(harmonized) else ""))
+    columns = Columns(features=features, categorical=categorical, blocks=blocks, id=cfg["id"], target=target,
+                      batch=batch, groups=grp, harmonized=harmonized, harmonize_excluded=excluded,
+                      unassigned=unassigned)
+    outer = _outer_plan(cfg, groups, notes)
+    pipe = build_pipeline(cfg, features, blocks=blocks, categorical=categorical, harmonize=harmonized,
+                          groups=groups)
     search = SearchPlan(search_space(cfg, pipe), cfg["search"]["method"], cfg["search"]["n_candidates"],
-                        cfg["search"]["time_budget"], i["n_splits"], i["scoring"], cfg["threshold"])
+                        cfg["search"]["time_budget"], cfg["cv"]["inner"]["n_splits"], cfg["cv"]["inner"]["scoring"],
+                        cfg["threshold"], correction=_correction(cfg, notes))
     study = Study(config=cfg, task=task, X=X.reset_index(drop=True), y=y, ids=df.index.astype(str).to_numpy(),
-                  classes=classes, columns=columns, outer=outer, search=search, pipeline=pipe,
-                  groups=df[grp].to_numpy() if grp else None,
+                  classes=classes, columns=columns, outer=outer, search=search, pipeline=pipe, groups=groups,
                   sites=df[batch].astype(str).to_numpy() if batch else None,
-                  n_dropped_missing_target=int(missing_y.sum()))
+                  n_dropped_missing_target=int(missing_y.sum()), notes=notes)
     if outer.kind != "leave_site_out":
         task.check_folds(y, outer.n_splits)
+    if verbose:
+        for note in notes:
+            warnings.warn(note, StudyNote, stacklevel=2)
     return study
+
+
+class StudyNote(UserWarning):
+    """A default that changed what a run uses (rows, columns, folds), said once when the Study is made."""
+
+
+def _names(values, k: int = 10) -> str:
+    values = [str(v) for v in values]
+    return f"{values[:k]}{f' ... ({len(values)} in all)' if len(values) > k else ''}"
+
+
+def _outer_plan(cfg: dict, groups, notes: list) -> SplitPlan:
+    o = cfg["cv"]["outer"]
+    kind = o["kind"]
+    if kind == "stratified" and groups is not None:
+        kind = "grouped"
+        notes.append(f"cv.outer.kind 'stratified' became 'grouped' because groups is set ({cfg['groups']!r}): "
+                     "a patient's rows never fall on both sides of a split")
+    return SplitPlan(kind, o["n_splits"], 1 if kind == "leave_site_out" else o["n_repeats"], int(cfg["random_state"]))
+
+
+def _correction(cfg: dict, notes: list) -> str | None:
+    """The probability correction applied to each tuned model (see :mod:`radiomix.calibration`)."""
+    recal = cfg["calibration"]["recalibrate"]
+    method, corr = cfg["balance"]["method"], cfg["balance"]["correction"]
+    if recal != "none":
+        return recal
+    if method == "none" or corr == "none":
+        if method != "none":
+            notes.append(f"balance.method {method!r} with balance.correction none: predicted probabilities keep the "
+                         "resampled prevalence (too high for the rarer class); calibration is not interpretable")
+        return None
+    if corr == "auto":
+        corr = "prevalence" if method in ("random_over", "random_under") else "recalibrate"
+    if corr == "prevalence" and method not in ("random_over", "random_under"):
+        notes.append(f"balance.correction 'prevalence' is exact for random over/under-sampling only; {method!r} "
+                     "also changes the feature distribution")
+    return "prevalence" if corr == "prevalence" else "sigmoid"
 
 
 def _check_model_serves(name: str, task: Task) -> None:
@@ -293,6 +371,10 @@ def _index_and_check(table: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, str]
         raise ValueError(f"groups column {grp!r} not found; columns: {list(df.columns)[:20]}")
     if cfg["harmonize"]["method"] == "combat" and batch is None:
         raise ValueError("harmonize.method is 'combat' but no batch column is configured (set batch:)")
+    if grp is None and df.index.has_duplicates:
+        dup = df.index[df.index.duplicated(keep=False)].unique()
+        raise ValueError(f"id column {id_col!r} holds {len(dup)} duplicated id(s): {_names(dup)}; one row per case, "
+                         "or set groups (the patient column) when a patient has several rows (lesions, scans)")
     return df, target
 
 
@@ -339,15 +421,77 @@ def _model_input(df: pd.DataFrame, cols: list, cfg: dict) -> pd.DataFrame:
     return X
 
 
-def _blocks(features: pd.DataFrame, attrs: dict) -> dict:
-    """Column blocks from the merge record (``attrs``), else radiomic by name and the rest clinical."""
+def _resolve_columns(spec, columns: list, what: str) -> list:
+    """A list of columns or a regular expression, against ``columns``."""
+    if spec is None:
+        return []
+    if isinstance(spec, str):
+        rx = re.compile(spec)
+        return [c for c in columns if rx.search(str(c))]
+    missing = [c for c in spec if c not in columns]
+    if missing:
+        raise ValueError(f"{what} names columns that are not feature columns of the table: {_names(missing)}")
+    return list(spec)
+
+
+def _blocks(features: pd.DataFrame, attrs: dict, cfg: dict) -> tuple[dict, list]:
+    """Column blocks and the numeric columns that fit none.
+
+    The extraction/merge record (``attrs``) decides, else pyradiomics names; ``features.groups`` in the
+    config may name (override) the radiomic, clinical and genetic blocks by list or regex. Non-numeric
+    columns outside every block are clinical (extractors write numbers); numeric ones are ``unassigned``
+    (and modelled with the clinical block, as before, but said)."""
     from .tables import column_groups
 
     probe = features.copy()
     probe.attrs = attrs
     groups = column_groups(probe)
     cols = list(features.columns)
-    used = set(groups["radiomic"]) | set(groups["clinical"]) | set(groups["genetic"])
-    if not groups["clinical"] and not groups["genetic"]:
-        groups["clinical"] = [c for c in cols if c not in used]  # no merge record: non-radiomic = clinical
-    return {k: [c for c in v if c in cols] for k, v in groups.items()}
+    for name, spec in (cfg["features"].get("groups") or {}).items():
+        if name in ("radiomic", "clinical", "genetic"):
+            groups[name] = _resolve_columns(spec, cols, f"features.groups.{name}")
+    blocks = {k: [c for c in v if c in cols] for k, v in groups.items()}
+    assigned = set(blocks["radiomic"]) | set(blocks["clinical"]) | set(blocks["genetic"])
+    rest = [c for c in cols if c not in assigned]
+    numeric = [c for c in rest if pd.api.types.is_numeric_dtype(features[c]) or features[c].dtype == bool]
+    blocks["clinical"] = blocks["clinical"] + rest
+    return blocks, numeric
+
+
+def _harmonized_columns(cfg: dict, X: pd.DataFrame, features: list, categorical: list, blocks: dict,
+                        unassigned: list, notes: list) -> tuple[list, list]:
+    """The columns ComBat harmonizes (``harmonize.features``) and those ``harmonize.exclude`` keeps out."""
+    h = cfg["harmonize"]
+    if h["method"] != "combat":
+        return [], []
+    covs = set(h["covariates"] or [])
+    numeric = [c for c in features if c not in categorical and c not in covs]
+    excluded = [c for c in _resolve_columns(h["exclude"] or None, features, "harmonize.exclude") if c in numeric]
+    spec = h["features"]
+    if spec == "radiomic":
+        harmonized = [c for c in blocks["radiomic"] if c in numeric and c not in excluded]
+        loose = [c for c in unassigned if c in numeric and c not in excluded]
+        if loose or not harmonized:
+            raise ValueError(
+                f"ComBat would harmonize {len(harmonized)} radiomic column(s) and leave {len(loose)} numeric "
+                f"column(s) that fit no block raw beside them: {_names(loose)}. A half-harmonized table reveals the "
+                "site. Set harmonize.features: all (every numeric feature column), name the radiomic columns in "
+                "features.groups.radiomic (list or regex), or keep columns out with harmonize.exclude")
+    elif spec == "all":
+        harmonized = [c for c in numeric if c not in excluded]
+    else:
+        harmonized = [c for c in _resolve_columns(spec, features, "harmonize.features") if c not in excluded]
+        bad = [c for c in harmonized if c not in numeric]
+        if bad:
+            raise ValueError(f"harmonize.features names columns ComBat cannot harmonize (non-numeric or "
+                             f"covariates): {_names(bad)}")
+    if not harmonized:
+        raise ValueError("harmonize.method is 'combat' but no column is left to harmonize")
+    left = [c for c in numeric if c not in harmonized and c not in excluded]
+    msg = f"ComBat harmonizes {len(harmonized)} column(s) (harmonize.features: {spec if isinstance(spec, str) else 'list'})"
+    if excluded:
+        msg += f"; {len(excluded)} kept out by harmonize.exclude: {_names(excluded)}"
+    if left:
+        msg += f"; {len(left)} other numeric feature column(s) are not harmonized: {_names(left)}"
+    notes.append(msg)
+    return harmonized, excluded

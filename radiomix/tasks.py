@@ -39,9 +39,9 @@ class Task:
     explainer_output: str = ""
     report_sections: tuple = ()
 
-    def encode_target(self, target: pd.Series, column: str) -> tuple[np.ndarray, list]:
+    def encode_target(self, target: pd.Series, column: str, positive=None) -> tuple[np.ndarray, list]:
         """``(y, classes)``: the model's target vector and the original labels (rows without a target
-        must already be removed)."""
+        must already be removed); ``positive`` names the positive class where the task has one."""
         raise NotImplementedError
 
     def strata(self, y: np.ndarray) -> np.ndarray:
@@ -60,14 +60,16 @@ class Task:
         """Metrics of one set of predictions."""
         raise NotImplementedError
 
-    def confidence_intervals(self, y, scores, labels, *, n_boot: int, random_state) -> dict:
-        """``{metric: (low, high)}`` for repeated out-of-fold predictions (rows = repeats)."""
+    def confidence_intervals(self, y, scores, labels, *, n_boot: int, random_state, groups=None) -> dict:
+        """``{metric: (low, high)}`` for repeated out-of-fold predictions (rows = repeats); with ``groups``
+        whole patients are resampled."""
         raise NotImplementedError
 
 
 @dataclass(frozen=True)
 class BinaryTask(Task):
-    """A binary outcome: two labels, the second in sorted order (or 1 / True) is the positive class."""
+    """A binary outcome: two labels; the positive class is ``positive`` when given, else 1 / True, else the
+    second label in sorted order (the run says which)."""
 
     name: str = "binary"
     metrics: tuple = METRICS
@@ -77,7 +79,7 @@ class BinaryTask(Task):
     explainer_output: str = "log-odds"
     report_sections: tuple = ("roc", "precision-recall", "calibration", "decision-curve", "confusion")
 
-    def encode_target(self, target: pd.Series, column: str) -> tuple[np.ndarray, list]:
+    def encode_target(self, target: pd.Series, column: str, positive=None) -> tuple[np.ndarray, list]:
         obs = target.dropna()
         levels = sorted(obs.unique().tolist(), key=str)
         if len(levels) != 2:
@@ -89,6 +91,13 @@ class BinaryTask(Task):
             )
         if set(levels) == {0, 1} or set(levels) == {False, True}:
             levels = [0, 1] if 0 in levels else [False, True]
+        if positive is not None:
+            match = [v for v in levels if v == positive or str(v) == str(positive)]
+            if not match:
+                raise ValueError(f"positive class {positive!r} is not a value of target {column!r}; its values: "
+                                 f"{[str(v) for v in levels]}")
+            i = levels.index(match[0])
+            levels = [levels[1 - i], levels[i]]
         return (obs == levels[1]).astype(int).to_numpy(), levels
 
     def strata(self, y: np.ndarray) -> np.ndarray:
@@ -105,8 +114,8 @@ class BinaryTask(Task):
     def fold_metrics(self, y, scores, labels) -> dict:
         return binary_metrics(y, scores, labels)
 
-    def confidence_intervals(self, y, scores, labels, *, n_boot: int, random_state) -> dict:
-        return bootstrap_ci(y, scores, labels, n_boot=n_boot, random_state=random_state)
+    def confidence_intervals(self, y, scores, labels, *, n_boot: int, random_state, groups=None) -> dict:
+        return bootstrap_ci(y, scores, labels, n_boot=n_boot, random_state=random_state, groups=groups)
 
 
 #: Registered outcome types by name.

@@ -42,6 +42,10 @@ def _model_input(cfg, table):
 
 
 def _margin(pipe, X):
+    from radiomix.calibration import RecalibratedClassifier, logit
+
+    if isinstance(pipe, RecalibratedClassifier):  # SMOTE + sigmoid correction: the corrected log-odds
+        return logit(pipe.predict_proba(X)[:, 1])
     model = pipe.steps[-1][1]
     Xt = transform_for_model(pipe, X)
     if hasattr(model, "get_booster"):
@@ -151,16 +155,23 @@ def test_final_model_and_one_hot_mapping():
         model = fit_final_model(_study(cfg, table))
         res = explain_model(model, table)
     X, _ = model.check_table(table)
+    from radiomix.calibration import RecalibratedClassifier, logit
+
+    assert isinstance(model.pipeline, RecalibratedClassifier)           # SMOTE: corrected on inner OOF
+    pipe, slope = model.pipeline.estimator_, model.pipeline.slope_
     np.testing.assert_allclose(res.base_values + res.values.sum(axis=1),
-                               model.pipeline.steps[-1][1].decision_function(transform_for_model(model.pipeline, X)),
-                               rtol=1e-6, atol=1e-8)
+                               logit(model.pipeline.predict_proba(X)[:, 1]), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(res.base_values + res.values.sum(axis=1),
+                               model.pipeline.intercept_ + slope * pipe.steps[-1][1].decision_function(
+                                   transform_for_model(pipe, X)), rtol=1e-6, atol=1e-8)
     # stage is one-hot encoded (3 columns): its SHAP is the sum of those columns' SHAP
-    Xt = transform_for_model(model.pipeline, X)
+    Xt = transform_for_model(pipe, X)
     onehot = [c for c in Xt.columns if c.startswith("stage_")]
     assert len(onehot) == 3
-    coef = pd.Series(model.pipeline.steps[-1][1].coef_[0], index=Xt.columns)
+    coef = pd.Series(pipe.steps[-1][1].coef_[0], index=Xt.columns)
     centred = Xt[onehot] - Xt[onehot].mean()
-    np.testing.assert_allclose(res.values["stage"].to_numpy(), (centred * coef[onehot]).sum(axis=1), atol=1e-10)
+    np.testing.assert_allclose(res.values["stage"].to_numpy(), slope * (centred * coef[onehot]).sum(axis=1),
+                               atol=1e-10)
     tidy = res.tidy()
     assert set(tidy["feature"]) <= set(table.columns) and set(tidy["patient"]) == set(table["id"])
     assert tidy.loc[tidy["feature"] == "stage", "value"].isin(["I", "II", "III"]).all()

@@ -329,9 +329,17 @@ def test_unseen_estimate_on_a_training_site_reproduces_its_fitted_adjustment(par
                                combat.transform(b).filter(regex="^f").to_numpy(), rtol=0, atol=1e-12)
 
 
-def test_unseen_site_with_few_rows_warns_and_single_row_is_mean_only():
+def test_unseen_site_with_too_few_rows_is_refused_by_default():
     X = _multisite()
     combat = ComBat(batch="site", features=r"^f", unseen="estimate").fit(X[X.site != "c"])
+    with pytest.raises(ValueError, match=r"unseen site 'c' has 4 row\(s\) here; .* at least 10 rows"):
+        combat.transform(X[X.site == "c"].head(4))
+    assert np.isfinite(combat.transform(X[X.site == "c"].head(10)).filter(regex="^f").to_numpy()).all()
+
+
+def test_unseen_site_with_few_rows_warns_and_single_row_is_mean_only():
+    X = _multisite()
+    combat = ComBat(batch="site", features=r"^f", unseen="estimate", min_unseen_rows=1).fit(X[X.site != "c"])
     few = X[X.site == "c"].head(4)
     with pytest.warns(ComBatWarning, match=r"unseen site 'c' is estimated from 4 row"):
         out = combat.transform(few)
@@ -339,7 +347,8 @@ def test_unseen_site_with_few_rows_warns_and_single_row_is_mean_only():
     with pytest.warns(ComBatWarning, match="1 row"):
         one = combat.transform(few.head(1))
     # A single row cannot show its site's spread: mean-only, i.e. a pure shift of every feature.
-    combat_mean_only = ComBat(batch="site", features=r"^f", unseen="estimate", mean_only=True).fit(X[X.site != "c"])
+    combat_mean_only = ComBat(batch="site", features=r"^f", unseen="estimate", mean_only=True,
+                              min_unseen_rows=1).fit(X[X.site != "c"])
     np.testing.assert_allclose(one.to_numpy()[:, :-4].astype(float),
                                _quiet(combat_mean_only.transform, few.head(1)).to_numpy()[:, :-4].astype(float), atol=1e-12)
     # A feature constant (or missing) at the new site is shifted only, and never becomes NaN.
@@ -513,7 +522,7 @@ def _expected_failed_checks(estimator):
 
 # The generic checks use random float matrices: with batch=0 every row is its own "site", so these checks
 # exercise the API contract (input validation, cloning, pickling, names, dtypes), not the statistics.
-@parametrize_with_checks([ComBat(batch=0), ComBat(batch=0, unseen="estimate", parametric=False)],
+@parametrize_with_checks([ComBat(batch=0), ComBat(batch=0, unseen="estimate", parametric=False, min_unseen_rows=1)],
                          expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
@@ -557,20 +566,36 @@ def test_pipeline_set_output_feature_names_and_array_input():
     assert cross_val_score(pipe, X, y, cv=3, scoring="roc_auc").mean() > 0.6
 
 
-def test_default_features_are_the_recorded_radiomic_columns():
-    X = _multisite(n_features=6)
-    X = X.rename(columns={f"f{i:02d}": f"original_firstorder_F{i}" for i in range(6)})
-    X["clinical_score"] = np.arange(len(X), dtype=float)  # numeric but not radiomic: left alone
-    combat = ComBat(batch="site", covariates=["age"]).fit(X)
-    assert combat.features_ == [f"original_firstorder_F{i}" for i in range(6)]
-    # Groups recorded by radiomix.tables.merge take precedence over name patterns.
-    X.attrs["radiomix"] = {"groups": {"radiomic": ["original_firstorder_F1", "original_firstorder_F4"],
-                                      "clinical": ["age", "clinical_score"], "genetic": []}}
-    assert ComBat(batch="site", covariates=["age"]).fit(X).features_ == ["original_firstorder_F1",
-                                                                         "original_firstorder_F4"]
-    # Without radiomic names: every numeric column but batch, covariates and target.
-    plain = _multisite(n_features=4)
-    assert ComBat(batch="site", covariates=["age"]).fit(plain).features_ == ["f00", "f01", "f02", "f03"]
+def test_default_harmonizes_every_numeric_column_whatever_its_name():
+    # Names from three extractors side by side (pyradiomics, an IBSI-style in-house tool, a GLDZM fork):
+    # ComBat() harmonizes all of them, not only the ones a name pattern recognises, and equals neuroCombat
+    # on the whole matrix.
+    from neuroCombat import neuroCombat
+
+    X = _multisite(n_features=9)
+    names = ["original_firstorder_Mean", "original_glcm_Contrast", "wavelet-LLH_glszm_ZoneEntropy",
+             "Shape_volume", "GLCM_contrast", "IH_medianD", "original_gldzm_SmallDistanceEmphasis",
+             "Wavelet_HLL_stats_mean", "feature_7"]
+    X = X.rename(columns={f"f{i:02d}": n for i, n in enumerate(names)})
+    with pytest.warns(ComBatWarning, match=r"2 non-numeric column\(s\) are passed through unharmonized: \['sex', 'grade'\]"):
+        combat = ComBat(batch="site", covariates=["age"]).fit(X)
+    assert combat.features_ == names
+    got = combat.transform(X)
+    ref = _quiet(neuroCombat, X[names].to_numpy().T.copy(), X[["site", "age"]], "site",
+                 continuous_cols=["age"])["data"].T
+    np.testing.assert_allclose(got[names].to_numpy(), ref, rtol=0, atol=1e-10)
+    # The recorded/pyradiomics block is an explicit option, and it refuses to leave other numeric columns raw.
+    with pytest.raises(ValueError, match=r"leave 6 numeric column\(s\) that fit no block raw beside them"):
+        ComBat(batch="site", covariates=["age"], features="radiomic").fit(X)
+    others = names[3:]  # includes original_gldzm_*: pyradiomics has no GLDZM class, so no name rule knows it
+    kept = ComBat(batch="site", covariates=["age"], features="radiomic", exclude=others).fit(X)
+    assert kept.features_ == names[:3] and kept.excluded_features_ == others
+    np.testing.assert_array_equal(kept.transform(X)[others].to_numpy(), X[others].to_numpy())
+    # Groups recorded by radiomix.tables.merge name the block for features="radiomic".
+    X.attrs["radiomix"] = {"groups": {"radiomic": names[3:], "clinical": ["age"] + names[:3], "genetic": []}}
+    assert ComBat(batch="site", covariates=["age"], features="radiomic").fit(X).features_ == names[3:]
+    # exclude as a regular expression (e.g. shape features kept out).
+    assert "Shape_volume" not in ComBat(batch="site", covariates=["age"], exclude=r"(?i)shape").fit(X).features_
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 
 from radiomix.evaluate import nested_cv
 from radiomix.pipeline import MODELS, build_pipeline, make_pipeline
-from radiomix.study import SplitPlan, Study, make_study
+from radiomix.study import SplitPlan, Study, StudyNote, make_study
 from radiomix.tasks import get_task
 
 
@@ -20,7 +20,10 @@ def _table(n=60, seed=0):
 
 
 def test_make_study_resolves_roles_once():
-    study = make_study(_table(), {"target": "outcome", "batch": "site", "harmonize": {"method": "combat"}})
+    cfg = {"target": "outcome", "batch": "site", "harmonize": {"method": "combat"},
+           "features": {"groups": {"clinical": ["age", "ldh", "sex"]}}}
+    with pytest.warns(StudyNote, match="positive class of 'outcome': 'N-'"):
+        study = make_study(_table(), cfg)
     assert study.task.name == "binary" and study.classes == ["N+", "N-"]      # sorted as text: N- is positive
     assert len(study.y) == 58 and study.n_dropped_missing_target == 2
     assert study.columns.features == ["original_shape_A", "original_glcm_B", "age", "ldh", "sex"]
@@ -30,6 +33,47 @@ def test_make_study_resolves_roles_once():
     assert set(study.sites) == {"A", "B", "C"} and study.ids[0] == "p0"
     assert study.search.space and all(k.startswith("model__") for k in study.search.space)
     assert study.pipeline.steps[0][0] == "combat"
+    assert study.pipeline.steps[0][1].features == ["original_shape_A", "original_glcm_B"]
+    assert study.columns.harmonized == ["original_shape_A", "original_glcm_B"] and study.columns.unassigned == []
+
+
+def test_combat_harmonizes_the_whole_table_or_stops_naming_the_columns():
+    t = _table().rename(columns={"original_glcm_B": "GLDZM_small_distance"})    # a name no rule knows
+    cfg = {"target": "outcome", "batch": "site", "harmonize": {"method": "combat"}, "positive": "N+"}
+    with pytest.raises(ValueError, match=r"leave 3 numeric column\(s\) that fit no block raw beside them: "
+                                         r"\['GLDZM_small_distance', 'age', 'ldh'\]"):
+        make_study(t, cfg)
+    with pytest.warns(StudyNote, match="ComBat harmonizes 4 column"):
+        every = make_study(t, {**cfg, "harmonize": {"method": "combat", "features": "all"}})
+    assert every.columns.harmonized == ["original_shape_A", "GLDZM_small_distance", "age", "ldh"]
+    assert every.pipeline.steps[0][1].features == every.columns.harmonized
+    shape_out = make_study(t, {**cfg, "harmonize": {"method": "combat", "features": "all", "exclude": "shape"},
+                               "features": {"groups": {"clinical": ["age", "ldh"]}}}, verbose=False)
+    assert shape_out.columns.harmonize_excluded == ["original_shape_A"]
+    assert shape_out.columns.harmonized == ["GLDZM_small_distance", "age", "ldh"]
+    assert any("kept out by harmonize.exclude: ['original_shape_A']" in n for n in shape_out.notes)
+    assert shape_out.data_record()["harmonize_excluded"] == ["original_shape_A"]
+
+
+def test_duplicate_ids_without_groups_are_refused_by_name():
+    t = _table()
+    t.loc[5, "id"] = "p4"
+    t.loc[9, "id"] = "p8"
+    with pytest.raises(ValueError, match=r"2 duplicated id\(s\): \['p4', 'p8'\]"):
+        make_study(t, {"target": "outcome"}, verbose=False)
+    ok = make_study(t.assign(patient=t["id"]), {"target": "outcome", "groups": "patient"}, verbose=False)
+    assert ok.outer.kind == "grouped" and any("became 'grouped'" in n for n in ok.notes)
+
+
+def test_positive_class_is_chosen_by_the_user():
+    t = _table()
+    default = make_study(t, {"target": "outcome"}, verbose=False)
+    chosen = make_study(t, {"target": "outcome"}, positive="N+", verbose=False)
+    assert default.classes[1] == "N-" and chosen.classes == ["N-", "N+"]
+    np.testing.assert_array_equal(chosen.y, 1 - default.y)
+    assert chosen.data_record()["positive_class"] == "N+"
+    with pytest.raises(ValueError, match=r"positive class 'yes' is not a value of target 'outcome'"):
+        make_study(t, {"target": "outcome", "positive": "yes"}, verbose=False)
 
 
 def test_outer_folds_are_stable_and_cover_every_row():

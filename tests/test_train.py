@@ -47,7 +47,8 @@ def cohort_table(demo_features):
 
 @pytest.mark.slow
 def test_leave_one_site_out_with_combat(cohort_table, tmp_path):
-    cfg = {**FAST, "target": "outcome", "batch": "site", "harmonize": {"method": "combat", "covariates": ["age"]},
+    cfg = {**FAST, "target": "outcome", "batch": "site",
+           "harmonize": {"method": "combat", "covariates": ["age"], "unseen": "estimate"},
            "impute": {"method": "median"}, "select": {"mrmr": 10}, "balance": {"method": "smote"},
            "cv": {"outer": {"kind": "leave_site_out"}}, "final_model": True}
     with warnings.catch_warnings():
