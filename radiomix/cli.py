@@ -33,32 +33,53 @@ def main():
 @click.option("--id", "id_", help="Case-id column (overrides the config).")
 @click.option("--batch", help="Site/batch column (overrides the config).")
 @click.option("--groups", help="Patient/group column (overrides the config).")
+@click.option("--positive", help="Label of the positive class (overrides the config's positive).")
 @click.option("--jobs", "-j", type=int, default=None, help="Parallel outer folds (overrides the config).")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Run folder.")
-def train(table, config, target, id_, batch, groups, jobs, out):
+def train(table, config, target, id_, batch, groups, positive, jobs, out):
     """Nested cross-validation on TABLE, then the final model refit on all rows; writes metrics.json,
     folds.csv, oof_predictions.csv, config.resolved.yaml and model.skops into the run folder."""
+    import warnings
+
     from .config import ConfigError
     from .train import train as run
 
     try:
-        res = run(table, config, out=out, target=target, id=id_, batch=batch, groups=groups, n_jobs=jobs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = run(table, config, out=out, target=target, id=id_, batch=batch, groups=groups, n_jobs=jobs,
+                      positive=positive)
     except (ConfigError, ValueError) as err:
         raise click.ClickException(str(err)) from err
+    _print_warnings(caught)
     _print_summary(res.summary)
     _console().print(f"run folder: [bold]{out}[/]")
+
+
+def _print_warnings(caught) -> None:
+    """Each distinct warning once, with a count; the Study's notes first, as notes."""
+    from collections import Counter
+
+    con = _console()
+    counts = Counter((type(w.message).__name__, str(w.message)) for w in caught)
+    for (kind, msg), n in sorted(counts.items(), key=lambda kv: kv[0][0] != "StudyNote"):
+        label = "note" if kind == "StudyNote" else f"warning ({kind})"
+        con.print(f"[yellow]{label}:[/] {msg}" + (f" [dim](x{n})[/]" if n > 1 else ""), highlight=False)
 
 
 @main.command()
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.argument("table", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Predictions (.csv/.parquet).")
-def predict(model, table, out):
+@click.option("--unseen-site", type=click.Choice(["refuse", "unharmonized"]), default="refuse", show_default=True,
+              help="Patients of a site ComBat cannot handle (unseen in training, or too few rows to estimate it): "
+                   "refuse, or score them with the model trained without harmonization.")
+def predict(model, table, out, unseen_site):
     """Apply a saved MODEL (model.skops from `radiomix train`) to TABLE.
 
     Checks that TABLE has the columns the model needs (missing ones are listed), ignores extra columns
     with a note, flags patients unlike any seen in training (novelty), and refuses sites the model
-    cannot handle.
+    cannot handle unless --unseen-site unharmonized.
     """
     import warnings
 
@@ -70,7 +91,7 @@ def predict(model, table, out):
         m = load_model(model)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            pred = m.predict(read_table(table))
+            pred = m.predict(read_table(table), unseen_site=unseen_site)
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     for w in caught:
@@ -131,6 +152,15 @@ def _print_summary(summary: dict, folds: bool = True):
             _console().print(f"  block {name:<10} AUC {a['estimate']:.3f} ({a['ci_low']:.3f}-{a['ci_high']:.3f})")
         for site, s in (summary.get("per_site") or {}).items():
             _console().print(f"  site {site:<12} n={s['n']:<4} AUC {s['auc']:.3f}")
+        o = summary.get("optimism")
+        if o:
+            _console().print(f"inner-CV score {o['inner_score_mean']:.3f} vs outer AUC per fold: optimism "
+                             f"{o['mean']:+.3f} (mean over folds)")
+        pl = summary.get("patient_level")
+        if pl:
+            a = pl["auc"]
+            _console().print(f"patient level ({pl['aggregate']} over rows, {pl['n_patients']} patients): AUC "
+                             f"{a['estimate']:.3f} ({a['ci_low']:.3f}-{a['ci_high']:.3f})")
     c = summary.get("calibration")
     if c:
         _console().print(f"calibration intercept {c['intercept']:.3f}, slope {c['slope']:.3f}")

@@ -138,6 +138,12 @@ def bootstrap_ci(y, p, labels, *, n_boot: int = 2000, alpha: float = 0.05, rando
     return {m: (float(np.nanpercentile(v, lo)), float(np.nanpercentile(v, hi))) for m, v in draws.items()}
 
 
+def _expit(z):
+    from scipy.special import expit
+
+    return expit(z)
+
+
 def logistic_fit(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None, fit_slope: bool = True):
     """Maximum-likelihood logistic regression of y on (1, x) (or on 1 with ``offset``), by Newton steps."""
     X = np.column_stack([np.ones_like(x), x]) if fit_slope else np.ones((x.size, 1))
@@ -145,7 +151,7 @@ def logistic_fit(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None,
     beta = np.zeros(X.shape[1])
     for _ in range(100):
         eta = X @ beta + off
-        mu = 1 / (1 + np.exp(-eta))
+        mu = _expit(eta)
         w = np.maximum(mu * (1 - mu), 1e-12)
         step = np.linalg.lstsq(X.T @ (w[:, None] * X), X.T @ (y - mu), rcond=None)[0]
         beta += step

@@ -33,10 +33,13 @@ class RadiomixModel:
     novelty : IsolationForest (after median imputation and scaling of the numeric columns) that flags
         patients unlike any seen in training; ``novelty_threshold`` is the 1st percentile of training scores.
     sites : training sites (batch values) when the config has a batch column.
+    unharmonized : with ComBat, the same procedure fitted without harmonization (a RadiomixModel), for
+        patients of a new site too few to estimate that site's ComBat shift (``predict(...,
+        unseen_site="unharmonized")``).
     """
 
     def __init__(self, pipeline, threshold, features, dtypes, categories, config, versions, cv_summary,
-                 novelty, novelty_threshold, sites, classes):
+                 novelty, novelty_threshold, sites, classes, unharmonized=None):
         self.pipeline = pipeline
         self.threshold = threshold
         self.features = features
@@ -49,14 +52,16 @@ class RadiomixModel:
         self.novelty_threshold = novelty_threshold
         self.sites = sites
         self.classes = classes
+        self.unharmonized = unharmonized
 
     # ---------------------------------------------------------------------------------------- applying
-    def check_table(self, table: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    def check_table(self, table: pd.DataFrame, *, allow_unseen: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
         """Validate a new table against the training schema; return ``(X, ids)``.
 
         Missing feature columns raise a ValueError listing them; extra columns are ignored with a warning;
         a batch value (site) never seen in training raises unless ComBat was configured to estimate
-        unseen sites (``harmonize.unseen: estimate``) or the model does not use the batch column.
+        unseen sites (``harmonize.unseen: estimate``), ``allow_unseen`` is set, or the model does not use
+        the batch column.
         """
         cfg = self.config
         df = table.copy()
@@ -84,24 +89,67 @@ class RadiomixModel:
         if uses_batch:
             X[batch] = X[batch].astype(str)
             unseen = sorted(set(X[batch]) - set(self.sites or []))
-            if unseen and cfg["harmonize"]["unseen"] != "estimate":
+            if unseen and cfg["harmonize"]["unseen"] != "estimate" and not allow_unseen:
                 raise ValueError(f"site(s) {unseen} were not in the training data and the model's ComBat was "
-                                 "configured with harmonize.unseen: error")
+                                 "configured with harmonize.unseen: error" + self._fallback_hint())
         return X, df.index.astype(str).to_numpy()
 
-    def predict_proba(self, table: pd.DataFrame) -> np.ndarray:
-        X, _ = self.check_table(table)
-        return self.pipeline.predict_proba(X)[:, 1]
+    def _fallback_hint(self) -> str:
+        if self.unharmonized is None:
+            return ""
+        return ("; to score them with the model trained without harmonization (saved with this one), pass "
+                "unseen_site='unharmonized' (radiomix predict --unseen-site unharmonized)")
 
-    def predict(self, table: pd.DataFrame) -> pd.DataFrame:
+    def _rows_needing_fallback(self, X: pd.DataFrame) -> np.ndarray:
+        """Rows of sites ComBat cannot handle here: unseen sites (``unseen: error``) or unseen sites with fewer
+        rows than ``harmonize.min_unseen_rows`` (``unseen: estimate``)."""
+        cfg = self.config
+        if cfg["harmonize"]["method"] != "combat":
+            return np.zeros(len(X), bool)
+        site = X[cfg["batch"]].astype(str)
+        unseen = ~site.isin(set(self.sites or [])).to_numpy()
+        if cfg["harmonize"]["unseen"] != "estimate":
+            return unseen
+        counts = site.map(site.value_counts())
+        return unseen & (counts < cfg["harmonize"].get("min_unseen_rows", 1)).to_numpy()
+
+    def predict_proba(self, table: pd.DataFrame, *, unseen_site: str = "refuse") -> np.ndarray:
+        return self.predict(table, unseen_site=unseen_site)["proba"].to_numpy()
+
+    def predict(self, table: pd.DataFrame, *, unseen_site: str = "refuse") -> pd.DataFrame:
         """Per patient: probability of the positive class, 0/1 label at the training threshold, the
-        novelty score and whether the patient lies outside the training distribution."""
-        X, ids = self.check_table(table)
-        p = self.pipeline.predict_proba(X)[:, 1]
+        novelty score and whether the patient lies outside the training distribution.
+
+        ``unseen_site``: what happens to patients of a site the model's ComBat cannot handle (a site unseen in
+        training with ``unseen: error``, or with fewer rows than ``harmonize.min_unseen_rows`` here):
+        ``"refuse"`` (default) raises with the numbers; ``"unharmonized"`` scores them with the model fitted
+        without harmonization (``harmonized`` False in the output).
+        """
+        if unseen_site not in ("refuse", "unharmonized"):
+            raise ValueError(f"unseen_site must be 'refuse' or 'unharmonized', got {unseen_site!r}")
+        X, ids = self.check_table(table, allow_unseen=unseen_site == "unharmonized")
+        fallback = self._rows_needing_fallback(X)
+        if fallback.any() and (unseen_site == "refuse" or self.unharmonized is None):
+            sites = sorted(set(X.loc[fallback, self.config["batch"]]))
+            need = self.config["harmonize"].get("min_unseen_rows", 1)
+            raise ValueError(f"site(s) {sites} were not in the training data and have too few rows here to estimate "
+                             f"their ComBat shift ({int(fallback.sum())} row(s); at least {need} per site needed in "
+                             "one call)" + (self._fallback_hint() if unseen_site == "refuse" else
+                                            "; this model was saved without an unharmonized variant"))
+        p = np.full(len(X), np.nan)
+        thr = np.full(len(X), float(self.threshold))
+        if (~fallback).any():
+            p[~fallback] = self.pipeline.predict_proba(X[~fallback])[:, 1]
+        if fallback.any():
+            alt = self.unharmonized
+            p[fallback] = alt.pipeline.predict_proba(X.loc[fallback, list(alt.features)])[:, 1]
+            thr[fallback] = alt.threshold
         score = self.novelty.score_samples(X[[c for c in self.features if c not in self.categories]])
-        out = pd.DataFrame({"id": ids, "proba": p, "label": (p >= self.threshold).astype(int),
-                            "predicted_class": [self.classes[int(v)] for v in (p >= self.threshold)],
+        out = pd.DataFrame({"id": ids, "proba": p, "label": (p >= thr).astype(int),
+                            "predicted_class": [self.classes[int(v)] for v in (p >= thr)],
                             "novelty_score": score, "novel": score < self.novelty_threshold})
+        if self.config["harmonize"]["method"] == "combat":
+            out["harmonized"] = ~fallback
         if out["novel"].any():
             warnings.warn(f"{int(out['novel'].sum())} patient(s) lie outside the training distribution "
                           f"(novelty score below the 1st percentile of training): {out.loc[out['novel'], 'id'].tolist()[:10]}",
@@ -133,13 +181,17 @@ def fit_final_model(study, *, cv_summary=None) -> RadiomixModel:
                           IsolationForest(n_estimators=200, random_state=seed)).fit(X[numeric])
     train_scores = novelty.score_samples(X[numeric])
     categories = {c: [str(v) for v in X[c].cat.categories] for c in categorical}
+    unharmonized = None
+    if study.config["harmonize"]["method"] == "combat":
+        # For a new site's patients too few to estimate its ComBat shift: the same procedure without ComBat.
+        unharmonized = fit_final_model(study.without_harmonization())
     return RadiomixModel(
         pipeline=best, threshold=float(thr), features=features,
         dtypes={c: str(X[c].dtype) for c in features}, categories=categories, config=study.config,
         versions={**versions(), "trained": time.strftime("%Y-%m-%d %H:%M:%S")},
         cv_summary=cv_summary, novelty=novelty, novelty_threshold=float(np.percentile(train_scores, 1)),
         sites=sorted(set(study.sites)) if study.sites is not None else None,
-        classes=[v.item() if hasattr(v, "item") else v for v in study.classes],
+        classes=[v.item() if hasattr(v, "item") else v for v in study.classes], unharmonized=unharmonized,
     )
 
 

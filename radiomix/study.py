@@ -203,6 +203,24 @@ class Study:
                 "harmonized": list(c.harmonized), "harmonize_excluded": list(c.harmonize_excluded),
                 "unassigned": list(c.unassigned), "notes": list(self.notes)}
 
+    def without_harmonization(self) -> Study:
+        """The same study with ``harmonize.method: none``: same rows, folds and search, the batch column out
+        of ``X`` and no ComBat step (the model a new site's patients can get without harmonization, and the
+        baseline that shows what ComBat adds)."""
+        import copy
+        import dataclasses
+
+        cfg = copy.deepcopy(self.config)
+        cfg["harmonize"]["method"] = "none"
+        c = self.columns
+        X = self.X[[col for col in self.X.columns if col in set(c.features)]]
+        columns = dataclasses.replace(c, harmonized=[], harmonize_excluded=[])
+        pipe = build_pipeline(cfg, c.features, blocks=c.blocks, categorical=c.categorical, harmonize=[],
+                              groups=self.groups)
+        search = dataclasses.replace(self.search, space=search_space(cfg, pipe))
+        return dataclasses.replace(self, config=cfg, X=X, columns=columns, pipeline=pipe, search=search,
+                                   notes=list(self.notes) + ["this variant does not harmonize the sites"])
+
     # ------------------------------------------------------------------------------------- constructors
     @classmethod
     def from_pipeline(cls, pipeline, X: pd.DataFrame, y, *, param_distributions: dict | None = None,

@@ -1,5 +1,6 @@
 """Shared test fixtures: the read-only reference data in ../shared/data (tests only, never at run time)."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -12,10 +13,18 @@ ORACLES = Path(__file__).resolve().parent / "oracles"
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """Path to ../shared/data; skips the test when the checkout has no shared data beside it."""
+    """Path to ../shared/data. Without it the test fails in CI (``CI=true``: the data must be there) and is
+    skipped on a developer's machine that has no data beside the checkout."""
     if not SHARED_DATA.is_dir():
+        if in_ci():
+            pytest.fail(f"CI=true but the shared test data are missing at {SHARED_DATA}")
         pytest.skip(f"shared test data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def in_ci() -> bool:
+    """True when the suite runs in CI (``CI`` set to true/1/yes)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")

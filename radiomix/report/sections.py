@@ -104,6 +104,21 @@ def data_section(doc: Document, run: RunRecord) -> None:
              f"missing outcome), {data.get('n_features', '?')} feature columns "
              f"({', '.join(f'{k}: {v}' for k, v in data.get('column_groups', {}).items())}).")
     doc.raw(table_html(bal))
+    if data.get("positive_class") is not None:
+        doc.text(f"Positive class: {data['positive_class']}.", cls="note")
+    if data.get("unassigned"):
+        u = data["unassigned"]
+        doc.text(f"{len(u)} numeric column(s) fit no block (no extraction/merge record, no pyradiomics name, not named "
+                 f"in features.groups) and were modelled with the clinical block: {', '.join(map(str, u[:20]))}"
+                 f"{' ...' if len(u) > 20 else ''}.", cls="note")
+    if data.get("harmonized"):
+        ex = data.get("harmonize_excluded") or []
+        doc.text(f"ComBat harmonized {len(data['harmonized'])} column(s)"
+                 + (f"; kept out by harmonize.exclude: {', '.join(map(str, ex[:20]))}{' ...' if len(ex) > 20 else ''}"
+                    if ex else "") + ".", cls="note")
+    if data.get("notes"):
+        doc.text("What the run decided by default (also printed by radiomix train and kept in metrics.json):")
+        doc.raw("<ul>" + "".join(f"<li>{html.escape(str(n))}</li>" for n in data["notes"]) + "</ul>")
     if "site" in oof.columns:
         per_site = oof.groupby("id").first().groupby("site").agg(patients=("y", "size"), positive=("y", "sum"))
         per_site["fraction positive"] = per_site["positive"] / per_site["patients"]
@@ -112,13 +127,15 @@ def data_section(doc: Document, run: RunRecord) -> None:
         _table_overview(doc, run)
 
 
-def _ci_table(summary: dict) -> pd.DataFrame:
+def _ci_table(summary: dict, resampling: dict | None = None) -> pd.DataFrame:
     rows = []
     for m, lab in METRIC_LABELS.items():
         if m in summary:
             s = summary[m]
-            rows.append({"metric": lab, "estimate": s["estimate"], "95% CI low": s["ci_low"],
-                         "95% CI high": s["ci_high"]})
+            row = {"metric": lab, "estimate": s["estimate"], "95% CI low": s["ci_low"], "95% CI high": s["ci_high"]}
+            if resampling:
+                row["bootstrap resamples"] = resampling.get(m, "")
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -127,13 +144,25 @@ def metrics_section(doc: Document, run: RunRecord) -> None:
     """Pooled out-of-fold metrics with CIs, and how they were computed."""
     s = run.settings
     af = run.summary.get("auc_folds", {})
-    doc.raw(table_html(_ci_table(run.summary)))
+    doc.raw(table_html(_ci_table(run.summary, s.get("ci_resampling"))))
+    inner = s.get("inner") or f"{s.get('inner_splits', '?')} folds"
     doc.text(f"Pooled out-of-fold predictions ({s.get('outer', '?')} outer folds: {s.get('outer_splits', '?')} x "
-             f"{s.get('n_repeats', 1)} repeat(s); inner {s.get('inner_splits', '?')} folds, {s.get('search', '?')} "
+             f"{s.get('n_repeats', 1)} repeat(s); inner: {inner}; {s.get('search', '?')} "
              f"search). CIs: {s.get('ci_method', 'bootstrap')} ({s.get('n_bootstrap', '?')} resamples). "
              f"Per-fold AUC {fmt_number(af.get('mean'))} +- {fmt_number(af.get('sd'))} over {af.get('n', '?')} folds. "
              "Decision threshold chosen inside each training fold "
-             f"({s.get('threshold', '?')}).", cls="note")
+             f"({s.get('threshold', '?')}); probability correction: {s.get('probability_correction', 'none')}"
+             " (learned on inner out-of-fold predictions of rows that were not resampled).", cls="note")
+    opt = run.summary.get("optimism")
+    if opt:
+        doc.text(f"Optimism of tuning: the chosen candidates' inner-CV score averaged {fmt_number(opt['inner_score_mean'])}"
+                 f", {fmt_number(opt['mean'])} above the outer folds' AUC (sd {fmt_number(opt['sd'])} over folds; per "
+                 "fold in the table of folds).", cls="note")
+    pl = run.summary.get("patient_level")
+    if pl:
+        doc.text(f"Patient level: each patient's prediction is the {pl['aggregate']} of their rows' out-of-fold "
+                 f"probabilities ({pl['n_patients']} patients, {pl['n_positive']} positive).")
+        doc.raw(table_html(_ci_table(pl)))
 
 
 @_section("roc", "ROC curve")
@@ -152,6 +181,11 @@ def precision_recall_section(doc: Document, run: RunRecord) -> None:
 def calibration_section(doc: Document, run: RunRecord) -> None:
     """Reliability curve with calibration intercept and slope (from metrics.json when there)."""
     summary = run.summary
+    balance = (run.config.get("balance") or {}).get("method", "none")
+    if balance != "none" and run.settings.get("probability_correction", "none") == "none":
+        doc.text(f"Warning: the training folds were resampled ({balance}) and no probability correction was "
+                 "applied, so the probabilities carry the resampled prevalence: calibration and decision curves "
+                 "below do not describe the patients' risk.", cls="note")
     doc.figure(calibration_figure(run.y, run.p, reliability=summary.get("reliability"),
                                   calibration=summary.get("calibration")),
                "calibration", "reliability curve")
@@ -186,7 +220,8 @@ def folds_section(doc: Document, run: RunRecord) -> None:
         doc.text("folds.csv not found.", cls="note")
         return
     cols = [c for c in ("test_site", "repeat", "fold", "n_test", "n_pos_test", "auc", "sensitivity",
-                        "specificity", "brier", "threshold", "inner_score", "n_candidates", "seconds", "params")
+                        "specificity", "brier", "threshold", "inner_score", "optimism", "inner", "n_candidates",
+                        "seconds", "params")
             if c in folds.columns]
     doc.raw(table_html(folds[cols]))
 
@@ -232,26 +267,49 @@ def selection_section(doc: Document, run: RunRecord) -> None:
     doc.raw(table_html(shown.reset_index()))
 
 
+def _site_effect_columns(run: RunRecord, batch: str) -> tuple[list, str]:
+    """The columns the site-effect panel looks at: those the run harmonized, else the table's radiomic block,
+    else every numeric column but the batch, target, id and covariates."""
+    from ..tables import column_groups
+
+    table, cfg = run.table, run.config
+    harmonized = [c for c in run.metrics.get("data", {}).get("harmonized") or [] if c in table.columns]
+    if harmonized:
+        return harmonized, f"the {len(harmonized)} harmonized columns"
+    radiomic = [c for c in column_groups(table)["radiomic"] if c in table.columns]
+    if radiomic:
+        return radiomic, f"the {len(radiomic)} radiomic columns"
+    reserved = {batch, cfg.get("target"), cfg.get("id"), cfg.get("groups"), *(cfg.get("harmonize", {}).get("covariates")
+                                                                            or [])}
+    numeric = [c for c in table.columns if c not in reserved and pd.api.types.is_numeric_dtype(table[c])
+               and not pd.api.types.is_bool_dtype(table[c])]
+    return numeric, f"the {len(numeric)} numeric columns"
+
+
 def _site_effect(doc: Document, run: RunRecord, batch: str) -> None:
     """Site prediction and Kruskal-Wallis before vs with ComBat, PCA before/after, features still site-dependent."""
     from ..harmonize import ComBat, compare_site_effect, plot_site_effect, site_effect
 
     cfg, top = run.config, run.top
     h = cfg.get("harmonize", {})
+    feats, what = _site_effect_columns(run, batch)
     combat = ComBat(batch=batch, covariates=h.get("covariates") or None,
-                    categorical=h.get("categorical") or None, target=cfg.get("target"))
+                    categorical=h.get("categorical") or None, target=cfg.get("target"), features=feats)
     site_df = run.table[run.table[batch].notna()]
-    cmp_ = compare_site_effect(site_df, combat, batch)
-    doc.text("Cross-validated AUC of predicting the site from the radiomic features (logistic, "
+    cmp_ = compare_site_effect(site_df, combat, batch, feats)
+    excluded = run.metrics.get("data", {}).get("harmonize_excluded") or []
+    doc.text(f"Cross-validated AUC of predicting the site from {what} (logistic, "
              "one-vs-rest), and the fraction of features whose distribution differs between sites "
              "(Kruskal-Wallis, BH 5%), before ComBat and with ComBat fitted inside the folds"
-             + (" (this run harmonized with ComBat)." if h.get("method") == "combat"
+             + (" (this run harmonized with ComBat" + (f"; {len(excluded)} column(s) kept out by harmonize.exclude: "
+                                                       f"{', '.join(map(str, excluded[:10]))}" if excluded else "")
+                + ")." if h.get("method") == "combat"
                 else " (this run did not use ComBat: the 'after' row shows what it would do)."),
              cls="note")
     doc.raw(table_html(cmp_.reset_index()))
-    doc.figure(plot_site_effect(site_df, combat, batch), "site_effect_pca",
-               "PCA of the radiomic features coloured by site, before and after ComBat")
-    kw = site_effect(combat.fit_transform(site_df), batch).kruskal
+    doc.figure(plot_site_effect(site_df, combat, batch, feats), "site_effect_pca",
+               f"PCA of {what} coloured by site, before and after ComBat")
+    kw = site_effect(combat.fit_transform(site_df), batch, feats).kruskal
     still = kw[kw["p_fdr"] < 0.05].sort_values("p_fdr")
     doc.text(f"{len(still)} of {len(kw)} features remain site-dependent after ComBat (Kruskal-Wallis, "
              "BH 5%): ComBat aligns per-site means and variances, not whole distributions"
