@@ -5,7 +5,10 @@ import json
 import pandas as pd
 import pytest
 import yaml
+from _refs import delong_se
 from click.testing import CliRunner
+from scipy.stats import norm
+from sklearn.metrics import roc_auc_score
 
 from radiomix.cli import main
 
@@ -46,10 +49,15 @@ def test_extract_merge_train_files(demo_cohort, tmp_path):
                             "--out", str(out)])
     assert res.exit_code == 0, res.output
     metrics = json.loads((out / "metrics.json").read_text())
-    assert 0 <= metrics["summary"]["auc"]["estimate"] <= 1
     assert metrics["data"]["n_features"] == 105 + 7 + 6  # radiomic + clinical (less outcome) + genetic
     oof = pd.read_csv(out / "oof_predictions.csv")
     assert set(oof.columns) >= {"id", "fold", "y", "proba", "threshold", "label", "site"} and len(oof) == 60
+    # The AUC is sklearn's on the out-of-fold predictions; its bootstrap CI (resampled within each class)
+    # is as wide as DeLong's normal interval.
+    a = metrics["summary"]["auc"]
+    assert a["estimate"] == pytest.approx(roc_auc_score(oof["y"], oof["proba"]))
+    se = delong_se(oof["y"].to_numpy(), oof["proba"].to_numpy())
+    assert a["ci_high"] - a["ci_low"] == pytest.approx(2 * norm.ppf(0.975) * se, rel=0.25)
     folds = pd.read_csv(out / "folds.csv")
     assert len(folds) == 5 and all(isinstance(json.loads(p), dict) for p in folds["params"])
     resolved = yaml.safe_load((out / "config.resolved.yaml").read_text())

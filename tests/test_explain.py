@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiomix.explain import explain_model, fold_shap, nested_cv_shap, source_columns, transform_for_model
+from radiomix.explain import (
+    explain_model,
+    fold_shap,
+    nested_cv_shap,
+    source_columns,
+    transform_for_model,
+    unwrap_correction,
+)
 
 
 def _table(n=90, seed=0):
@@ -68,13 +75,26 @@ def test_fold_shap_sums_to_margin(cfg):
         margin = _margin(pipe, X.iloc[test])
         got = total.xs(k, level="fold").to_numpy()
         np.testing.assert_allclose(got, margin, rtol=1e-4, atol=1e-4)
-    assert res.values.groupby(level="fold").size().sum() == len(table)  # every patient once
+    ids = res.values.index.get_level_values("id")
+    assert ids.is_unique and set(ids) == set(table["id"])  # every patient exactly once
     imp = res.importance()
     assert imp.index[0] in {"original_firstorder_F0", "sex", "original_firstorder_F2"}
     assert imp.loc["original_firstorder_F0", "direction"] > 0.5
-    assert ((imp["selected_fraction"] >= 0) & (imp["selected_fraction"] <= 1)).all()
+    # The selection, read directly from each fold's fitted mRMR step (a RecalibratedClassifier, used with
+    # SMOTE, is unwrapped to the pipeline it corrects).
+    cols = list(res.values.columns)
+    used = []
+    for model, _ in res.models:
+        pipe = unwrap_correction(model)[0]
+        names = (source_columns(list(pipe.named_steps["mrmr"].get_feature_names_out()), cols)
+                 if "mrmr" in pipe.named_steps else cols)
+        used.append({c: c in set(names) for c in cols})
+    used = pd.DataFrame(used)
+    np.testing.assert_allclose(imp["selected_fraction"], used.mean()[imp.index])
+    np.testing.assert_array_equal(res.selected.to_numpy(), used[list(res.selected.columns)].to_numpy())
+    assert ("mrmr" in unwrap_correction(res.models[0][0])[0].named_steps) == (cfg is LOGIT)
     if cfg is LOGIT:  # ComBat drops the batch column; mRMR keeps 5 of 9 columns: unselected features have SHAP exactly 0 in that fold
-        assert (res.selected.sum(axis=1) <= 5).all()
+        assert not used.all().all()  # some columns really were left out in some fold
         for (_r, k), row in res.selected.iterrows():
             dropped = [c for c in row.index if not row[c]]
             assert (res.values.xs(k, level="fold")[dropped] == 0).all().all()

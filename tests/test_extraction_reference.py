@@ -96,6 +96,21 @@ def test_bitwise_equal_to_pyradiomics_direct(shared_data, case, preset):
     assert np.array_equal(got.to_numpy(float), np.array(list(expected.values())), equal_nan=True)
 
 
+@pytest.mark.parametrize("preset", ["ct-original", "ct"])
+def test_bitwise_equal_to_pyradiomics_direct_on_a_generated_case(tmp_path, preset):
+    # The same comparison on a case written here, so extraction is checked against pyradiomics even
+    # without ../shared/data.
+    from radiomix._resources import resolve_params_file
+    from radiomix.extraction.synthetic import write_case
+
+    image, mask = write_case(tmp_path, "g0", seed=3, shape=(96, 96, 30))
+    expected = _pyradiomics_direct(image, mask, resolve_params_file(preset))
+    manifest = pd.DataFrame({"id": ["g0"], "image": [str(image)], "mask": [str(mask)]})
+    got = extract(manifest, preset, progress=False).loc["g0"]
+    assert len(expected) > 100 and list(got.index) == list(expected)
+    assert np.array_equal(got.to_numpy(float), np.array(list(expected.values())), equal_nan=True)
+
+
 def test_pyradiomics_diagnostics_mode_keeps_its_diagnostics(shared_data):
     pr = shared_data / "pyradiomics"
     feats, diag = extract_case(pr / "breast1_image.nrrd", pr / "breast1_label.nrrd", "ct-original",

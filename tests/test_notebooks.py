@@ -23,7 +23,9 @@ def test_notebooks_run_and_are_committed_without_outputs(tmp_path):
         shutil.copy(path, tmp_path / path.name)
         nb = nbformat.read(tmp_path / path.name, as_version=4)
         t = time.perf_counter()
-        nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+        # allow_errors: a failing cell is recorded as an error output, so the assertion below (which names
+        # the notebook and the error) is what fails, not nbclient's first CellExecutionError.
+        nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
                                 resources={"metadata": {"path": str(tmp_path)}}).execute()
         seconds[path.name] = time.perf_counter() - t
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -32,3 +34,5 @@ def test_notebooks_run_and_are_committed_without_outputs(tmp_path):
     assert (work / "table.parquet").is_file() and (work / "run" / "report.html").is_file()
     assert (work / "run" / "figures" / "shap_beeswarm.png").is_file()
     print(seconds)
+    # README: each notebook "runs in under a minute"; 120 s leaves room for a busy 2-core machine.
+    assert max(seconds.values()) < 120, seconds

@@ -21,6 +21,16 @@ def _table(n=90, seed=0):
     return X.assign(id=[f"p{i:03d}" for i in range(n)], outcome=y, site=rng.choice(["A", "B", "C"], n))
 
 
+# Written out here (not derived from REGISTRY), so a section dropped, renamed or moved is noticed.
+EXPECTED_SECTIONS = ["data", "metrics", "roc", "precision-recall", "calibration", "decision-curve", "confusion",
+                     "folds", "sites", "blocks", "selection", "site-effect", "shap", "config"]
+
+
+def _in_report_order(sections):
+    """The expected sections as they appear in the page: all of them, in order, each once."""
+    return [s for s in sections if s in EXPECTED_SECTIONS]
+
+
 BASE = {"target": "outcome", "batch": "site", "search": {"n_candidates": 2}, "cv": {"outer": {"n_splits": 3}},
         "bootstrap": 100}
 
@@ -66,7 +76,7 @@ def test_report_sections_images_offline(runs):
     root, table = runs
     path = write_report(root / "xgb", table=table, n_bootstrap=50)
     p, text = _parse(path)
-    assert set(SECTIONS) <= set(p.sections)
+    assert _in_report_order(p.sections) == EXPECTED_SECTIONS  # all, in order
     names = {i["title"] for i in p.images}
     assert {"roc", "precision_recall", "calibration", "decision_curve", "confusion", "shap_bar",
             "shap_beeswarm", "selection_stability", "site_effect_pca"} <= names
@@ -85,7 +95,7 @@ def test_report_late_fusion_without_model(runs):
     root, _ = runs
     path = write_report(root / "late", n_bootstrap=20)
     p, text = _parse(path)
-    assert set(SECTIONS) <= set(p.sections)
+    assert _in_report_order(p.sections) == EXPECTED_SECTIONS  # all, in order
     assert "roc_blocks" in {i["title"] for i in p.images}
     assert "radiomic" in text and "clinical" in text and "fused" in text
     assert "No final model" in text
@@ -104,7 +114,7 @@ def test_report_without_bootstrap_cis(runs, tmp_path):
     m["summary"]["calibration"] = {"intercept": None, "slope": None}
     (run / "metrics.json").write_text(json.dumps(m))
     p, text = _parse(write_report(run, n_bootstrap=0))
-    assert set(SECTIONS) <= set(p.sections) and "n/a" in text
+    assert _in_report_order(p.sections) == EXPECTED_SECTIONS and "n/a" in text
 
 
 def test_report_sections_alone(runs):
@@ -126,7 +136,7 @@ def test_report_sections_alone(runs):
     text = doc.body()
     assert '<section id="folds">' in text and "<th>inner_score</th>" in text
     assert f"<td>{run.folds['auc'].iloc[0]:.3f}</td>" in text
-    assert [sid for sid, _, _ in REGISTRY] == list(SECTIONS)
+    assert [sid for sid, _, _ in REGISTRY] == EXPECTED_SECTIONS and list(SECTIONS) == EXPECTED_SECTIONS
     doc = Document()
     roc_section(doc, run)  # figures embedded, none written without a figures folder
     assert '<section id="roc">' in doc.body() and 'title="roc" src="data:image/png;base64,' in doc.body()

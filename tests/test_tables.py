@@ -128,6 +128,41 @@ def test_horng_real_messy_tables(shared_data, capsys):
               normalize_ids=lambda s: s[:5], verbose=False)
 
 
+def test_messy_exports_without_shared_data(tmp_path, capsys):
+    # The quirks of the Horng CaPTk / clinical / CT exports, written here so they are tested without
+    # ../shared/data: a BOM before the id header, Excel's '#NAME?' in a feature, an unnamed id column,
+    # 'no data', and ids with a trailing scan letter.
+    rng = np.random.default_rng(0)
+    ids = [f"R01-{i:03d}" for i in range(1, 9)]
+    rad = pd.DataFrame({"SubjectID": ids, "T1_A_Mean": rng.normal(size=8), "T1_A_Ecc": rng.normal(size=8)})
+    rad["T1_A_Ecc"] = rad["T1_A_Ecc"].astype(object)
+    rad.loc[2, "T1_A_Ecc"] = "#NAME?"  # Excel error in a feature
+    (tmp_path / "rad.csv").write_text(rad.to_csv(index=False), encoding="utf-8-sig")  # BOM before the id
+    cli = pd.DataFrame({"age": ["61", "no data", "70", "55", "48", "66", "72", "59", "80"],
+                        "stage": ["II", "IV", "no data", "I", "I", "III", "II", "IV", "I"]},
+                       index=pd.Index(ids + ["R01-999"]))
+    cli.to_csv(tmp_path / "cli.csv")  # unnamed id column
+    ct = pd.DataFrame({"clc": [i + "L" if k % 2 else i for k, i in enumerate(ids)], "kVp": [120] * 8})
+    ct.to_csv(tmp_path / "ct.csv", index=False)  # ids with a trailing 'L'
+
+    def strip_l(s):
+        return s[:-1] if len(s) > 7 and s.endswith("L") else s
+
+    out = merge(tmp_path / "rad.csv", clinical=[tmp_path / "cli.csv", (tmp_path / "ct.csv", "clc")],
+                on={"radiomic": "SubjectID", "clinical": "id"}, normalize_ids=strip_l, coerce_radiomic=True)
+    err = capsys.readouterr().err
+    meta = out.attrs["radiomix"]
+    assert len(out) == 9 and meta["groups"]["radiomic"] == ["T1_A_Mean", "T1_A_Ecc"]
+    assert "unnamed first column is used as the id" in err and "'#NAME?'" in err
+    assert np.isnan(out.loc["R01-003", "T1_A_Ecc"]) and out["T1_A_Ecc"].dtype == float
+    assert out["age"].dtype == float and out["age"].isna().sum() == 1
+    assert meta["types"]["stage"] == "categorical" and pd.isna(out.loc["R01-003", "stage"])
+    assert meta["id_report"]["radiomic"] == ["R01-999"] and out["kVp"].notna().sum() == 8  # 'L' ids matched
+    without = merge(tmp_path / "rad.csv", clinical=(tmp_path / "ct.csv", "clc"), on={"radiomic": "SubjectID"},
+                    verbose=False)
+    assert len(without.attrs["radiomix"]["id_report"]["clinical"]) == 4  # without normalize_ids they do not
+
+
 def test_merge_cli_with_per_group_ids(shared_data, tmp_path):
     import json
 

@@ -241,3 +241,26 @@ def test_cli_positive_class_and_notes_printed_once(tmp_path):
     assert m["data"]["positive_class"] == "N+" and m["summary"]["auc"]["estimate"] > 0.75   # a ~ N+ positive
     assert res.output.count("fit no block") == 1                  # a, b, c: said once, as a note
     assert any("fit no block" in n for n in m["data"]["notes"])
+
+
+def test_smote_with_categorical_columns_becomes_smotenc_and_never_makes_fractional_categories():
+    rng = np.random.default_rng(4)
+    n = 300
+    t = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    t["sex"] = rng.choice(["F", "M"], n)
+    t["y"] = (rng.random(n) < 0.2).astype(int)
+    t["id"] = [f"p{i}" for i in range(n)]
+    cfg = {"target": "y", "model": {"name": "logistic", "params": {}, "search": {}}, "impute": {"method": "median"},
+           "balance": {"method": "smote"}, "bootstrap": 0, "final_model": False}
+    with pytest.warns(UserWarning, match="'smote' became 'smotenc'"):
+        study = make_study(t, cfg)
+    assert study.config["balance"]["method"] == "smotenc"
+    pipe = study.build_pipeline()
+    from sklearn.base import clone
+
+    sampler = clone(pipe.named_steps["balance"])
+    Xt = pipe[:-1][: list(pipe.named_steps).index("balance")].fit_transform(study.X, study.y)
+    Xr, yr = sampler.fit_resample(Xt, study.y)
+    assert len(Xr) > len(Xt) and set(Xr["sex"].dropna()) <= {"F", "M"}     # synthetic rows keep real levels
+    with pytest.raises(ValueError, match="adasyn.*categorical"):
+        make_study(t, {**cfg, "balance": {"method": "adasyn"}}, verbose=False)
