@@ -290,7 +290,7 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
     df = df.loc[~missing_y]
     task = infer_task(df[target]) if cfg["task"] == "auto" else get_task(cfg["task"])
     y, classes = task.encode_target(df[target], target, positive=cfg["positive"])
-    if cfg["positive"] is None:
+    if cfg["positive"] is None and not ({str(c) for c in classes} <= {"0", "1", "False", "True"}):
         notes.append(f"positive class of {target!r}: {classes[1]!r} (negative {classes[0]!r}); set positive: "
                      "(or --positive) to choose")
     _check_model_serves(cfg["model"]["name"], task)
@@ -300,6 +300,7 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
     batch, grp = cfg.get("batch"), cfg.get("groups")
     groups = df[grp].to_numpy() if grp else None
     categorical = [c for c in features if not pd.api.types.is_numeric_dtype(X[c])]
+    _balance_for_categorical(cfg, categorical, notes)
     harmonized, excluded = _harmonized_columns(cfg, X, features, categorical, blocks, unassigned, notes)
     if unassigned:
         notes.append(f"{len(unassigned)} numeric column(s) fit no block (no extraction/merge record, names not "
@@ -343,6 +344,20 @@ def _outer_plan(cfg: dict, groups, notes: list) -> SplitPlan:
         notes.append(f"cv.outer.kind 'stratified' became 'grouped' because groups is set ({cfg['groups']!r}): "
                      "a patient's rows never fall on both sides of a split")
     return SplitPlan(kind, o["n_splits"], 1 if kind == "leave_site_out" else o["n_repeats"], int(cfg["random_state"]))
+
+
+def _balance_for_categorical(cfg: dict, categorical: list, notes: list) -> None:
+    """SMOTE and ADASYN interpolate between patients, which turns a one-hot category into fractions (a sex
+    of 0.37): with categorical columns SMOTE becomes SMOTENC (said), ADASYN is refused."""
+    method = cfg["balance"]["method"]
+    if not categorical or method not in ("smote", "adasyn"):
+        return
+    if method == "adasyn":
+        raise ValueError(f"balance.method 'adasyn' would interpolate the categorical column(s) {_names(categorical)}; "
+                         "use smotenc, random_over, or no balancing")
+    cfg["balance"]["method"] = "smotenc"
+    notes.append(f"balance.method 'smote' became 'smotenc' because of {len(categorical)} categorical column(s) "
+                 f"{_names(categorical)}: SMOTE would interpolate their one-hot codes")
 
 
 def _correction(cfg: dict, notes: list) -> str | None:
