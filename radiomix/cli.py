@@ -74,7 +74,9 @@ def _print_warnings(caught) -> None:
 @click.option("--unseen-site", type=click.Choice(["refuse", "unharmonized"]), default="refuse", show_default=True,
               help="Patients of a site ComBat cannot handle (unseen in training, or too few rows to estimate it): "
                    "refuse, or score them with the model trained without harmonization.")
-def predict(model, table, out, unseen_site):
+@click.option("--trust", multiple=True, metavar="TYPE",
+              help="Accept this type in the model file (only if you trust the file's author); repeatable.")
+def predict(model, table, out, unseen_site, trust):
     """Apply a saved MODEL (model.skops from `radiomix train`) to TABLE.
 
     Checks that TABLE has the columns the model needs (missing ones are listed), ignores extra columns
@@ -88,7 +90,8 @@ def predict(model, table, out, unseen_site):
 
     con = _console()
     try:
-        m = load_model(model)
+        m = load_model(model, trusted=list(trust))
+        _print_provenance(model, m)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             pred = m.predict(read_table(table), unseen_site=unseen_site)
@@ -131,6 +134,18 @@ def evaluate(model, tables, target, out, bootstrap):
         _print_summary(results[path], folds=False)
     if out:
         atomic_write_text(out, json.dumps(to_jsonable(results), indent=2))
+
+
+def _print_provenance(path, model) -> None:
+    """The model file's SHA-256 and its training provenance, to compare with what its authors published."""
+    from .model import model_file_sha256
+
+    v = dict(getattr(model, "versions", {}) or {})
+    con = _console()
+    con.print(f"model file SHA-256 {model_file_sha256(path)} (compare it with the hash the model's authors published)",
+              highlight=False)
+    con.print(f"trained {v.pop('trained', '?')} on data SHA-256 {getattr(model, 'data_sha256', None) or '?'}; "
+              + ", ".join(f"{k} {val}" for k, val in v.items()), highlight=False)
 
 
 def _print_summary(summary: dict, folds: bool = True):

@@ -112,13 +112,15 @@ def validate_config(cfg: dict) -> dict:
     tb = full["search"]["time_budget"]
     if tb is not None and not (isinstance(tb, (int, float)) and tb > 0):
         raise ConfigError(f"config key 'search.time_budget' must be a positive number of seconds or null, got {tb!r}")
-    from .pipeline import MODELS
+    from .pipeline import check_model_name
 
-    if full["model"]["name"] not in MODELS and "." not in str(full["model"]["name"]):
-        raise ConfigError(
-            f"config key 'model.name' is {full['model']['name']!r}; valid: {sorted(MODELS)} or an import path "
-            "such as sklearn.ensemble.ExtraTreesClassifier"
-        )
+    tm = full["model"].get("trusted_modules") or []
+    if not isinstance(tm, list) or not all(isinstance(m, str) and m for m in tm):
+        raise ConfigError(f"config key 'model.trusted_modules' must be a list of module names, got {tm!r}")
+    try:
+        check_model_name(full["model"]["name"], tm)   # before any import: importing runs module code
+    except ValueError as err:
+        raise ConfigError(f"config key {err}") from None
     if not isinstance(full["model"]["search"] or {}, dict):
         raise ConfigError("config key 'model.search' must map parameter names to lists of values")
     for k, v in (full["model"]["search"] or {}).items():

@@ -1,8 +1,8 @@
 """The final model: refit on all data, its training schema, a novelty detector, and safe persistence.
 
 Saved with ``skops`` (``model.skops``): loading never runs arbitrary code; :func:`load_model` accepts only
-types from radiomix, scikit-learn, imbalanced-learn, XGBoost, NumPy and SciPy, and refuses a file that
-asks for anything else, naming the types.
+exact, listed types (:data:`TRUSTED_TYPES`), never whole namespaces, and refuses a file that asks for
+anything else, naming the types.
 """
 
 from __future__ import annotations
@@ -15,11 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["RadiomixModel", "fit_final_model", "save_model", "load_model"]
-
-_ALLOWED_PREFIXES = ("radiomix.", "sklearn.", "imblearn.", "xgboost.", "numpy.", "scipy.", "builtins.",
-                     "collections.", "joblib.")
-
+__all__ = ["RadiomixModel", "fit_final_model", "save_model", "load_model", "model_file_sha256", "TRUSTED_TYPES"]
 
 class RadiomixModel:
     """A fitted pipeline with what applying it to new patients needs.
@@ -36,10 +32,11 @@ class RadiomixModel:
     unharmonized : with ComBat, the same procedure fitted without harmonization (a RadiomixModel), for
         patients of a new site too few to estimate that site's ComBat shift (``predict(...,
         unseen_site="unharmonized")``).
+    data_sha256 : SHA-256 of the training data (ids, features, outcome) as the model saw them: provenance.
     """
 
     def __init__(self, pipeline, threshold, features, dtypes, categories, config, versions, cv_summary,
-                 novelty, novelty_threshold, sites, classes, unharmonized=None):
+                 novelty, novelty_threshold, sites, classes, unharmonized=None, data_sha256=None):
         self.pipeline = pipeline
         self.threshold = threshold
         self.features = features
@@ -53,6 +50,7 @@ class RadiomixModel:
         self.sites = sites
         self.classes = classes
         self.unharmonized = unharmonized
+        self.data_sha256 = data_sha256
 
     # ---------------------------------------------------------------------------------------- applying
     def check_table(self, table: pd.DataFrame, *, allow_unseen: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
@@ -192,7 +190,20 @@ def fit_final_model(study, *, cv_summary=None) -> RadiomixModel:
         cv_summary=cv_summary, novelty=novelty, novelty_threshold=float(np.percentile(train_scores, 1)),
         sites=sorted(set(study.sites)) if study.sites is not None else None,
         classes=[v.item() if hasattr(v, "item") else v for v in study.classes], unharmonized=unharmonized,
+        data_sha256=_data_sha256(study),
     )
+
+
+def _data_sha256(study) -> str:
+    """SHA-256 of the rows the model was trained on (ids, model input, outcome), independent of file format."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update("\x1f".join(map(str, study.ids)).encode())
+    h.update("\x1f".join(map(str, study.X.columns)).encode())
+    h.update(pd.util.hash_pandas_object(study.X, index=False).to_numpy().tobytes())
+    h.update(np.asarray(study.y).astype(np.int64).tobytes())
+    return h.hexdigest()
 
 
 def save_model(model: RadiomixModel, path: str | os.PathLike) -> Path:
@@ -210,18 +221,88 @@ def save_model(model: RadiomixModel, path: str | os.PathLike) -> Path:
     return path
 
 
-def load_model(path: str | os.PathLike) -> RadiomixModel:
-    """Load a ``model.skops`` written by radiomix, refusing types outside radiomix and its libraries."""
+def model_file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a model file, to compare with the hash its authors published (a hash stored next to the file
+    cannot detect tampering by itself)."""
+    from .io import file_sha256
+
+    return file_sha256(path)
+
+
+def _version_tuple(v: str) -> tuple:
+    out = []
+    for part in str(v).split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        out.append(int(digits) if digits else 0)
+    return tuple(out)
+
+
+def load_model(path: str | os.PathLike, *, trusted=None) -> RadiomixModel:
+    """Load a ``model.skops`` written by radiomix.
+
+    skops never runs code from the file; on top of its own defaults (plain scikit-learn estimators, NumPy
+    arrays), only the exact types in :data:`TRUSTED_TYPES` are accepted: radiomix's own classes and the
+    specific imbalanced-learn, XGBoost, SciPy and scikit-learn internals a radiomix pipeline holds. Never a
+    namespace, so no callable from ``builtins``, ``os``, ``subprocess``, ``joblib``, ``functools``... A file
+    asking for anything else is refused with the type names; ``trusted=[...]`` (CLI ``--trust TYPE``) accepts
+    named types when you trust the file's author. A corrupt or truncated file, or one written by a newer
+    radiomix, is refused with a one-line message.
+    """
+    import zipfile
+
     import skops.io as sio
+
+    from . import __version__
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
-    types = sio.get_untrusted_types(file=path)
-    bad = [t for t in types if not t.startswith(_ALLOWED_PREFIXES)]
+    try:
+        types = sio.get_untrusted_types(file=path)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{path}: not a readable radiomix model file (corrupt, truncated or not a skops file: "
+                         f"{type(err).__name__})") from None
+    allowed = TRUSTED_TYPES | set(trusted or [])
+    bad = sorted(t for t in types if t not in allowed)
     if bad:
-        raise ValueError(f"{path} asks to load types outside radiomix and its libraries: {bad}; refusing")
-    model = sio.load(path, trusted=types)
+        raise ValueError(f"{path} asks to load type(s) radiomix does not trust: {bad}; refusing. If you trust the "
+                         "file's author, load it with load_model(path, trusted=[...]) or radiomix predict --trust "
+                         "TYPE for each type")
+    try:
+        model = sio.load(path, trusted=list(types))
+    except Exception as err:  # a tampered or truncated payload behind a valid zip directory
+        raise ValueError(f"{path}: the model file could not be read ({type(err).__name__}: {err})") from None
     if not isinstance(model, RadiomixModel):
         raise ValueError(f"{path} does not hold a radiomix model (got {type(model).__name__})")
+    written = (getattr(model, "versions", None) or {}).get("radiomix")
+    if written and _version_tuple(written) > _version_tuple(__version__):
+        raise ValueError(f"{path} was written by radiomix {written}, newer than this radiomix {__version__}; "
+                         "upgrade radiomix to use it")
     return model
+
+
+#: Exact type names (beyond skops' own defaults) a radiomix model file may hold.
+TRUSTED_TYPES = frozenset({
+    # radiomix
+    "radiomix.model.RadiomixModel", "radiomix.pipeline._Cast", "radiomix.pipeline._Select",
+    "radiomix.pipeline.PLSDAClassifier", "radiomix.calibration.RecalibratedClassifier",
+    "radiomix.harmonize.ComBat", "radiomix.impute.KNNImputer", "radiomix.impute.SurrogateTreeImputer",
+    "radiomix.impute.SurrogateTreeRegressor", "radiomix.impute.SurrogateTreeClassifier", "radiomix.impute._Encoder",
+    "radiomix._cart.Tree", "radiomix.select.CorrelationFilter", "radiomix.select.MRMRSelector",
+    "radiomix.select.NearZeroVarianceFilter", "radiomix.splits.IndexGroupKFold",
+    # imbalanced-learn
+    "imblearn.pipeline.Pipeline", "imblearn.over_sampling._smote.base.SMOTE",
+    "imblearn.over_sampling._smote.base.SMOTENC", "imblearn.over_sampling._adasyn.ADASYN",
+    "imblearn.over_sampling._random_over_sampler.RandomOverSampler",
+    "imblearn.under_sampling._prototype_selection._random_under_sampler.RandomUnderSampler",
+    # XGBoost
+    "xgboost.sklearn.XGBClassifier", "xgboost.core.Booster",
+    # scikit-learn internals held by fitted estimators
+    "sklearn.compose._column_transformer.make_column_selector", "sklearn.tree._tree.Tree",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64", "sklearn.metrics._dist_metrics.EuclideanDistance32",
+    "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.model_selection._split.StratifiedKFold", "sklearn.model_selection._split.StratifiedGroupKFold",
+    "sklearn.utils._bunch.Bunch",
+    # NumPy / SciPy data types
+    "numpy.dtype", "numpy.number", "scipy.sparse._csr.csr_matrix",
+})

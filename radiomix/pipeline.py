@@ -28,7 +28,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["MODELS", "ModelSpec", "PLSDAClassifier", "make_model", "build_pipeline", "make_pipeline", "search_space",
+__all__ = ["MODELS", "ModelSpec", "TRUSTED_MODEL_PACKAGES", "check_model_name", "PLSDAClassifier", "make_model", "build_pipeline", "make_pipeline", "search_space",
            "block_columns"]
 
 
@@ -171,20 +171,62 @@ class PLSDAClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
 
 
-def make_model(name: str, params: dict | None = None, *, random_state=None, n_jobs=None):
+#: Top-level packages whose classes a config may name by import path (``model.name``). Importing a module
+#: runs its code, so the path is checked against this list (plus ``model.trusted_modules``) before any import.
+TRUSTED_MODEL_PACKAGES = ("radiomix", "sklearn", "xgboost", "imblearn", "lightgbm", "catboost")
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+def check_model_name(name, trusted_modules=()) -> None:
+    """Refuse a ``model.name`` that is neither a registry name nor an import path inside a trusted package
+    (:data:`TRUSTED_MODEL_PACKAGES` or ``trusted_modules``), without importing anything."""
+    if isinstance(name, str) and name in MODELS:
+        return
+    valid = (f"valid: {sorted(MODELS)}, or a scikit-learn-compatible classifier class under "
+             f"{list(TRUSTED_MODEL_PACKAGES) + list(trusted_modules or [])} (e.g. sklearn.ensemble.ExtraTreesClassifier)")
+    if not isinstance(name, str) or not _IMPORT_PATH.match(name):
+        raise ValueError(f"model.name {name!r} is not a model name; {valid}")
+    top = name.split(".")[0]
+    allowed = set(TRUSTED_MODEL_PACKAGES) | {str(m).split(".")[0] for m in (trusted_modules or [])}
+    trusted = [str(m) for m in (trusted_modules or [])]
+    if top not in allowed or (top not in TRUSTED_MODEL_PACKAGES and
+                              not any(name == m or name.startswith(m + ".") for m in trusted)):
+        raise ValueError(f"model.name {name!r} is outside the trusted packages and was not imported; {valid}. "
+                         "To use a class from another package, list its module in model.trusted_modules")
+
+
+def _model_class(name: str, trusted_modules=()):
+    """Import the class at ``name`` (already checked) and make sure it is a scikit-learn classifier class
+    before anything of it is called."""
+    import inspect
+
+    from sklearn.base import BaseEstimator
+
+    check_model_name(name, trusted_modules)
+    module, _, attr = name.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ValueError(f"model {name!r} is neither one of {sorted(MODELS)} nor an importable class") from err
+    if not (inspect.isclass(obj) and issubclass(obj, BaseEstimator) and hasattr(obj, "fit")
+            and hasattr(obj, "predict_proba")):
+        raise ValueError(f"model.name {name!r} is not a scikit-learn classifier class with fit and predict_proba "
+                         f"(got {type(obj).__name__}); nothing was called")
+    return obj
+
+
+def make_model(name: str, params: dict | None = None, *, random_state=None, n_jobs=None, trusted_modules=()):
     """A classifier from a registry name (:data:`MODELS`) or an import path such as
-    ``sklearn.ensemble.ExtraTreesClassifier`` (``random_state`` is set when the estimator has one)."""
+    ``sklearn.ensemble.ExtraTreesClassifier`` inside :data:`TRUSTED_MODEL_PACKAGES` (or ``trusted_modules``),
+    checked before import and checked to be a scikit-learn classifier class before it is called
+    (``random_state`` is set when the estimator has one)."""
     params = dict(params or {})
     if name in MODELS:
         # model.params may set n_jobs / random_state itself (e.g. one XGBoost thread on a shared machine).
         n_jobs = params.pop("n_jobs", n_jobs)
         random_state = params.pop("random_state", random_state)
         return MODELS[name].factory(random_state, n_jobs, **params)
-    module, _, attr = str(name).rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError, ValueError) as err:
-        raise ValueError(f"model {name!r} is neither one of {sorted(MODELS)} nor an importable class") from err
+    cls = _model_class(str(name), trusted_modules)
     est = cls(**params)
     if "random_state" in est.get_params() and random_state is not None and "random_state" not in params:
         est.set_params(random_state=random_state)
@@ -338,7 +380,7 @@ def _block_steps(cfg: dict, columns: list[str], harmonize: list[str], categorica
 
 def _final_model(cfg: dict, n_jobs):
     return make_model(cfg["model"]["name"], cfg["model"].get("params"), random_state=cfg["random_state"],
-                      n_jobs=n_jobs)
+                      n_jobs=n_jobs, trusted_modules=cfg["model"].get("trusted_modules") or ())
 
 
 def block_columns(columns, cfg: dict, groups: dict) -> dict[str, list[str]]:
