@@ -11,6 +11,10 @@ as the reference; the last line shows that regime (radiomix works in the log dom
 Times are medians over --repeats runs of fit_transform (DataFrame in, DataFrame out for radiomix;
 features x samples float64 array for neuroCombat), with BLAS limited to --threads threads (default 1:
 on small shared machines multi-threaded OpenBLAS mostly measures contention).
+
+Last, ``radiomix`` is compared with Bioconductor's ``sva::ComBat`` on the outputs stored in
+tests/fixtures/combat/ (written by tests/oracles/combat_sva.R; no R needed here): the largest absolute
+difference per configuration and over all 15. ``--sva-only`` runs just that check (a second).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import statistics
 import time
 import warnings
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -59,9 +64,72 @@ def run_neurocombat(X: pd.DataFrame, feats: list, parametric: bool):
     return res["data"].T
 
 
+SVA_FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "combat"
+# config -> (data set, with covariates, parametric, mean_only, ref_batch), as in tests/oracles/combat_sva.R
+# and tests/test_harmonize.py.
+SVA_CONFIGS = {
+    "par_unadj": ("base", False, True, False, None),
+    "par_adj": ("base", True, True, False, None),
+    "nonpar_unadj": ("base", False, False, False, None),
+    "nonpar_adj": ("base", True, False, False, None),
+    "par_adj_meanonly": ("base", True, True, True, None),
+    "nonpar_adj_meanonly": ("base", True, False, True, None),
+    "par_adj_ref": ("base", True, True, False, "B"),
+    "nonpar_adj_ref": ("base", True, False, False, "B"),
+    "par_adj_meanonly_ref": ("base", True, True, True, "B"),
+    "par_adj_const": ("const", True, True, False, None),
+    "nonpar_adj_const": ("const", True, False, False, None),
+    "par_adj_single": ("single", True, True, False, None),
+    "par_adj_na": ("na", True, True, False, None),
+    "nonpar_adj_na": ("na", True, False, False, None),
+    "par_unadj_na": ("na", False, True, False, None),
+}
+
+
+def compare_sva(fixtures: Path = SVA_FIXTURES) -> dict:
+    """Max |radiomix - sva::ComBat| per stored configuration.
+
+    With missing values sva divides the pooled variance by n-1 for every feature and radiomix by default
+    does not (see ComBat's Notes); for the three ``*_na`` configurations the sva rule is switched on, as in
+    the test suite, and the default's difference is printed as well.
+    """
+    import radiomix.harmonize as hm
+    from radiomix.harmonize import ComBat, ComBatWarning
+
+    versions = "; ".join(v.strip() for v in (fixtures / "sva_versions.txt").read_text().splitlines() if v.strip())
+    print(f"\nradiomix vs {versions} (stored outputs in {fixtures.relative_to(fixtures.parents[2])}):")
+    diffs = {}
+    for config, (ds, adjusted, parametric, mean_only, ref_batch) in SVA_CONFIGS.items():
+        X = pd.read_csv(fixtures / f"sva_input_{ds}.csv")
+        ref = pd.read_csv(fixtures / f"sva_{config}.csv")
+        for sva_rule in ((False, True) if config.endswith("_na") else (False,)):
+            combat = ComBat(batch="site", covariates=["age", "sex", "grade"] if adjusted else None,
+                            features=r"^f\d+$", parametric=parametric, mean_only=mean_only, ref_batch=ref_batch)
+            saved = hm._SVA_NA_VARIANCE
+            hm._SVA_NA_VARIANCE = sva_rule
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ComBatWarning)
+                    got = combat.fit_transform(X)[ref.columns].to_numpy()
+            finally:
+                hm._SVA_NA_VARIANCE = saved
+            want = ref.to_numpy(float)
+            if not np.array_equal(np.isnan(got), np.isnan(want)):
+                raise AssertionError(f"{config}: missing cells differ from sva's")
+            d = float(np.nanmax(np.abs(got - want)))
+            if sva_rule or not config.endswith("_na"):
+                diffs[config] = d
+            label = " (sva's n-1 variance rule)" if sva_rule else (" (radiomix default variance)"
+                                                                  if config.endswith("_na") else "")
+            print(f"  {config:<22} {X.shape[0]} x {want.shape[1]}: max|diff| {d:.1e}{label}")
+    print(f"max |radiomix - sva::ComBat| over all {len(diffs)} configurations: {max(diffs.values()):.1e}")
+    return diffs
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="only 500 x 1,000")
+    ap.add_argument("--sva-only", action="store_true", help="only the comparison with sva::ComBat's stored outputs")
     ap.add_argument("--repeats", type=int, default=5, help="radiomix runs per case (median)")
     ap.add_argument("--nc-repeats", type=int, default=3, help="neuroCombat runs per case (median; once for "
                     "the non-parametric 2,000 x 2,000 case)")
@@ -72,6 +140,8 @@ def main(argv=None):
 
     from radiomix.harmonize import ComBat
 
+    if args.sva_only:
+        return compare_sva()
     sizes = [(500, 1000)] if args.quick else [(500, 1000), (2000, 2000)]
     rows = []
     with threadpool_limits(limits=args.threads, user_api="blas"):
@@ -107,6 +177,7 @@ def main(argv=None):
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    compare_sva()
     return table
 
 

@@ -16,9 +16,24 @@ worker body vs pyradiomics' ``execute``).
 The cohort (default 24 cases, 512x512 x 100-300 slices, 0.6-0.9 mm pixels, 1-2.5 mm slices, lesions of
 8-25 mm radius) is generated once into ``--data`` (about 1.5 GB of .nii.gz) and reused.
 
+``--presets A B ...`` times ``radiomix extract`` with each preset instead (fresh processes, same cohort,
+interleaved, medians) and prints each one's time relative to the first.
+
+``--versus-pyradiomics PYTHON`` runs no timing: it extracts the 27 configurations of pyradiomics' own
+reference baselines (brain1, brain2, breast1 x 9 settings, from ../shared/data/pyradiomics) with
+pyradiomics called directly, once in this interpreter and once in PYTHON (another environment with another
+pyradiomics build), and counts the values that are bit-identical; then the same for radiomix's presets
+``ct``, ``ct-original`` and ``mr`` on the three cases. PyPI's pyradiomics 3.1.0 sdist does not build (its
+``cmatrices.h`` is missing); an environment with 3.1.0 can be made from the git tag:
+``git clone -b v3.1.0 https://github.com/AIM-Harvard/pyradiomics``, then in a fresh venv
+``pip install numpy SimpleITK PyWavelets pykwalify six versioneer setuptools wheel`` and
+``pip install --no-build-isolation ./pyradiomics``.
+
     python benchmarks/extraction.py                  # 24 cases, 3 repeats
     python benchmarks/extraction.py --quick          # 8 smaller cases, 1 repeat
     python benchmarks/extraction.py --memory --only memory
+    python benchmarks/extraction.py --quick --presets ct ct-original
+    python benchmarks/extraction.py --versus-pyradiomics /path/to/other/venv/bin/python
 """
 
 from __future__ import annotations
@@ -168,10 +183,117 @@ def memory(data: Path, params: Path) -> list[str]:
     return lines
 
 
+# Runs in either interpreter: pyradiomics directly, every baseline configuration; JSON {column: {feature: value}}.
+BASELINE_RUN = """
+import ast, glob, json, logging, os, sys
+import numpy as np, pandas as pd, SimpleITK as sitk, radiomics
+from radiomics.featureextractor import RadiomicsFeatureExtractor
+radiomics.setVerbosity(logging.ERROR)
+pr, out = sys.argv[1], sys.argv[2]
+base = {os.path.basename(f)[9:-4]: pd.read_csv(f, index_col=0) for f in sorted(glob.glob(pr + "/baseline/baseline_*.csv"))}
+cols = sorted({c for df in base.values() for c in df.columns if c.split("_")[0] in ("brain1", "brain2", "breast1")})
+res = {}
+for col in cols:
+    case = col.split("_")[0]
+    classes = [c for c, df in base.items() if col in df.columns]
+    first = base[classes[0]]
+    settings = ast.literal_eval(first.loc["diagnostics_Configuration_Settings", col])
+    image = sitk.ReadImage(pr + f"/{case}_image.nrrd")
+    mask = sitk.ReadImage(pr + f"/{case}_label.nrrd")
+    if col.endswith("_shape2D"):  # the 2D baseline used a one-slice mask (the slice in its bounding box)
+        bb = ast.literal_eval(first.loc["diagnostics_Mask-corrected_BoundingBox", col])
+        arr = sitk.GetArrayFromImage(mask)
+        one = np.zeros_like(arr)
+        one[bb[2]] = arr[bb[2]]
+        mask = sitk.GetImageFromArray(one)
+        mask.CopyInformation(image)
+    ex = RadiomicsFeatureExtractor({"setting": settings, "imageType": {"Original": {}},
+                                    "featureClass": dict.fromkeys(classes)})
+    feats = ex.execute(image, mask)
+    res[col] = {k: float(np.asarray(v)) for k, v in feats.items() if not k.startswith("diagnostics_")}
+for preset, params in zip(sys.argv[3::2], sys.argv[4::2]):  # radiomix's presets, as parameter files
+    ex = RadiomicsFeatureExtractor(params)
+    for case in ("brain1", "brain2", "breast1"):
+        feats = ex.execute(pr + f"/{case}_image.nrrd", pr + f"/{case}_label.nrrd")
+        res[f"{preset}:{case}"] = {k: float(np.asarray(v)) for k, v in feats.items() if not k.startswith("diagnostics_")}
+json.dump({"version": radiomics.__version__, "file": radiomics.__file__, "numpy": np.__version__,
+           "SimpleITK": sitk.Version_VersionString(), "values": res}, open(out, "w"))
+"""
+
+
+def versus_pyradiomics(other_python: str, shared: Path, presets=("ct", "ct-original", "mr")) -> str:
+    """Bit-for-bit comparison of pyradiomics in this interpreter and in ``other_python``: pyradiomics' baseline
+    configurations, then radiomix's presets (as parameter files), on brain1, brain2 and breast1."""
+    from radiomix._resources import resolve_params_file
+
+    extra = [a for p in presets for a in (p, str(resolve_params_file(p)))]
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, exe in (("this", sys.executable), ("other", other_python)):
+            out = Path(tmp) / f"{label}.json"
+            # cwd=ROOT: a stray module in the current folder must not shadow the other environment's stdlib
+            res = subprocess.run([exe, "-c", BASELINE_RUN, str(shared), str(out), *extra], capture_output=True,
+                                 text=True, cwd=ROOT)
+            if res.returncode:
+                raise RuntimeError(f"{exe} failed:\n{res.stderr[-3000:]}")
+            runs[label] = json.loads(out.read_text())
+    a, b = runs["this"], runs["other"]
+    for label, r in (("this", a), ("other", b)):
+        print(f"  {label}: pyradiomics {r['version']} ({r['file']}), numpy {r['numpy']}, SimpleITK {r['SimpleITK']}")
+    groups = {"pyradiomics' baseline settings (27 = 3 cases x 9)": lambda c: ":" not in c}
+    groups.update({f"preset {p} (3 cases)": (lambda c, p=p: c.startswith(p + ":")) for p in presets})
+    lines, total_n, total_same = [], 0, 0
+    for group, member in groups.items():
+        n = same = only = 0
+        worst = 0.0
+        cols = sorted(c for c in set(a["values"]) | set(b["values"]) if member(c))
+        for col in cols:
+            va, vb = a["values"].get(col, {}), b["values"].get(col, {})
+            only += len(set(va) ^ set(vb))
+            for k in set(va) & set(vb):
+                x, y = va[k], vb[k]
+                n += 1
+                if x == y or (np.isnan(x) and np.isnan(y)):
+                    same += 1
+                else:
+                    worst = max(worst, abs(x - y) / max(abs(y), 1e-300))
+        total_n, total_same = total_n + n, total_same + same
+        lines.append(f"  {group}: {same} of {n} values bit-identical (largest relative difference {worst:.1e}; "
+                     f"{only} feature names in only one of the two)")
+    return "\n".join(lines + [f"all: {total_same} of {total_n} feature values bit-identical "
+                               "(brain1, brain2, breast1)"])
+
+
+def time_presets(args, out: Path) -> dict:
+    """``radiomix extract -j JOBS`` with each preset on the same cohort: medians, and ratios to the first."""
+    from radiomix._resources import resolve_params_file
+
+    runs = {}
+    for preset in args.presets:
+        p = resolve_params_file(preset)
+        runs[preset] = [str(BIN / "radiomix"), "extract", str(args.data / "manifest.csv"), "-p", str(p), "-o",
+                        str(out / f"rmx_{p.stem}.csv"), "-j", str(args.jobs), "-q"]
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    for r in range(args.repeats):
+        for name, cmd in runs.items():
+            times[name].append(timed(cmd))
+            print(f"  repeat {r + 1}: radiomix -j {args.jobs} --params {name}: {times[name][-1]:.1f} s", flush=True)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    first = args.presets[0]
+    print(f"\n{args.cases} cases{' (--quick)' if args.quick else ''}, radiomix extract -j {args.jobs}, "
+          f"{args.repeats} repeat(s), load average: {os.getloadavg()[0]:.1f}\n")
+    print(f"| preset | features | median wall | min-max | {first} / preset |\n|---|---|---|---|---|")
+    for k in runs:
+        n_feat = len(pd.read_csv(out / f"rmx_{resolve_params_file(k).stem}.csv", nrows=1).columns) - 1
+        print(f"| {k} | {n_feat} | {med[k]:.1f} s | {min(times[k]):.1f}-{max(times[k]):.1f} s | "
+              f"{med[first] / med[k]:.2f}x |")
+    return times
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=int, default=24)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=None, help="default 3 (1 with --quick)")
     ap.add_argument("--params", default="ct", help="preset or parameter file (default: ct)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="workers for the parallel runs")
     ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "radiomix_bench_extraction")
@@ -179,17 +301,31 @@ def main(argv=None):
     ap.add_argument("--memory", action="store_true", help="also measure peak memory per worker (512x512x300)")
     ap.add_argument("--only", nargs="*", default=None, help="run only these runs (substring match), or 'memory'")
     ap.add_argument("--json", type=Path, default=None, help="write the raw timings here")
+    ap.add_argument("--presets", nargs="+", default=None, metavar="PRESET",
+                    help="time `radiomix extract -j JOBS` with each preset (ratios to the first)")
+    ap.add_argument("--versus-pyradiomics", metavar="PYTHON", default=None,
+                    help="compare pyradiomics here with pyradiomics in another interpreter, bit for bit")
     args = ap.parse_args(argv)
     from radiomix._resources import resolve_params_file
 
+    if args.versus_pyradiomics:
+        shared = (ROOT / ".." / "shared" / "data" / "pyradiomics").resolve()
+        print(f"pyradiomics here vs {args.versus_pyradiomics}, baseline configurations of {shared}:", flush=True)
+        print(versus_pyradiomics(args.versus_pyradiomics, shared))
+        return
     params = resolve_params_file(args.params)
     if args.quick:
-        args.cases, args.repeats = 8, 1
+        args.cases = 8
         args.data = args.data.with_name(args.data.name + "_quick")
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
     print(f"cohort: {args.cases} cases in {args.data}", flush=True)
     if args.only != ["memory"]:
         make_cohort(args.data, args.cases, args.quick)
     out = Path(tempfile.mkdtemp(prefix="radiomix_bench_out_"))
+    if args.presets:
+        time_presets(args, out)
+        return
     runs = commands(args.data, params, out, args.jobs)
     if args.only and args.only != ["memory"]:
         runs = {k: v for k, v in runs.items() if any(s in k for s in args.only)}

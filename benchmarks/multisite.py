@@ -11,8 +11,9 @@ the raw table, with every feature column harmonized, with the 24 shape features 
 with a half-harmonized table (all but the 16 GLDZM columns, what a pyradiomics-name rule that does not know
 GLDZM would have done).
 
-Part 2 (leave-one-centre-out nested CV through radiomix.train with the shipped multi-site configuration and
-variants): pooled and per-centre AUC, inner-vs-outer optimism with leave-one-centre-out inner folds, and the
+Part 2 (leave-one-centre-out nested CV through radiomix.train with the shipped multi-site configuration --
+with ``harmonize.features: all`` and no imputer, as Keek has neither an extraction record nor missing cells --
+and variants): pooled and per-centre AUC, inner-vs-outer optimism with leave-one-centre-out inner folds, and the
 calibration of the out-of-fold probabilities.
 
 The table needs ../shared/data (read-only reference data beside the checkout).
@@ -102,7 +103,9 @@ def _config(n_candidates: int, **over) -> dict:
                 "n_jobs": 1})
     cfg.setdefault("search", {})["n_candidates"] = n_candidates
     # Keek has no clinical columns (no age) and no extraction record: every column is a feature to harmonize.
+    # It has no missing cells either, so no imputer is needed (XGBoost would handle missing values natively).
     cfg["harmonize"] = {**cfg.get("harmonize", {}), "covariates": [], "features": "all"}
+    cfg["impute"] = {"method": "none"}
     cfg = copy.deepcopy(cfg)
     for key, value in over.items():
         node = cfg
@@ -119,7 +122,7 @@ def part2(t: pd.DataFrame, n_candidates: int) -> pd.DataFrame:
     shape = [c for c in t.columns if c.startswith("Shape_")]
     variants = {
         "shipped params/train_multisite.yaml": {},
-        "+ SMOTE (recalibrated on inner OOF)": {"balance.method": "smote"},
+        "+ SMOTE (recalibrated on inner OOF)": {"balance.method": "smote", "impute.method": "median"},
         "shape kept out of ComBat": {"harmonize.exclude": shape},
         "no ComBat": {"harmonize.method": "none"},
     }

@@ -15,9 +15,54 @@ def _console():
     return Console(stderr=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def one_line(err: BaseException) -> str:
+    """An exception as one line of text (multi-line messages joined with '; ')."""
+    text = " ".join(str(err).split("\n")).strip() or type(err).__name__
+    return " ".join(text.split())
+
+
+class InputError(click.ClickException):
+    """Bad input (a table, a config, a model file, an output path): one line, exit status 2."""
+
+    exit_code = 2
+
+
+#: Errors that come from what the user gave radiomix, reported in one line with exit status 2.
+INPUT_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, PermissionError, IsADirectoryError,
+                NotADirectoryError, FileExistsError, UnicodeDecodeError)
+
+
+class RadiomixGroup(click.Group):
+    """The ``radiomix`` group: input errors become one line with exit status 2 (the traceback only with
+    ``--debug``), Ctrl-C ends with status 130 after the command has cleaned up its partial output."""
+
+    def invoke(self, ctx):
+        debug = bool(ctx.params.get("debug"))
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.Exit:
+            raise
+        except click.UsageError:
+            raise
+        except click.ClickException as err:
+            if debug and err.__cause__ is not None:
+                raise err.__cause__ from None
+            err.exit_code = 2 if err.exit_code == 1 else err.exit_code
+            err.message = one_line(err.message)
+            raise
+        except KeyboardInterrupt:
+            click.echo("radiomix: interrupted; no partial output was left as if complete", err=True)
+            ctx.exit(130)
+        except INPUT_ERRORS as err:
+            if debug:
+                raise
+            raise InputError(f"{one_line(err)} (--debug shows the traceback)") from err
+
+
+@click.group(cls=RadiomixGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="radiomix")
-def main():
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+def main(debug):
     """radiomix: images + masks -> radiomic features -> harmonized, imputed, selected -> nested-CV models.
 
     \b

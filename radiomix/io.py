@@ -6,10 +6,16 @@ Nothing here fits a model. Images, masks and manifests live in :mod:`radiomix.ex
 
 from __future__ import annotations
 
+import codecs
+import csv
+import gzip
 import hashlib
+import io
 import json
 import os
+import re
 import tempfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,34 +36,223 @@ def _table_suffix(path: Path) -> str:
     return "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
 
 
-def read_table(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
+_PARQUET = (".parquet", ".pq")
+_TSV = (".tsv", ".tab", ".tsv.gz", ".txt")
+_CSV = (".csv", ".csv.gz")
+# read_csv arguments that change which lines are rows or how fields split: with any of them the
+# field-count check below would not see what pandas sees, so it is left to pandas.
+_LAYOUT_KWARGS = frozenset({
+    "header", "names", "skiprows", "skipfooter", "comment", "quotechar", "quoting", "escapechar",
+    "lineterminator", "doublequote", "dialect", "on_bad_lines", "nrows", "chunksize", "iterator",
+    "delim_whitespace", "engine",
+})
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d+(?:[eE][-+]?\d+)?")
+
+
+def read_table(path: str | os.PathLike, *, decimal: str | None = None, encoding: str | None = None,
+               **kwargs) -> pd.DataFrame:
     """Read a CSV, TSV or Parquet table by suffix.
 
     CSV/TSV are read as UTF-8 with an optional byte-order mark (Excel exports start with one, which
-    would otherwise stick to the first column name). For Parquet files written by radiomix, the
+    would otherwise stick to the first column name); ``encoding`` overrides that (``"latin-1"`` for old
+    Excel exports). A ``.csv`` whose header line splits on ``;`` rather than ``,`` (Excel in locales that
+    write a decimal comma) is read with ``sep=";"``; a column of such a file that holds decimal commas
+    (``1,23``) is refused unless ``decimal=","`` is passed. For Parquet files written by radiomix, the
     ``radiomix`` schema metadata (provenance, column groups) comes back in ``df.attrs["radiomix"]``.
+    Other keyword arguments go to :func:`pandas.read_csv` / :func:`pandas.read_parquet`.
+
+    A missing file raises FileNotFoundError; an empty, truncated, ragged, non-UTF-8 or otherwise
+    unreadable file raises a one-line ValueError that names the file and says what to do. A header
+    without rows is not an error: it reads as an empty DataFrame.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"table not found: {path}")
     suffix = _table_suffix(path)
-    if suffix in (".parquet", ".pq"):
-        df = pd.read_parquet(path, **kwargs)
-        try:
-            import pyarrow.parquet as pq
+    if suffix not in _PARQUET + _TSV + _CSV:
+        raise ValueError(f"{path}: unknown table format {suffix!r}; use .csv, .tsv or .parquet")
+    if path.is_file() and path.stat().st_size == 0:
+        raise ValueError(f"{path} is empty (0 bytes)")
+    if suffix in _PARQUET:
+        return _read_parquet(path, **kwargs)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a table file")
+    return _read_text_table(path, suffix, decimal=decimal, encoding=encoding, **kwargs)
 
-            meta = pq.read_schema(path).metadata or {}
-            if b"radiomix" in meta:
-                df.attrs["radiomix"] = json.loads(meta[b"radiomix"])
-        except (OSError, ValueError):  # metadata is a convenience; the table itself was read
-            pass
-        return df
-    kwargs.setdefault("encoding", "utf-8-sig")
-    if suffix in (".tsv", ".tab", ".tsv.gz", ".txt"):
-        return pd.read_csv(path, sep="\t", **kwargs)
-    if suffix in (".csv", ".csv.gz"):
-        return pd.read_csv(path, **kwargs)
-    raise ValueError(f"{path}: unknown table format {suffix!r}; use .csv, .tsv or .parquet")
+
+def _one_line(err: BaseException) -> str:
+    """An exception's message on one line (pandas and pyarrow messages carry newlines and C-error prefixes)."""
+    text = " ".join(str(err).split())
+    return text.removeprefix("Error tokenizing data. ").removeprefix("C error: ")
+
+
+def _read_parquet(path: Path, **kwargs) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if path.is_file():  # a partitioned dataset (a folder) is left to pandas
+        try:
+            pq.read_metadata(path)  # the footer: a cut or foreign file fails here
+        except (OSError, pa.ArrowException, ValueError):
+            raise ValueError(f"{path}: not a readable Parquet file (truncated or corrupt)") from None
+    try:
+        df = pd.read_parquet(path, **kwargs)
+    except (OSError, pa.ArrowException) as err:
+        detail = _one_line(err)[:300]
+        if kwargs:  # the footer was fine: the arguments are as likely a cause as the data pages
+            raise ValueError(f"{path}: reading the Parquet data with {sorted(kwargs)} failed ({detail}); check "
+                             "those arguments, or the file is corrupt") from err
+        raise ValueError(f"{path}: not a readable Parquet file (truncated or corrupt): {detail}") from err
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        if b"radiomix" in meta:
+            df.attrs["radiomix"] = json.loads(meta[b"radiomix"])
+    except (OSError, ValueError):  # metadata is a convenience; the table itself was read
+        pass
+    return df
+
+
+def _read_bytes(path: Path, suffix: str, compression) -> bytes:
+    if compression == "infer":
+        compression = "gzip" if suffix.endswith(".gz") else None
+    if compression is None:
+        return path.read_bytes()
+    if compression != "gzip":
+        raise ValueError(f"{path}: compression={compression!r} is not supported; use a plain or .gz file")
+    try:
+        with gzip.open(path, "rb") as fh:
+            return fh.read()
+    except (OSError, EOFError, zlib.error):
+        raise ValueError(f"{path}: not a readable gzip file (truncated or corrupt)") from None
+
+
+def _decode(path: Path, raw: bytes, encoding: str | None, errors: str) -> str:
+    """Bytes to text: UTF-8 (a UTF-8 byte-order mark dropped; a UTF-16 one honoured) unless ``encoding``."""
+    offset = 0
+    if encoding is None:
+        if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel "Unicode text"
+            encoding = "utf-16"
+        else:
+            encoding = "utf-8"
+            if raw.startswith(codecs.BOM_UTF8):
+                raw, offset = raw[len(codecs.BOM_UTF8):], len(codecs.BOM_UTF8)
+        hint = "re-save it as UTF-8 or pass encoding='latin-1'"
+    else:
+        hint = "pass the encoding the file was saved in, e.g. encoding='latin-1'"
+    try:
+        text = raw.decode(encoding, errors)
+    except LookupError:
+        raise ValueError(f"{path}: unknown encoding {encoding!r}") from None
+    except UnicodeDecodeError as err:
+        name = "UTF-8" if encoding == "utf-8" else encoding
+        raise ValueError(f"{path} is not {name} text (byte 0x{err.object[err.start]:02x} at position "
+                         f"{err.start + offset}); {hint}") from None
+    return text.removeprefix("\ufeff")  # a BOM read with an explicit encoding='utf-8'
+
+
+def _sniff_sep(text: str) -> str:
+    """``,`` unless the header line says otherwise (``;`` from Excel in decimal-comma locales, or tabs)."""
+    lines = text.lstrip("\r\n").splitlines()
+    header = lines[0] if lines else ""
+    if "," in header:
+        if ";" not in header:
+            return ","
+        try:  # both: let the quoting decide (`id;"size, mm"` vs `id,"a;b"`)
+            return csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=",;").delimiter
+        except csv.Error:
+            return ","
+    if ";" in header:
+        return ";"
+    return "\t" if "\t" in header else ","
+
+
+def _check_field_counts(path: Path, text: str, sep: str) -> None:
+    """Refuse rows with another number of fields than the header (pandas pads short rows with NaN)."""
+    lines = io.StringIO(text, newline="")  # splits at \n, \r\n and \r only, as pandas does
+    if '"' not in text:  # no quoting (most radiomic tables): a line is a row, and counting is quick
+        _compare_counts(path, ((i, line.count(sep) + 1) for i, line in enumerate(lines, 1) if line.strip()))
+        return
+    reader = csv.reader(lines, delimiter=sep)
+
+    def counted():
+        end = 0
+        for row in reader:
+            start, end = end + 1, reader.line_num
+            if row and not (len(row) == 1 and not row[0].strip()):  # blank lines are skipped, as pandas does
+                yield start, len(row)
+
+    try:
+        _compare_counts(path, counted())
+    except csv.Error as err:
+        raise ValueError(f"{path}: line {reader.line_num}: {_one_line(err)} (truncated or malformed file)") from None
+
+
+def _compare_counts(path: Path, counts) -> None:
+    """``counts``: (line number, fields) of the non-blank lines, the header first."""
+    header_n = expected = None
+    for i, (line, n) in enumerate(counts):
+        if i == 0:
+            header_n = expected = n
+        elif i == 1 and n == header_n + 1:
+            expected = n  # pandas reads the extra first field as the index
+        if n != expected:
+            raise ValueError(f"{path}: line {line} has {n} fields, the header has {header_n} "
+                             "(truncated or malformed file)")
+
+
+def _decimal_comma_column(df: pd.DataFrame) -> tuple[str, str] | None:
+    """The first text column whose non-empty cells mostly look like ``1,23``, with one such value."""
+    for col in df.columns:
+        s = df[col]
+        if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+            continue
+        values = s.dropna().head(1000)
+        values = values[values.map(lambda v: isinstance(v, str))].str.strip()
+        values = values[values != ""]
+        if values.empty:
+            continue
+        hits = values.str.fullmatch(_DECIMAL_COMMA.pattern)
+        if hits.mean() > 0.5:
+            return str(col), values[hits].iloc[0]
+    return None
+
+
+def _read_text_table(path: Path, suffix: str, *, decimal, encoding, **kwargs) -> pd.DataFrame:
+    raw = _read_bytes(path, suffix, kwargs.pop("compression", "infer"))
+    errors = kwargs.pop("encoding_errors", "strict")
+    text = _decode(path, raw, encoding, errors)
+    if encoding is None and errors == "strict" and not raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # valid UTF-8: pandas parses the bytes faster than it re-encodes a str
+        source = io.BytesIO(raw.removeprefix(codecs.BOM_UTF8))
+        kwargs["encoding"] = "utf-8"
+    else:
+        source = io.StringIO(text)
+    del raw
+    if "sep" in kwargs or "delimiter" in kwargs:
+        sep = kwargs.pop("sep", None) if "sep" in kwargs else kwargs.pop("delimiter")
+    else:
+        sep = "\t" if suffix in _TSV else _sniff_sep(text)
+    if decimal is not None:
+        if decimal == sep:
+            raise ValueError(f"{path}: decimal={decimal!r} is also the field separator; pass sep=';' as well, "
+                             "or re-save the file with another separator")
+        kwargs["decimal"] = decimal
+    if isinstance(sep, str) and len(sep) == 1 and not _LAYOUT_KWARGS.intersection(kwargs):
+        _check_field_counts(path, text, sep)
+    try:
+        df = pd.read_csv(source, sep=sep, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path} has no header line (only blank lines); it is not a table") from None
+    except pd.errors.ParserError as err:
+        raise ValueError(f"{path}: {_one_line(err)} (truncated or malformed file)") from err
+    if (decimal is None and sep != "," and isinstance(df, pd.DataFrame)
+            and not {"dtype", "converters"}.intersection(kwargs)):
+        found = _decimal_comma_column(df)
+        if found:
+            col, value = found
+            raise ValueError(f"{path} uses a decimal comma (e.g. column {col!r} value {value!r}); "
+                             "pass decimal=',' (radiomix ... --decimal ,)")
+    return df
 
 
 def _atomic_target(path: Path):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,23 +52,90 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
         ``report.html`` + ``figures/`` (see :func:`radiomix.report.write_report`).
     **overrides
         Top-level config keys that replace the config's (``target=``, ``id=``, ``batch=``, ``groups=``...).
+
+    The run folder appears only when the run is complete: everything is written into a hidden sibling
+    folder that is renamed at the end, so an error or Ctrl-C never leaves a half-written folder that looks
+    finished. Each distinct warning of the run is kept once, with its count, in ``warnings.txt``,
+    ``metrics.json`` and the report, and shown once at the end.
     """
+    out = check_output_folder(out) if out is not None else None
     if not isinstance(table, pd.DataFrame):
         table = read_table(table)
-    study = make_study(table, config, **overrides)
-    cv = nested_cv(study, progress=progress)
-    model = fit_final_model(study, cv_summary=to_jsonable(cv.summary)) if study.config["final_model"] else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study = make_study(table, config, **overrides)
+        cv = nested_cv(study, progress=progress)
+        model = fit_final_model(study, cv_summary=to_jsonable(cv.summary)) if study.config["final_model"] else None
+    run_warnings = collect_warnings(caught)
     files = {}
     if out is not None:
-        files = write_run(study, cv, model, out)
-        if report:
-            from .report import write_report
+        with _staging(out) as stage:
+            written = write_run(study, cv, model, stage, run_warnings=run_warnings)
+            if report:
+                from .report import write_report
 
-            files["report"] = write_report(out, table=table)
+                written["report"] = write_report(stage, table=table)
+        files = {k: out / Path(v).relative_to(stage) for k, v in written.items()}
+    for w in run_warnings:  # each distinct warning once, at the end (the CLI prints these with counts)
+        warnings.warn_explicit(w["message"] + (f" (x{w['count']})" if w["count"] > 1 else ""), w["category_class"],
+                               w["filename"], w["lineno"])
     return TrainResult(cv=cv, config=study.config, files=files, model=model, study=study)
 
 
-def write_run(study: Study, cv: NestedCVResult, model, out: str | os.PathLike) -> dict:
+def check_output_folder(out) -> Path:
+    """A run folder path that can be written: not an existing file, inside a writable folder."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"output folder {out} is a file; choose a folder name")
+    parent = out.parent if str(out.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(parent, os.W_OK | os.X_OK) or (out.is_dir() and not os.access(out, os.W_OK | os.X_OK)):
+        raise PermissionError(f"output folder {out} cannot be written (permission denied)")
+    return out
+
+
+class _staging:
+    """Write into a hidden sibling folder; on success replace ``out`` with it, on any error (or Ctrl-C)
+    remove it so nothing half-written is left."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.stage = out.parent / f".{out.name}.partial-{os.getpid()}"
+
+    def __enter__(self) -> Path:
+        shutil.rmtree(self.stage, ignore_errors=True)
+        self.stage.mkdir(parents=True)
+        return self.stage
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            shutil.rmtree(self.stage, ignore_errors=True)
+            return False
+        old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
+        if self.out.exists():
+            os.replace(self.out, old)
+        os.replace(self.stage, self.out)
+        shutil.rmtree(old, ignore_errors=True)
+        return False
+
+
+def collect_warnings(caught) -> list[dict]:
+    """Distinct warnings with counts, in order of first appearance, attributed to the radiomix module that
+    raised them when their category is radiomix's (warnings raised by radiomix code deep inside scikit-learn
+    otherwise point at a scikit-learn file)."""
+    out: dict = {}
+    for w in caught:
+        key = (w.category.__name__, str(w.message))
+        if key not in out:
+            module = w.category.__module__
+            source = module if module.startswith("radiomix") else f"{Path(w.filename).name}:{w.lineno}"
+            out[key] = {"category": w.category.__name__, "message": str(w.message), "count": 0, "source": source,
+                        "category_class": w.category, "filename": w.filename, "lineno": w.lineno}
+        out[key]["count"] += 1
+    return list(out.values())
+
+
+def write_run(study: Study, cv: NestedCVResult, model, out: str | os.PathLike, *, run_warnings=()) -> dict:
     """Write a run folder: ``metrics.json`` (summary, settings, data record, final threshold, versions),
     ``folds.csv``, ``oof_predictions.csv``, ``config.resolved.yaml`` and ``model.skops`` (when a final model
     was fitted), each atomically. Returns ``{name: path}``."""
@@ -78,6 +147,7 @@ def write_run(study: Study, cv: NestedCVResult, model, out: str | os.PathLike) -
         "data": study.data_record(),
         "final_model": {"threshold": model.threshold} if model is not None else None,
         "versions": versions(),
+        "warnings": [{k: w[k] for k in ("category", "message", "count", "source")} for w in run_warnings],
     }
     files = {"metrics": atomic_write_text(out / "metrics.json", json.dumps(to_jsonable(metrics), indent=2))}
     folds = cv.folds.copy()
@@ -87,6 +157,8 @@ def write_run(study: Study, cv: NestedCVResult, model, out: str | os.PathLike) -
     files["folds"] = write_table(folds, out / "folds.csv", index=False)
     files["oof_predictions"] = write_table(cv.oof, out / "oof_predictions.csv", index=False)
     files["config"] = atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(study.config, sort_keys=False))
+    files["warnings"] = atomic_write_text(out / "warnings.txt", "".join(
+        f"{w['category']} ({w['source']}, x{w['count']}): {w['message']}\n" for w in run_warnings))
     if model is not None:
         files["model"] = save_model(model, out / "model.skops")
     return files

@@ -119,6 +119,11 @@ def data_section(doc: Document, run: RunRecord) -> None:
     if data.get("notes"):
         doc.text("What the run decided by default (also printed by radiomix train and kept in metrics.json):")
         doc.raw("<ul>" + "".join(f"<li>{html.escape(str(n))}</li>" for n in data["notes"]) + "</ul>")
+    run_warnings = run.metrics.get("warnings") or []
+    if run_warnings:
+        doc.text(f"Warnings during the run ({len(run_warnings)} distinct, each shown once with its count; also in "
+                 "warnings.txt):")
+        doc.raw(table_html(pd.DataFrame(run_warnings)[["category", "source", "count", "message"]]))
     if "site" in oof.columns:
         per_site = oof.groupby("id").first().groupby("site").agg(patients=("y", "size"), positive=("y", "sum"))
         per_site["fraction positive"] = per_site["positive"] / per_site["patients"]
