@@ -82,7 +82,7 @@ class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
         if self.method != "prevalence":
             cv = self.cv
             if isinstance(cv, (int, np.integer)):
-                from .search import inner_cv
+                from .splits import inner_cv
 
                 cv = inner_cv(int(cv), groups, self.random_state)
             oof = cross_val_predict(clone(self.estimator), X, y, groups=groups, cv=cv, method="predict_proba")[:, 1]

@@ -9,6 +9,18 @@ import click
 from . import __version__
 
 
+def _table_options(fn):
+    """--decimal and --encoding for commands that read tables (Excel exports: ';' and a decimal comma)."""
+    fn = click.option("--encoding", default=None, help="Text encoding of the table(s), e.g. latin-1 (default UTF-8).")(fn)
+    return click.option("--decimal", default=None, help="Decimal mark of the table(s), e.g. ',' for Excel exports.")(fn)
+
+
+def _read(path, decimal=None, encoding=None):
+    from .io import read_table
+
+    return read_table(path, decimal=decimal, encoding=encoding)
+
+
 def _console():
     from rich.console import Console
 
@@ -81,7 +93,8 @@ def main(debug):
 @click.option("--positive", help="Label of the positive class (overrides the config's positive).")
 @click.option("--jobs", "-j", type=int, default=None, help="Parallel outer folds (overrides the config).")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Run folder.")
-def train(table, config, target, id_, batch, groups, positive, jobs, out):
+@_table_options
+def train(table, config, target, id_, batch, groups, positive, jobs, out, decimal, encoding):
     """Nested cross-validation on TABLE, then the final model refit on all rows; writes metrics.json,
     folds.csv, oof_predictions.csv, config.resolved.yaml and model.skops into the run folder."""
     import warnings
@@ -92,7 +105,7 @@ def train(table, config, target, id_, batch, groups, positive, jobs, out):
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            res = run(table, config, out=out, target=target, id=id_, batch=batch, groups=groups, n_jobs=jobs,
+            res = run(_read(table, decimal, encoding), config, out=out, target=target, id=id_, batch=batch, groups=groups, n_jobs=jobs,
                       positive=positive)
     except (ConfigError, ValueError) as err:
         raise click.ClickException(str(err)) from err
@@ -121,7 +134,8 @@ def _print_warnings(caught) -> None:
                    "refuse, or score them with the model trained without harmonization.")
 @click.option("--trust", multiple=True, metavar="TYPE",
               help="Accept this type in the model file (only if you trust the file's author); repeatable.")
-def predict(model, table, out, unseen_site, trust):
+@_table_options
+def predict(model, table, out, unseen_site, trust, decimal, encoding):
     """Apply a saved MODEL (model.skops from `radiomix train`) to TABLE.
 
     Checks that TABLE has the columns the model needs (missing ones are listed), ignores extra columns
@@ -130,7 +144,7 @@ def predict(model, table, out, unseen_site, trust):
     """
     import warnings
 
-    from .io import read_table, write_table
+    from .io import write_table
     from .model import load_model
 
     con = _console()
@@ -139,11 +153,10 @@ def predict(model, table, out, unseen_site, trust):
         _print_provenance(model, m)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            pred = m.predict(read_table(table), unseen_site=unseen_site)
+            pred = m.predict(_read(table, decimal, encoding), unseen_site=unseen_site)
     except ValueError as err:
         raise click.ClickException(str(err)) from err
-    for w in caught:
-        con.print(f"[yellow]note:[/] {w.message}")
+    _print_warnings(caught)
     write_table(pred, out, index=False)
     con.print(f"[green]wrote[/] {out}: {len(pred)} patients, {int(pred['label'].sum())} predicted positive "
               f"(threshold {m.threshold:.3f}), {int(pred['novel'].sum())} flagged as novel")
@@ -155,24 +168,26 @@ def predict(model, table, out, unseen_site, trust):
 @click.option("--target", required=True, help="Outcome column of the external table(s).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write all cohorts' metrics as JSON.")
 @click.option("--bootstrap", default=2000, show_default=True, help="Bootstrap resamples for the CIs.")
-def evaluate(model, tables, target, out, bootstrap):
+@_table_options
+def evaluate(model, tables, target, out, bootstrap, decimal, encoding):
     """Score a saved MODEL on one or several external cohorts TABLES, each separately, with the same
     metrics and 95% CIs as the nested cross-validation (at the model's own threshold)."""
     import json
     import warnings
 
     from .evaluate import score_external
-    from .io import atomic_write_text, read_table
+    from .io import atomic_write_text
     from .model import load_model
     from .runmeta import to_jsonable
 
     m = load_model(model)
+    _print_provenance(model, m)
     results = {}
     for path in tables:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                results[path] = score_external(m, read_table(path), target, n_bootstrap=bootstrap)
+                results[path] = score_external(m, _read(path, decimal, encoding), target, n_bootstrap=bootstrap)
         except ValueError as err:
             raise click.ClickException(f"{path}: {err}") from err
         _console().rule(f"{path}: {results[path]['n_samples']} patients, {results[path]['n_positive']} positive")

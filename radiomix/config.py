@@ -27,7 +27,17 @@ _FREE = {"model.params", "model.search", "features.groups"}
 
 
 def _check(node, ref, path: str):
-    if path in _FREE or ref is None or not isinstance(ref, dict):
+    if path in _FREE or ref is None:
+        return
+    if not isinstance(ref, dict):
+        # A leaf: its type must match the default's where the default is a flag or a count.
+        if isinstance(ref, bool) and not isinstance(node, bool):
+            raise ConfigError(f"config key {path!r} must be true or false, got {node!r}")
+        if isinstance(ref, int) and not isinstance(ref, bool) and node is not None and \
+                (isinstance(node, bool) or not isinstance(node, int)):
+            raise ConfigError(f"config key {path!r} must be an integer, got {node!r}")
+        if isinstance(ref, dict) is False and isinstance(node, dict) and not isinstance(ref, dict):
+            raise ConfigError(f"config key {path!r} takes a value, not a mapping: {node!r}")
         return
     if not isinstance(node, dict):
         raise ConfigError(f"config key {path!r} must be a mapping with keys {sorted(ref)}, got {node!r}")
@@ -54,6 +64,7 @@ _ENUMS = {
     "harmonize.method": ("none", "combat"),
     "harmonize.unseen": ("error", "estimate"),
     "aggregate": ("none", "max", "mean"),
+    "unseen_categories": ("error", "warn"),
     "balance.correction": ("auto", "prevalence", "recalibrate", "none"),
     "impute.method": ("none", "median", "knn", "surrogate_tree"),
     "encoding.categorical": ("onehot", "ordinal"),

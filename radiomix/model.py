@@ -63,8 +63,17 @@ class RadiomixModel:
         """
         cfg = self.config
         df = table.copy()
+        if len(df) == 0:
+            raise ValueError("the table has no rows")
         if cfg["id"] in df.columns:
             df = df.set_index(cfg["id"])
+        elif df.index.name != cfg["id"]:
+            raise ValueError(f"the table has no id column {cfg['id']!r} (the model was trained with it); without it "
+                             "predictions could not be matched to patients")
+        if df.index.has_duplicates:
+            dup = df.index[df.index.duplicated(keep=False)].unique()
+            raise ValueError(f"id column {cfg['id']!r} holds {len(dup)} duplicated id(s): "
+                             f"{[str(v) for v in dup[:10]]}")
         batch = cfg.get("batch")
         uses_batch = cfg["harmonize"]["method"] == "combat"
         needed = list(self.features) + ([batch] if uses_batch else [])
@@ -80,10 +89,16 @@ class RadiomixModel:
         for c in self.features:
             if c in self.categories:
                 X[c] = pd.Categorical(X[c].astype(object).where(X[c].notna(), np.nan))
+                self._check_levels(c, X[c])
             else:
-                X[c] = pd.to_numeric(X[c], errors="coerce")
-                if X[c].isna().sum() > df[c].isna().sum():
-                    raise ValueError(f"column {c!r} was numeric in training but holds non-numeric values")
+                raw = X[c]
+                X[c] = pd.to_numeric(raw, errors="coerce")
+                bad = raw.notna() & X[c].isna()
+                if bad.any():
+                    raise ValueError(f"column {c!r} was numeric in training but holds non-numeric value(s) "
+                                     f"{sorted(map(str, raw[bad].unique()))[:5]}")
+                if np.isinf(X[c].to_numpy(dtype=float, na_value=np.nan)).any():
+                    raise ValueError(f"column {c!r} holds infinite values; only missing values are accepted")
         if uses_batch:
             X[batch] = X[batch].astype(str)
             unseen = sorted(set(X[batch]) - set(self.sites or []))
@@ -91,6 +106,19 @@ class RadiomixModel:
                 raise ValueError(f"site(s) {unseen} were not in the training data and the model's ComBat was "
                                  "configured with harmonize.unseen: error" + self._fallback_hint())
         return X, df.index.astype(str).to_numpy()
+
+    def _check_levels(self, column: str, values: pd.Series) -> None:
+        """A category never seen in training would be encoded as 'none of the known levels' (all one-hot
+        columns zero): refused (``unseen_categories: error``, default) or warned about (``warn``)."""
+        known = set(self.categories.get(column, []))
+        new = sorted({str(v) for v in values.dropna().astype(str).unique()} - known)
+        if not new:
+            return
+        msg = (f"column {column!r} holds level(s) {new[:10]} not seen in training (known: {sorted(known)[:10]})")
+        if self.config.get("unseen_categories", "error") == "warn":
+            warnings.warn(msg + "; they are encoded as none of the known levels", stacklevel=3)
+        else:
+            raise ValueError(msg + "; recode them, or train with unseen_categories: warn")
 
     def _fallback_hint(self) -> str:
         if self.unharmonized is None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import StratifiedKFold
+
+from .splits import inner_cv
 
 __all__ = ["SearchPlan", "SearchResult", "InnerSplit", "inner_cv", "inner_split", "tune", "youden_threshold",
            "choose_threshold", "finalize"]
@@ -58,16 +59,6 @@ class SearchResult:
     params: dict
     score: float
     n_tried: int
-
-
-def inner_cv(n_splits: int, groups=None, seed: int = 0):
-    """The inner-fold splitter: stratified k-fold, or stratified group k-fold when ``groups`` is given
-    (rows of one patient never split)."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    if groups is not None:
-        return StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import BaseCrossValidator, StratifiedGroupKFold
+from sklearn.model_selection import BaseCrossValidator, StratifiedGroupKFold, StratifiedKFold
 
-__all__ = ["IndexGroupKFold"]
+__all__ = ["IndexGroupKFold", "inner_cv"]
 
 
 class IndexGroupKFold(BaseCrossValidator):
@@ -47,3 +47,11 @@ class IndexGroupKFold(BaseCrossValidator):
 
     def _iter_test_indices(self, X=None, y=None, groups=None):  # pragma: no cover - split() is overridden
         raise NotImplementedError
+
+
+def inner_cv(n_splits: int, groups=None, seed: int = 0):
+    """The inner-fold splitter: stratified k-fold, or stratified group k-fold when ``groups`` is given
+    (rows of one patient never split)."""
+    if groups is not None:
+        return StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)

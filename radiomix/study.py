@@ -282,6 +282,8 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
 
         table = read_table(table)
     notes: list[str] = []
+    if len(table) == 0:
+        raise ValueError("the table has no rows")
     df, target = _index_and_check(table, cfg)
     missing_y = df[target].isna()
     if missing_y.any():
@@ -295,6 +297,7 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
                      "(or --positive) to choose")
     _check_model_serves(cfg["model"]["name"], task)
     features = _feature_columns(df, cfg)
+    _check_feature_values(df, features, notes)
     X = _model_input(df, features, cfg)
     blocks, unassigned = _blocks(df[features], dict(table.attrs), cfg)
     batch, grp = cfg.get("batch"), cfg.get("groups")
@@ -437,6 +440,35 @@ def _feature_columns(df: pd.DataFrame, cfg: dict) -> list:
             warnings.warn(f"column(s) {sitey} are used as model features; if they name the site or scanner, set "
                           f"batch: {sitey[0]} (or --batch {sitey[0]}) to keep them out", stacklevel=3)
     return cols
+
+
+def _check_feature_values(df: pd.DataFrame, features: list, notes: list) -> None:
+    """Refuse what a model cannot use silently; note what carries no information.
+
+    A text column whose values are mostly numbers holds junk ("<0.5", "n.d.") that would otherwise turn a
+    lab value into a many-level category; infinite values have no place in a feature. Constant and empty
+    columns are kept (harmless) and named."""
+    for c in features:
+        s = df[c]
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            obs = s.dropna().astype(str).str.strip()
+            num = pd.to_numeric(obs, errors="coerce")
+            if len(obs) >= 5 and num.notna().mean() >= 0.8 and num.isna().any():
+                junk = sorted(obs[num.isna()].unique().tolist())
+                raise ValueError(f"column {c!r} is numeric but holds {int(num.isna().sum())} non-numeric value(s) "
+                                 f"{junk[:5]}: clean them (radiomix.merge reads 'n.d.'-style values as missing) "
+                                 "or exclude the column (features.exclude)")
+        elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            if np.isinf(s.to_numpy(dtype=float, na_value=np.nan)).any():
+                ids = df.index[np.isinf(s.to_numpy(dtype=float, na_value=np.nan))]
+                raise ValueError(f"column {c!r} holds infinite values (ids {_names(ids, 5)}); only missing values "
+                                 "(empty cells) are accepted")
+    empty = [c for c in features if df[c].isna().all()]
+    constant = [c for c in features if c not in empty and df[c].nunique(dropna=True) <= 1]
+    if empty:
+        notes.append(f"{len(empty)} feature column(s) have no value at all and carry no information: {_names(empty)}")
+    if constant:
+        notes.append(f"{len(constant)} feature column(s) are constant and carry no information: {_names(constant)}")
 
 
 def _model_input(df: pd.DataFrame, cols: list, cfg: dict) -> pd.DataFrame:
