@@ -118,11 +118,14 @@ def _print_warnings(caught) -> None:
     """Each distinct warning once, with a count; the Study's notes first, as notes."""
     from collections import Counter
 
+    from rich.markup import escape
+
     con = _console()
     counts = Counter((type(w.message).__name__, str(w.message)) for w in caught)
     for (kind, msg), n in sorted(counts.items(), key=lambda kv: kv[0][0] != "StudyNote"):
         label = "note" if kind == "StudyNote" else f"warning ({kind})"
-        con.print(f"[yellow]{label}:[/] {msg}" + (f" [dim](x{n})[/]" if n > 1 else ""), highlight=False)
+        con.print(f"[yellow]{label}:[/] {escape(msg)}" + (f" [dim](x{n})[/]" if n > 1 else ""), highlight=False,
+                  soft_wrap=True)
 
 
 @main.command()

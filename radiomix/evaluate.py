@@ -119,15 +119,34 @@ def fit_outer_fold(study: Study, fold: Fold) -> FoldResult:
 
 
 def _run_folds(study: Study, folds: list[Fold], progress: bool) -> list[FoldResult]:
+    """Fit the outer folds (in parallel with ``study.n_jobs``). Progress: a bar on a terminal, one line per
+    finished fold otherwise (logs, CI, notebooks' captured stderr)."""
+    import sys
+
     from joblib import Parallel, delayed
 
     calls = (delayed(fit_outer_fold)(study, f) for f in folds)
     results = Parallel(n_jobs=study.n_jobs, return_as="generator")(calls)
-    if progress:
+    if progress and sys.stderr.isatty():
         from rich.progress import track
 
-        results = track(results, total=len(folds), description="nested CV (outer folds)")
+        results = track(results, total=len(folds), description=f"nested CV ({len(folds)} outer folds, "
+                                                                f"{study.search.n_candidates} candidates each)")
+    elif progress:
+        results = _fold_lines(results, len(folds), study)
     return list(results)
+
+
+def _fold_lines(results, total: int, study: Study):
+    import sys
+
+    for k, res in enumerate(results, 1):
+        y = study.y[res.fold.test]
+        auc = roc_auc(y, res.proba)
+        where = f" (site {res.fold.site})" if res.fold.site is not None else ""
+        print(f"nested CV: outer fold {k}/{total}{where} done in {res.seconds:.1f} s: {res.n_candidates} "
+              f"candidate(s), inner score {res.inner_score:.3f}, test AUC {auc:.3f}", file=sys.stderr, flush=True)
+        yield res
 
 
 def _collect(study: Study, results: list[FoldResult]):

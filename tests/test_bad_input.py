@@ -327,3 +327,26 @@ def readme_table() -> str:
     lines = ["| case | input | what radiomix does |", "|---|---|---|"]
     lines += [f"| `{c}` | {what} | {does} |" for c, (what, does) in CASES.items()]
     return "\n".join(lines)
+
+
+def test_combat_warning_printed_once_with_its_count_and_progress_lines(tmp_path):
+    # A feature constant within one site makes ComBat warn in every one of the ~40 fits of a nested CV:
+    # the run prints it once, with the count, attributed to radiomix.harmonize, and keeps it in warnings.txt.
+    rng = np.random.default_rng(2)
+    n = 90
+    t = pd.DataFrame(rng.normal(size=(n, 4)), columns=[f"original_firstorder_F{i}" for i in range(4)])
+    t["site"] = np.repeat(["A", "B", "C"], 30)
+    t.loc[t["site"] == "A", "original_firstorder_F3"] = 1.0
+    t["y"] = (rng.random(n) < 1 / (1 + np.exp(-2 * t["original_firstorder_F0"]))).astype(int)
+    t["id"] = [f"p{i}" for i in range(n)]
+    t.to_csv(tmp_path / "s.csv", index=False)
+    cfg = _config(tmp_path, harmonize={"method": "combat"}, final_model=False, search={"n_candidates": 1})
+    res = _run(["train", tmp_path / "s.csv", "--config", cfg, "--batch", "site", "--out", tmp_path / "run"])
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.output.splitlines() if "ComBatWarning" in ln]
+    assert len(lines) == 1 and re.search(r"\(x(\d+)\)", lines[0]) and int(re.search(r"\(x(\d+)\)", lines[0])[1]) > 5
+    assert "original_firstorder_F3" in lines[0]
+    text = (tmp_path / "run" / "warnings.txt").read_text()
+    assert text.count("ComBatWarning (radiomix.harmonize") == 1
+    # not a terminal: one line per outer fold
+    assert len(re.findall(r"nested CV: outer fold \d/3 done", res.output)) == 3
