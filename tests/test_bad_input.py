@@ -50,6 +50,8 @@ CASES = {
     "out-is-file": ("output folder is a file", "refused before training"),
     "out-under-file": ("output folder inside a file", "refused before training"),
     "interrupted": ("Ctrl-C (or an error) during training", "exit 130; no run folder, no partial folder"),
+    "report-not-a-run": ("radiomix report on a folder that is not a run", "refused: names the missing file"),
+    "merge-empty-clinical": ("radiomix merge with a zero-byte clinical table", "refused: names the file"),
 }
 
 
@@ -309,6 +311,21 @@ def test_interrupted(tmp_path, monkeypatch):
     res = _train(tmp_path, tmp_path / "t.csv")
     assert res.exit_code == 130, res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.yaml", "t.csv"]     # nothing left behind
+
+
+# ------------------------------------------------------------------------------------------------ report, merge
+def test_report_not_a_run(tmp_path):
+    (tmp_path / "empty").mkdir()
+    _refused(_run(["report", tmp_path / "empty"]), "metrics.json not found")
+    assert not (tmp_path / "empty" / "report.html").exists()
+
+
+def test_merge_empty_clinical(tmp_path):
+    _table().drop(columns=["sex", "y"]).to_csv(tmp_path / "feat.csv", index=False)
+    (tmp_path / "clin.csv").write_bytes(b"")
+    res = _run(["merge", tmp_path / "feat.csv", "--clinical", tmp_path / "clin.csv", "--out", tmp_path / "m.parquet"])
+    _refused(res, "clin.csv", "0 bytes")
+    assert not (tmp_path / "m.parquet").exists()
 
 
 # ------------------------------------------------------------------------------------------------ README
