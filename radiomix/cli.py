@@ -234,6 +234,11 @@ def _print_summary(summary: dict, folds: bool = True):
         if o:
             _console().print(f"inner-CV score {o['inner_score_mean']:.3f} vs outer AUC per fold: optimism "
                              f"{o['mean']:+.3f} (mean over folds)")
+        for name, b in (summary.get("baselines") or {}).items():
+            verdict = "beats it" if b["beats_baseline"] else "does NOT beat it"
+            _console().print(f"baseline {name} ({b['description']}): {b['headline']} {b['baseline']:.3f} vs model "
+                             f"{b['model']:.3f}; difference {b['difference']:+.3f} (95% CI {b['ci_low']:+.3f} to "
+                             f"{b['ci_high']:+.3f}, paired bootstrap): the model {verdict}", highlight=False)
         pl = summary.get("patient_level")
         if pl:
             a = pl["auc"]

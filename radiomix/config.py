@@ -148,6 +148,8 @@ def validate_config(cfg: dict) -> dict:
         raise ConfigError(f"config key 'harmonize.exclude' must be a list of columns or a regex, got {h['exclude']!r}")
     if full["positive"] is not None and not isinstance(full["positive"], (str, int, float, bool)):
         raise ConfigError(f"config key 'positive' must be a class label, got {full['positive']!r}")
+    if not isinstance(full["safeguards"]["volume"], (str, type(None))):
+        raise ConfigError(f"config key 'safeguards.volume' must be a column name or null, got {full['safeguards']['volume']!r}")
     if full["aggregate"] != "none" and not full["groups"]:
         raise ConfigError("aggregate (patient-level scores from lesion rows) needs a groups column: set 'groups'")
     if h["method"] == "combat" and not full["batch"]:

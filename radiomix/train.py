@@ -65,6 +65,11 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
         warnings.simplefilter("always")
         study = make_study(table, config, **overrides)
         cv = nested_cv(study, progress=progress)
+        if study.config["safeguards"]["baselines"]:
+            from .safeguards import compare_with_baselines
+
+            cv.summary["baselines"] = compare_with_baselines(study, cv, volume=study.config["safeguards"]["volume"],
+                                                             progress=progress)
         model = fit_final_model(study, cv_summary=to_jsonable(cv.summary)) if study.config["final_model"] else None
     run_warnings = collect_warnings(caught)
     files = {}

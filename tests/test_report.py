@@ -22,7 +22,7 @@ def _table(n=90, seed=0):
 
 
 # Written out here (not derived from REGISTRY), so a section dropped, renamed or moved is noticed.
-EXPECTED_SECTIONS = ["data", "metrics", "roc", "precision-recall", "calibration", "decision-curve", "confusion",
+EXPECTED_SECTIONS = ["data", "metrics", "baselines", "roc", "precision-recall", "calibration", "decision-curve", "confusion",
                      "folds", "sites", "blocks", "selection", "site-effect", "shap", "config"]
 
 

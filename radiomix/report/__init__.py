@@ -53,6 +53,7 @@ from .sections import (
 __all__ = ["write_report", "low_dim_plot", "roc_figure", "pr_figure", "calibration_figure",
            "decision_curve_figure", "confusion_figure", "shap_bar_figure", "shap_beeswarm_figure",
            "SECTIONS", "REGISTRY", "RunRecord", "Document", "METRIC_LABELS", "header", "data_section",
+           "baselines_section",
            "metrics_section", "roc_section", "precision_recall_section", "calibration_section",
            "decision_curve_section", "confusion_section", "folds_section", "sites_section", "blocks_section",
            "selection_section", "site_effect_section", "shap_section", "config_section"]

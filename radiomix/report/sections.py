@@ -32,7 +32,7 @@ from .run import RunRecord
 __all__ = ["METRIC_LABELS", "REGISTRY", "SECTIONS", "header", "data_section", "metrics_section", "roc_section",
            "precision_recall_section", "calibration_section", "decision_curve_section", "confusion_section",
            "folds_section", "sites_section", "blocks_section", "selection_section", "site_effect_section",
-           "shap_section", "config_section"]
+           "shap_section", "config_section", "baselines_section"]
 
 METRIC_LABELS = {"auc": "AUC", "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy",
                  "sensitivity": "Sensitivity", "specificity": "Specificity", "ppv": "PPV", "npv": "NPV",
@@ -380,9 +380,33 @@ def config_section(doc: Document, run: RunRecord) -> None:
 
 
 #: (id, title, function) of every section, in report order.
+@_section("baselines", "Does the model beat the obvious? Baselines under the same folds")
+def baselines_section(doc: Document, run: RunRecord) -> None:
+    """Each safeguard baseline beside the model: headline metric, paired-bootstrap difference with its CI."""
+    base = run.summary.get("baselines")
+    if not base:
+        doc.text("No baselines in this run (safeguards.baselines: false, or none applies: no volume column, "
+                 "no clinical block, no ComBat).", cls="note")
+        return
+    rows = []
+    for name, b in base.items():
+        d = b.get("delong")
+        rows.append({"baseline": name, "what": b["description"], "metric": b["headline"], "baseline value": b["baseline"],
+                     "model": b["model"], "difference": b["difference"], "95% CI low": b["ci_low"],
+                     "95% CI high": b["ci_high"], "model beats it": "yes" if b["beats_baseline"] else "no",
+                     "DeLong p": d["p_value"] if d else None})
+    beaten = [r["baseline"] for r in rows if r["model beats it"] == "yes"]
+    doc.text(f"The model beats {len(beaten)} of {len(rows)} baseline(s)" + (f" ({', '.join(beaten)})" if beaten else "")
+             + ": a baseline is beaten when the 95% CI of the difference (model minus baseline, paired bootstrap over "
+             "patients with the same resamples for both) lies above 0.")
+    doc.raw(table_html(pd.DataFrame(rows)))
+    doc.text("DeLong's test is shown only for non-nested comparisons on independent rows (it is invalid for nested "
+             "models, Demler et al. 2012, and for clustered lesions).", cls="note")
+
+
 REGISTRY: tuple[tuple[str, str, SectionFunction], ...] = tuple(
     (f.section_id, f.title, f) for f in (
-        data_section, metrics_section, roc_section, precision_recall_section, calibration_section,
+        data_section, metrics_section, baselines_section, roc_section, precision_recall_section, calibration_section,
         decision_curve_section, confusion_section, folds_section, sites_section, blocks_section, selection_section,
         site_effect_section, shap_section, config_section))
 

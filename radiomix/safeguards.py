@@ -1,0 +1,201 @@
+"""Safeguards: does the model beat what a clinician already has, under the same outer folds?
+
+Welch et al. 2019 (Radiother Oncol) showed many radiomic signatures reduce to tumour volume. For a
+:class:`radiomix.study.Study` this module builds baselines that share the study's outer folds and rows:
+
+* ``volume``: log tumour volume alone, logistic regression (the volume column named in the config, or
+  detected by name and reported; refused when ambiguous);
+* ``clinical``: the clinical block alone (penalized logistic regression, the study's imputation);
+* ``no_harmonization``: the full pipeline without ComBat (when the study harmonizes);
+
+and compares each with the full model by a paired bootstrap over patients (the same resamples for both
+models; whole patients when the study has groups) of the difference in the headline metric (pooled AUC, or
+the mean per-site AUC under leave-site-out). DeLong's test is reported only where it is valid: non-nested
+comparisons on independent rows (Demler et al. 2012).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from .metrics import Resampler, roc_auc
+
+__all__ = ["VOLUME_PATTERNS", "detect_volume_column", "baseline_studies", "paired_bootstrap_difference",
+           "delong_test", "compare_with_baselines"]
+
+#: Names of a tumour-volume feature in common extractors, most specific first.
+VOLUME_PATTERNS = (
+    ("pyradiomics MeshVolume", re.compile(r"(^|_)original_shape_MeshVolume$")),
+    ("pyradiomics VoxelVolume", re.compile(r"(^|_)original_shape_VoxelVolume$")),
+    ("IBSI morph_volume", re.compile(r"(?i)(^|_)morph_vol(ume)?$")),
+    ("IBSI-style Shape_volume", re.compile(r"(?i)^shape_volume$")),
+    ("CaPTk Volume", re.compile(r"(?i)(^|_)volume(_mm3|_cc)?$")),
+)
+
+
+def detect_volume_column(columns, explicit: str | None = None) -> tuple[str, str]:
+    """``(column, how it was found)``. ``explicit`` (``safeguards.volume``) wins; otherwise the first pattern of
+    :data:`VOLUME_PATTERNS` that matches exactly one column; several matches of that pattern are refused."""
+    columns = [str(c) for c in columns]
+    if explicit is not None:
+        if explicit not in columns:
+            raise ValueError(f"safeguards.volume names {explicit!r}, which is not a feature column")
+        return explicit, "named in the config (safeguards.volume)"
+    for label, rx in VOLUME_PATTERNS:
+        hits = [c for c in columns if rx.search(c)]
+        if len(hits) == 1:
+            return hits[0], f"detected by name ({label})"
+        if len(hits) > 1:
+            raise ValueError(f"several volume columns match {label}: {hits[:10]}; name the one to use in "
+                             "safeguards.volume")
+    raise LookupError("no tumour-volume column found (pyradiomics MeshVolume/VoxelVolume, IBSI morph_volume, "
+                      "Shape_volume, CaPTk Volume); name it in safeguards.volume")
+
+
+def _volume_study(study, column: str):
+    import copy
+
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from .search import SearchPlan
+
+    x = pd.to_numeric(study.X[column], errors="coerce")
+    X = pd.DataFrame({column: np.log(x.clip(lower=1e-6))}, index=study.X.index)
+    pipe = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=1000))
+    cfg = copy.deepcopy(study.config)
+    cfg["harmonize"]["method"] = "none"
+    return replace(study, X=X, pipeline=pipe, config=cfg, columns=replace(study.columns, features=[column],
+                                                                          categorical=[], harmonized=[]),
+                   search=SearchPlan({}, inner_splits=study.search.inner_splits, threshold=study.search.threshold))
+
+
+def _clinical_study(study):
+    import copy
+
+    from .pipeline import build_pipeline
+    from .search import SearchPlan
+
+    cols = [c for c in study.columns.blocks.get("clinical", []) if c in study.columns.features]
+    cfg = copy.deepcopy(study.config)
+    cfg["harmonize"]["method"] = "none"
+    cfg["model"] = {"name": "logistic", "params": {"C": 1.0}, "search": {}, "trusted_modules": []}
+    cfg["select"] = {**cfg["select"], "mrmr": None, "correlation_threshold": None, "near_zero_variance": False}
+    cfg["balance"] = {**cfg["balance"], "method": "none"}
+    cfg["fusion"] = {**cfg["fusion"], "mode": "early"}
+    if cfg["impute"]["method"] == "none":
+        cfg["impute"] = {**cfg["impute"], "method": "median"}
+    categorical = [c for c in study.columns.categorical if c in cols]
+    pipe = build_pipeline(cfg, cols, blocks={"clinical": cols}, categorical=categorical, harmonize=[])
+    return replace(study, X=study.X[cols], pipeline=pipe, config=cfg,
+                   columns=replace(study.columns, features=cols, categorical=categorical, harmonized=[]),
+                   search=SearchPlan({}, inner_splits=study.search.inner_splits, threshold=study.search.threshold))
+
+
+def baseline_studies(study, volume: str | None = None) -> dict:
+    """The baselines that apply to ``study``: ``{name: (Study, description, nested)}`` where ``nested`` says
+    whether the baseline's inputs are a subset of the full model's (DeLong is then not valid)."""
+    out = {}
+    try:
+        col, how = detect_volume_column(study.columns.features, volume)
+        out["volume"] = (_volume_study(study, col), f"log {col} alone, logistic ({how})", True)
+    except LookupError:
+        pass
+    clinical = [c for c in study.columns.blocks.get("clinical", []) if c in study.columns.features]
+    radiomic = set(study.columns.blocks.get("radiomic", []))
+    if clinical and radiomic:
+        out["clinical"] = (_clinical_study(study), f"the {len(clinical)} clinical column(s) alone, logistic", True)
+    if study.config["harmonize"]["method"] == "combat":
+        out["no_harmonization"] = (study.without_harmonization(), "the full pipeline without ComBat", False)
+    return out
+
+
+def headline(y, p, sites=None) -> float:
+    """Pooled AUC, or the mean per-site AUC when ``sites`` is given (leave-site-out)."""
+    if sites is None:
+        return roc_auc(y, p)
+    s = np.asarray(sites)
+    return float(np.nanmean([roc_auc(y[s == k], p[s == k]) for k in np.unique(s)]))
+
+
+def paired_bootstrap_difference(y, p_model, p_base, *, n_boot=2000, groups=None, sites=None, random_state=0,
+                                alpha=0.05) -> dict:
+    """Difference in the headline metric (model minus baseline) with a percentile CI from one set of patient
+    resamples shared by both models (whole groups when given; within each class, as for the AUC)."""
+    y = np.asarray(y).astype(int)
+    p_model, p_base = np.asarray(p_model, float), np.asarray(p_base, float)
+    est = headline(y, p_model, sites) - headline(y, p_base, sites)
+    res = Resampler(y, groups)
+    rng = np.random.default_rng(random_state)
+    draws = np.empty(n_boot)
+    s = None if sites is None else np.asarray(sites)
+    for b in range(n_boot):
+        idx = res.draw(rng, "stratified")
+        sb = None if s is None else s[idx]
+        draws[b] = headline(y[idx], p_model[idx], sb) - headline(y[idx], p_base[idx], sb)
+    lo, hi = np.nanpercentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return {"difference": float(est), "ci_low": float(lo), "ci_high": float(hi),
+            "p_boot_le_0": float(np.mean(draws <= 0))}
+
+
+def delong_test(y, p1, p2) -> dict:
+    """DeLong, DeLong & Clarke-Pearson (1988) test of two correlated ROC AUCs on the same rows: AUCs, their
+    difference, its standard error, z and the two-sided p-value (equal to R pROC's ``roc.test(method="delong")``)."""
+    from scipy.stats import norm
+
+    y = np.asarray(y).astype(bool)
+    P = np.vstack([np.asarray(p1, float), np.asarray(p2, float)])
+    pos, neg = P[:, y], P[:, ~y]
+    m, n = pos.shape[1], neg.shape[1]
+    # placements: V10[k, i] = mean_j psi(pos_i, neg_j); V01[k, j] = mean_i psi(pos_i, neg_j)
+    V10 = np.empty((2, m))
+    V01 = np.empty((2, n))
+    for k in range(2):
+        cmp = (pos[k][:, None] > neg[k][None, :]) + 0.5 * (pos[k][:, None] == neg[k][None, :])
+        V10[k], V01[k] = cmp.mean(axis=1), cmp.mean(axis=0)
+    auc = V10.mean(axis=1)
+    S = np.cov(V10) / m + np.cov(V01) / n
+    var = S[0, 0] + S[1, 1] - 2 * S[0, 1]
+    se = float(np.sqrt(var)) if var > 0 else np.nan
+    z = float((auc[0] - auc[1]) / se) if se and np.isfinite(se) else np.nan
+    return {"auc1": float(auc[0]), "auc2": float(auc[1]), "difference": float(auc[0] - auc[1]), "se": se, "z": z,
+            "p_value": float(2 * norm.sf(abs(z))) if np.isfinite(z) else np.nan}
+
+
+def compare_with_baselines(study, cv, *, volume: str | None = None, progress: bool = False) -> dict:
+    """Run each baseline of :func:`baseline_studies` under the study's outer folds and compare it with the
+    nested-CV result ``cv`` of the full model. Returns ``{name: {...}}`` with the baseline's headline metric,
+    the paired-bootstrap difference (model minus baseline) and, where valid, DeLong's test."""
+    from .evaluate import nested_cv
+
+    leave_site_out = study.outer.kind == "leave_site_out"
+    sites = study.sites if leave_site_out else None
+    p_model = cv.oof.groupby("id", sort=False)["proba"].mean().reindex(study.ids).to_numpy()
+    out = {}
+    for name, (base, description, nested) in baseline_studies(study, volume).items():
+        res = nested_cv(replace(base, config={**base.config, "bootstrap": 0}), progress=False)
+        p_base = res.oof.groupby("id", sort=False)["proba"].mean().reindex(study.ids).to_numpy()
+        cmp_ = paired_bootstrap_difference(study.y, p_model, p_base, n_boot=study.n_bootstrap or 1000,
+                                           groups=study.groups, sites=sites, random_state=study.random_state)
+        row = {"description": description, "headline": "mean per-site AUC" if leave_site_out else "pooled AUC",
+               "baseline": headline(study.y, p_base, sites), "model": headline(study.y, p_model, sites), **cmp_,
+               "beats_baseline": bool(cmp_["ci_low"] > 0)}
+        if not nested and study.groups is None:
+            row["delong"] = delong_test(study.y, p_model, p_base)
+        else:
+            row["delong"] = None
+            row["delong_note"] = ("not reported: the baseline's inputs are part of the model's (nested models)"
+                                  if nested else "not reported: rows are clustered within patients")
+        out[name] = row
+        if progress:
+            import sys
+
+            print(f"safeguard baseline {name}: {row['baseline']:.3f} vs model {row['model']:.3f}, difference "
+                  f"{row['difference']:+.3f} ({row['ci_low']:+.3f} to {row['ci_high']:+.3f})", file=sys.stderr)
+    return out

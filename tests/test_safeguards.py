@@ -1,0 +1,121 @@
+"""Safeguards: baselines under the same folds, a paired bootstrap of the difference, DeLong against R pROC."""
+
+import subprocess
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from radiomix.safeguards import (
+    compare_with_baselines,
+    delong_test,
+    detect_volume_column,
+    paired_bootstrap_difference,
+)
+
+FIX = Path(__file__).resolve().parent / "fixtures" / "proc"
+ORACLE = Path(__file__).resolve().parent / "oracles" / "delong_proc.R"
+
+
+def _check_delong(ref: pd.DataFrame):
+    data = pd.read_csv(FIX / "delong_input.csv")
+    for _, r in ref.iterrows():
+        d = data[data["case"] == r["case"]]
+        got = delong_test(d["y"], d["p1"], d["p2"])
+        assert got["auc1"] == pytest.approx(r["auc1"], abs=1e-12)
+        assert got["auc2"] == pytest.approx(r["auc2"], abs=1e-12)
+        assert got["z"] == pytest.approx(r["z"], abs=1e-6)
+        assert got["p_value"] == pytest.approx(r["p_value"], abs=1e-6)
+
+
+def test_delong_equals_proc_roc_test_fixture():
+    _check_delong(pd.read_csv(FIX / "delong_proc.csv"))
+
+
+@pytest.mark.r_oracle
+def test_delong_equals_proc_roc_test_live(rscript, tmp_path):
+    out = tmp_path / "delong.csv"
+    res = subprocess.run([rscript, str(ORACLE), str(FIX / "delong_input.csv"), str(out)], capture_output=True,
+                         text=True)
+    if res.returncode != 0 and "there is no package called" in res.stderr:
+        pytest.skip("R package pROC not installed")
+    assert res.returncode == 0, res.stderr
+    _check_delong(pd.read_csv(out))
+    pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(FIX / "delong_proc.csv"), rtol=1e-10)
+
+
+@pytest.mark.parametrize("cols, expected", [
+    (["original_shape_MeshVolume", "original_shape_VoxelVolume", "x"], "original_shape_MeshVolume"),
+    (["ct_original_shape_VoxelVolume", "x"], "ct_original_shape_VoxelVolume"),
+    (["Shape_volume", "Shape_surface"], "Shape_volume"),
+    (["morph_volume", "morph_area_mesh"], "morph_volume"),
+])
+def test_volume_column_detected_by_name(cols, expected):
+    assert detect_volume_column(cols)[0] == expected
+
+
+def test_volume_column_ambiguous_or_missing():
+    with pytest.raises(ValueError, match="several volume columns"):
+        detect_volume_column(["ct_original_shape_MeshVolume", "pet_original_shape_MeshVolume"])
+    with pytest.raises(LookupError, match="safeguards.volume"):
+        detect_volume_column(["a", "b"])
+    assert detect_volume_column(["a", "tumour_ml"], "tumour_ml")[1].startswith("named")
+
+
+def test_paired_bootstrap_difference():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    p = y + rng.normal(size=300)
+    same = paired_bootstrap_difference(y, p, p, n_boot=200)
+    assert same["difference"] == 0 and same["ci_low"] == 0 and same["ci_high"] == 0
+    noise = rng.normal(size=300)
+    better = paired_bootstrap_difference(y, p, noise, n_boot=500)
+    assert better["ci_low"] > 0.15                        # AUC ~0.76 vs ~0.5
+    # A paired CI is narrower than the unpaired one when the two models' errors are correlated.
+    close = p + 0.3 * rng.normal(size=300)
+    paired = paired_bootstrap_difference(y, p, close, n_boot=500)
+    assert paired["ci_high"] - paired["ci_low"] < 0.1
+
+
+def _volume_cohort(n=400, seed=0, beyond=False):
+    """Outcome from log volume alone, or (beyond=True) from a texture feature independent of volume."""
+    rng = np.random.default_rng(seed)
+    logv = rng.normal(8, 1, n)
+    tex = rng.normal(size=n)
+    t = pd.DataFrame({"original_shape_MeshVolume": np.exp(logv), "original_firstorder_Mean": rng.normal(size=n),
+                      "original_glcm_Contrast": tex})
+    lp = 2.0 * tex if beyond else 1.5 * (logv - 8)
+    t["y"] = (rng.random(n) < 1 / (1 + np.exp(-lp))).astype(int)
+    t["age"] = rng.normal(60, 10, n)
+    t["id"] = [f"p{i}" for i in range(n)]
+    t.attrs["radiomix"] = {"groups": {"radiomic": ["original_shape_MeshVolume", "original_firstorder_Mean",
+                                                   "original_glcm_Contrast"], "clinical": ["age"], "genetic": []}}
+    return t
+
+
+CFG = {"target": "y", "model": {"name": "logistic", "params": {"C": 1.0}, "search": {}}, "impute": {"method": "median"},
+       "bootstrap": 500, "final_model": False}
+
+
+@pytest.mark.parametrize("beyond", [False, True])
+def test_model_against_the_volume_baseline(beyond):
+    from radiomix.evaluate import nested_cv
+    from radiomix.study import make_study
+
+    study = make_study(_volume_cohort(beyond=beyond), CFG, verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cv = nested_cv(study, progress=False)
+        base = compare_with_baselines(study, cv)
+    assert set(base) == {"volume", "clinical"}
+    v = base["volume"]
+    assert "original_shape_MeshVolume" in v["description"] and "detected by name" in v["description"]
+    assert v["model"] == pytest.approx(cv.summary["auc"]["estimate"], abs=1e-12)
+    assert v["delong"] is None and "nested" in v["delong_note"]
+    if beyond:   # texture carries the signal: the model beats log volume
+        assert v["beats_baseline"] and v["ci_low"] > 0.1
+    else:        # the outcome is volume: the model cannot beat it
+        assert not v["beats_baseline"] and v["ci_low"] < 0 < v["ci_high"] + 0.02
+    assert base["clinical"]["baseline"] == pytest.approx(0.5, abs=0.1)      # age carries no signal
