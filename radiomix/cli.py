@@ -28,7 +28,7 @@ def _console():
 
 
 def one_line(err: BaseException) -> str:
-    """An exception as one line of text (multi-line messages joined with '; ')."""
+    """An exception as one line of text (line breaks and repeated spaces collapsed)."""
     text = " ".join(str(err).split("\n")).strip() or type(err).__name__
     return " ".join(text.split())
 
