@@ -91,10 +91,12 @@ def main(debug):
 @click.option("--batch", help="Site/batch column (overrides the config).")
 @click.option("--groups", help="Patient/group column (overrides the config).")
 @click.option("--positive", help="Label of the positive class (overrides the config's positive).")
+@click.option("--permutations", type=int, default=None,
+              help="Permutation test of the whole nested CV with N permutations (overrides safeguards.permutations).")
 @click.option("--jobs", "-j", type=int, default=None, help="Parallel outer folds (overrides the config).")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Run folder.")
 @_table_options
-def train(table, config, target, id_, batch, groups, positive, jobs, out, decimal, encoding):
+def train(table, config, target, id_, batch, groups, positive, permutations, jobs, out, decimal, encoding):
     """Nested cross-validation on TABLE, then the final model refit on all rows; writes metrics.json,
     folds.csv, oof_predictions.csv, config.resolved.yaml and model.skops into the run folder."""
     import warnings
@@ -105,8 +107,15 @@ def train(table, config, target, id_, batch, groups, positive, jobs, out, decima
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            res = run(_read(table, decimal, encoding), config, out=out, target=target, id=id_, batch=batch, groups=groups, n_jobs=jobs,
-                      positive=positive)
+            cfg = config
+            if permutations is not None:
+                from .config import load_config
+
+                cfg = load_config(config, target=target, id=id_, batch=batch, groups=groups, n_jobs=jobs,
+                                  positive=positive)
+                cfg["safeguards"]["permutations"] = permutations
+            res = run(_read(table, decimal, encoding), cfg, out=out, target=target, id=id_, batch=batch,
+                      groups=groups, n_jobs=jobs, positive=positive)
     except (ConfigError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     _print_warnings(caught)
@@ -239,6 +248,15 @@ def _print_summary(summary: dict, folds: bool = True):
             _console().print(f"baseline {name} ({b['description']}): {b['headline']} {b['baseline']:.3f} vs model "
                              f"{b['model']:.3f}; difference {b['difference']:+.3f} (95% CI {b['ci_low']:+.3f} to "
                              f"{b['ci_high']:+.3f}, paired bootstrap): the model {verdict}", highlight=False)
+        mix = summary.get("case_mix")
+        if mix:
+            _console().print(f"case mix: the site alone predicts the outcome with AUC {mix['auc']:.3f} ({mix['cv']}; "
+                             "not a baseline under the run's folds)", highlight=False)
+        perm = summary.get("permutation")
+        if perm:
+            _console().print(f"permutation test ({perm['n_permutations']} refits, outcomes permuted within site): "
+                             f"p = {perm['p_value']:.3f} (Monte-Carlo SE {perm['mc_se']:.3f}); null AUC mean "
+                             f"{perm['null_auc_mean']:.3f}, 95th percentile {perm['null_auc_95th']:.3f}", highlight=False)
         pl = summary.get("patient_level")
         if pl:
             a = pl["auc"]

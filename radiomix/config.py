@@ -148,6 +148,9 @@ def validate_config(cfg: dict) -> dict:
         raise ConfigError(f"config key 'harmonize.exclude' must be a list of columns or a regex, got {h['exclude']!r}")
     if full["positive"] is not None and not isinstance(full["positive"], (str, int, float, bool)):
         raise ConfigError(f"config key 'positive' must be a class label, got {full['positive']!r}")
+    perms = full["safeguards"]["permutations"]
+    if not isinstance(perms, int) or isinstance(perms, bool) or perms < 0:
+        raise ConfigError(f"config key 'safeguards.permutations' must be an integer >= 0, got {perms!r}")
     if not isinstance(full["safeguards"]["volume"], (str, type(None))):
         raise ConfigError(f"config key 'safeguards.volume' must be a column name or null, got {full['safeguards']['volume']!r}")
     if full["aggregate"] != "none" and not full["groups"]:

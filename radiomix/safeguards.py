@@ -25,7 +25,7 @@ import pandas as pd
 from .metrics import Resampler, roc_auc
 
 __all__ = ["VOLUME_PATTERNS", "detect_volume_column", "baseline_studies", "paired_bootstrap_difference",
-           "delong_test", "compare_with_baselines"]
+           "delong_test", "compare_with_baselines", "case_mix", "permutation_test"]
 
 #: Names of a tumour-volume feature in common extractors, most specific first.
 VOLUME_PATTERNS = (
@@ -199,3 +199,74 @@ def compare_with_baselines(study, cv, *, volume: str | None = None, progress: bo
             print(f"safeguard baseline {name}: {row['baseline']:.3f} vs model {row['model']:.3f}, difference "
                   f"{row['difference']:+.3f} ({row['ci_low']:+.3f} to {row['ci_high']:+.3f})", file=sys.stderr)
     return out
+
+
+def case_mix(study, *, n_splits: int = 5, random_state: int | None = None) -> dict | None:
+    """How well the site alone predicts the outcome (case mix), under stratified CV (labelled as such: under
+    leave-site-out the site is constant inside each test fold, so it cannot be a baseline there). None when
+    the study has no sites or a single one."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
+
+    if study.sites is None or len(set(study.sites)) < 2:
+        return None
+    X = pd.get_dummies(pd.Series(np.asarray(study.sites).astype(str)), dtype=float).to_numpy()
+    rs = study.random_state if random_state is None else random_state
+    if study.groups is not None:
+        cv, g = StratifiedGroupKFold(n_splits, shuffle=True, random_state=rs), study.groups
+    else:
+        cv, g = StratifiedKFold(n_splits, shuffle=True, random_state=rs), None
+    p = cross_val_predict(LogisticRegression(max_iter=1000), X, study.y, cv=cv, groups=g,
+                          method="predict_proba")[:, 1]
+    rates = pd.Series(study.y).groupby(np.asarray(study.sites).astype(str)).mean()
+    return {"auc": roc_auc(study.y, p), "cv": f"{n_splits}-fold stratified{' grouped' if g is not None else ''}",
+            "positive_rate_by_site": {str(k): float(v) for k, v in rates.items()},
+            "what": "site alone predicting the outcome (case mix), under stratified CV, not the run's folds"}
+
+
+def _permuted(y, sites, groups, rng) -> np.ndarray:
+    """Outcomes permuted within site, whole patients together (a patient's rows keep one shared outcome
+    draw when groups are given)."""
+    y = np.asarray(y).copy()
+    strata = np.zeros(len(y), int) if sites is None else pd.factorize(pd.Series(np.asarray(sites)))[0]
+    units = np.arange(len(y)) if groups is None else pd.factorize(pd.Series(np.asarray(groups, dtype=object)))[0]
+    out = y.copy()
+    for s in np.unique(strata):
+        rows = np.flatnonzero(strata == s)
+        u = np.unique(units[rows])
+        first = {k: rows[units[rows] == k] for k in u}
+        donors = rng.permutation(u)
+        for k, d in zip(u, donors):
+            out[first[k]] = y[first[d][0]]
+    return out
+
+
+def permutation_test(study, observed: float, n_permutations: int, *, random_state: int | None = None,
+                     progress: bool = False) -> dict:
+    """Permutation test of the whole nested procedure: outcomes permuted within site (whole patients), every
+    outer fold refitted with its inner search and threshold (the bootstrap, the baselines and the final model
+    are skipped: they do not change the AUC). ``p = (1 + #{AUC_perm >= observed}) / (N + 1)`` with its
+    Monte-Carlo standard error."""
+    from dataclasses import replace as dc_replace
+
+    from .evaluate import nested_cv
+
+    rng = np.random.default_rng(study.random_state + 7919 if random_state is None else random_state)
+    cfg = {**study.config, "bootstrap": 0}
+    aucs = np.empty(n_permutations)
+    it = range(n_permutations)
+    if progress:
+        from rich.progress import track
+
+        it = track(it, description=f"permutation test ({n_permutations} refits of the nested CV)")
+    for i in it:
+        yp = _permuted(study.y, study.sites, study.groups, rng)
+        perm = dc_replace(study, y=yp, config=cfg)
+        res = nested_cv(perm, progress=False)
+        aucs[i] = res.summary["auc"]["estimate"]
+    hits = int(np.sum(aucs >= observed))
+    p = (1 + hits) / (n_permutations + 1)
+    return {"n_permutations": int(n_permutations), "observed_auc": float(observed), "p_value": float(p),
+            "mc_se": float(np.sqrt(p * (1 - p) / (n_permutations + 1))),
+            "null_auc_mean": float(np.mean(aucs)), "null_auc_95th": float(np.percentile(aucs, 95)),
+            "scheme": "outcomes permuted within site, whole patients; every outer fold refitted"}

@@ -70,6 +70,17 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
 
             cv.summary["baselines"] = compare_with_baselines(study, cv, volume=study.config["safeguards"]["volume"],
                                                              progress=progress)
+            from .safeguards import case_mix
+
+            mix = case_mix(study)
+            if mix is not None:
+                cv.summary["case_mix"] = mix
+        if study.config["safeguards"]["permutations"]:
+            from .safeguards import permutation_test
+
+            cv.summary["permutation"] = permutation_test(study, cv.summary["auc"]["estimate"],
+                                                         study.config["safeguards"]["permutations"],
+                                                         progress=progress)
         model = fit_final_model(study, cv_summary=to_jsonable(cv.summary)) if study.config["final_model"] else None
     run_warnings = collect_warnings(caught)
     files = {}

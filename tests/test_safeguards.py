@@ -119,3 +119,59 @@ def test_model_against_the_volume_baseline(beyond):
     else:        # the outcome is volume: the model cannot beat it
         assert not v["beats_baseline"] and v["ci_low"] < 0 < v["ci_high"] + 0.02
     assert base["clinical"]["baseline"] == pytest.approx(0.5, abs=0.1)      # age carries no signal
+
+
+def test_permutation_keeps_site_outcome_counts_and_patients_together():
+    from radiomix.safeguards import _permuted  # noqa: PLC2701 - the test checks the private shuffle directly
+
+    rng = np.random.default_rng(0)
+    sites = np.repeat(["A", "B"], 30)
+    groups = np.repeat(np.arange(20), 3)
+    y = np.repeat(rng.integers(0, 2, 20), 3)
+    moved = False
+    for _ in range(20):
+        yp = _permuted(y, sites, groups, rng)
+        for s in ("A", "B"):
+            assert yp[sites == s].sum() == y[sites == s].sum()          # each site keeps its outcome count
+        assert (pd.Series(yp).groupby(groups).nunique() == 1).all()     # a patient's rows share one outcome
+        moved |= not np.array_equal(yp, y)
+    assert moved
+
+
+def _cheap_study(beyond: bool, seed: int):
+    from radiomix.study import make_study
+
+    t = _volume_cohort(n=150, seed=seed, beyond=beyond)
+    cfg = {**CFG, "bootstrap": 0, "cv": {"outer": {"n_splits": 3}}, "safeguards": {"baselines": False},
+           "threshold": 0.5}
+    return make_study(t.drop(columns=["age"]), cfg, verbose=False)
+
+
+def test_permutation_test_separates_signal_from_noise():
+    from radiomix.evaluate import nested_cv
+    from radiomix.safeguards import permutation_test
+
+    signal = _cheap_study(True, 0)
+    obs = nested_cv(signal, progress=False).summary["auc"]["estimate"]
+    res = permutation_test(signal, obs, 19)
+    assert res["p_value"] == pytest.approx(1 / 20) and res["null_auc_mean"] == pytest.approx(0.5, abs=0.08)
+    noise = _cheap_study(True, 1)
+    noise = type(noise)(**{**noise.__dict__, "y": np.random.default_rng(5).permutation(noise.y)})
+    obs_noise = nested_cv(noise, progress=False).summary["auc"]["estimate"]
+    assert permutation_test(noise, obs_noise, 19)["p_value"] > 0.1
+
+
+def test_case_mix_measures_the_site_alone():
+    from radiomix.safeguards import case_mix
+    from radiomix.study import make_study
+
+    t = _volume_cohort(n=300, seed=2)
+    t["site"] = np.where(t["y"] == 1, np.random.default_rng(0).choice(["A", "B"], 300, p=[0.8, 0.2]),
+                         np.random.default_rng(1).choice(["A", "B"], 300, p=[0.3, 0.7]))
+    study = make_study(t, {**CFG, "batch": "site"}, verbose=False)
+    mix = case_mix(study)
+    rate = t.groupby("site")["y"].mean()
+    assert mix["positive_rate_by_site"] == pytest.approx(rate.to_dict())
+    # site A is enriched in positives: the site alone separates them (AUC of a two-level score)
+    assert mix["auc"] > 0.65 and "stratified" in mix["cv"]
+    assert case_mix(make_study(t.drop(columns="site"), CFG, verbose=False)) is None

@@ -383,6 +383,17 @@ def config_section(doc: Document, run: RunRecord) -> None:
 @_section("baselines", "Does the model beat the obvious? Baselines under the same folds")
 def baselines_section(doc: Document, run: RunRecord) -> None:
     """Each safeguard baseline beside the model: headline metric, paired-bootstrap difference with its CI."""
+    mix, perm = run.summary.get("case_mix"), run.summary.get("permutation")
+    if perm:
+        doc.text(f"Permutation test of the whole nested procedure ({perm['n_permutations']} refits, outcomes permuted "
+                 f"within site, whole patients): p = {fmt_number(perm['p_value'])} (Monte-Carlo SE "
+                 f"{fmt_number(perm['mc_se'])}); AUC under the null: mean {fmt_number(perm['null_auc_mean'])}, 95th "
+                 f"percentile {fmt_number(perm['null_auc_95th'])}.")
+    if mix:
+        doc.text(f"Case mix: the site alone predicts the outcome with AUC {fmt_number(mix['auc'])} ({mix['cv']}; "
+                 "under leave-site-out the site is constant within each test fold, so this is not a baseline of the "
+                 "run's folds). Outcome rate by site: "
+                 + ", ".join(f"{k} {v:.0%}" for k, v in mix["positive_rate_by_site"].items()) + ".", cls="note")
     base = run.summary.get("baselines")
     if not base:
         doc.text("No baselines in this run (safeguards.baselines: false, or none applies: no volume column, "
