@@ -17,7 +17,7 @@ from sklearn.base import clone
 from .splits import inner_cv
 
 __all__ = ["SearchPlan", "SearchResult", "InnerSplit", "inner_cv", "inner_split", "tune", "youden_threshold",
-           "choose_threshold", "finalize"]
+           "finalize"]
 
 
 @dataclass(frozen=True)
@@ -154,20 +154,6 @@ def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
         return 0.5
     below = p[p < t]
     return float((t + below.max()) / 2) if below.size else float(t)
-
-
-
-def choose_threshold(estimator, plan: SearchPlan, X, y, *, groups=None, seed: int = 0, cv=None) -> float:
-    """The decision threshold of ``estimator`` (a fitted or unfitted pipeline; it is cloned): Youden's J on
-    out-of-fold probabilities over the inner folds of ``(X, y)`` (never on test rows), or ``plan.threshold``
-    when it is a fixed number."""
-    from sklearn.model_selection import cross_val_predict
-
-    if plan.threshold != "youden":
-        return float(plan.threshold)
-    cv = cv if cv is not None else inner_cv(plan.inner_splits, groups, seed)
-    p = cross_val_predict(clone(estimator), X, y, groups=groups, cv=cv, method="predict_proba")[:, 1]
-    return youden_threshold(y, p)
 
 
 def finalize(estimator, plan: SearchPlan, X, y, *, groups=None, seed: int = 0, cv=None):
