@@ -140,20 +140,14 @@ class RadiomixModel:
         return unseen & (counts < cfg["harmonize"].get("min_unseen_rows", 1)).to_numpy()
 
     def predict_proba(self, table: pd.DataFrame, *, unseen_site: str = "refuse") -> np.ndarray:
-        return self.predict(table, unseen_site=unseen_site)["proba"].to_numpy()
+        """Probability of the positive class per patient (see :meth:`predict` for ``unseen_site``)."""
+        X, _ = self.check_table(table, allow_unseen=unseen_site == "unharmonized")
+        return self._scores(X, unseen_site)[0]
 
-    def predict(self, table: pd.DataFrame, *, unseen_site: str = "refuse") -> pd.DataFrame:
-        """Per patient: probability of the positive class, 0/1 label at the training threshold, the
-        novelty score and whether the patient lies outside the training distribution.
-
-        ``unseen_site``: what happens to patients of a site the model's ComBat cannot handle (a site unseen in
-        training with ``unseen: error``, or with fewer rows than ``harmonize.min_unseen_rows`` here):
-        ``"refuse"`` (default) raises with the numbers; ``"unharmonized"`` scores them with the model fitted
-        without harmonization (``harmonized`` False in the output).
-        """
+    def _scores(self, X: pd.DataFrame, unseen_site: str):
+        """``(probability, threshold per row, rows scored by the unharmonized model)`` for a checked ``X``."""
         if unseen_site not in ("refuse", "unharmonized"):
             raise ValueError(f"unseen_site must be 'refuse' or 'unharmonized', got {unseen_site!r}")
-        X, ids = self.check_table(table, allow_unseen=unseen_site == "unharmonized")
         fallback = self._rows_needing_fallback(X)
         if fallback.any() and (unseen_site == "refuse" or self.unharmonized is None):
             sites = sorted(set(X.loc[fallback, self.config["batch"]]))
@@ -170,6 +164,21 @@ class RadiomixModel:
             alt = self.unharmonized
             p[fallback] = alt.pipeline.predict_proba(X.loc[fallback, list(alt.features)])[:, 1]
             thr[fallback] = alt.threshold
+        return p, thr, fallback
+
+    def predict(self, table: pd.DataFrame, *, unseen_site: str = "refuse") -> pd.DataFrame:
+        """Per patient: probability of the positive class, 0/1 label at the training threshold, the
+        novelty score and whether the patient lies outside the training distribution.
+
+        ``unseen_site``: what happens to patients of a site the model's ComBat cannot handle (a site unseen in
+        training with ``unseen: error``, or with fewer rows than ``harmonize.min_unseen_rows`` here):
+        ``"refuse"`` (default) raises with the numbers; ``"unharmonized"`` scores them with the model fitted
+        without harmonization (``harmonized`` False in the output).
+        """
+        if unseen_site not in ("refuse", "unharmonized"):
+            raise ValueError(f"unseen_site must be 'refuse' or 'unharmonized', got {unseen_site!r}")
+        X, ids = self.check_table(table, allow_unseen=unseen_site == "unharmonized")
+        p, thr, fallback = self._scores(X, unseen_site)
         score = self.novelty.score_samples(X[[c for c in self.features if c not in self.categories]])
         out = pd.DataFrame({"id": ids, "proba": p, "label": (p >= thr).astype(int),
                             "predicted_class": [self.classes[int(v)] for v in (p >= thr)],
