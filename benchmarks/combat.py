@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import statistics
 import time
 import warnings
@@ -65,25 +66,10 @@ def run_neurocombat(X: pd.DataFrame, feats: list, parametric: bool):
 
 
 SVA_FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "combat"
-# config -> (data set, with covariates, parametric, mean_only, ref_batch), as in tests/oracles/combat_sva.R
-# and tests/test_harmonize.py.
-SVA_CONFIGS = {
-    "par_unadj": ("base", False, True, False, None),
-    "par_adj": ("base", True, True, False, None),
-    "nonpar_unadj": ("base", False, False, False, None),
-    "nonpar_adj": ("base", True, False, False, None),
-    "par_adj_meanonly": ("base", True, True, True, None),
-    "nonpar_adj_meanonly": ("base", True, False, True, None),
-    "par_adj_ref": ("base", True, True, False, "B"),
-    "nonpar_adj_ref": ("base", True, False, False, "B"),
-    "par_adj_meanonly_ref": ("base", True, True, True, "B"),
-    "par_adj_const": ("const", True, True, False, None),
-    "nonpar_adj_const": ("const", True, False, False, None),
-    "par_adj_single": ("single", True, True, False, None),
-    "par_adj_na": ("na", True, True, False, None),
-    "nonpar_adj_na": ("na", True, False, False, None),
-    "par_unadj_na": ("na", False, True, False, None),
-}
+# config -> (data set, with covariates, parametric, mean_only, ref_batch), as in tests/oracles/combat_sva.R;
+# the same table the tests read (tests/fixtures/combat/sva_configs.json).
+SVA_CONFIGS = {k: (v["data"], v["covariates"], v["parametric"], v["mean_only"], v["ref_batch"])
+               for k, v in json.loads((SVA_FIXTURES / "sva_configs.json").read_text()).items()}
 
 
 def compare_sva(fixtures: Path = SVA_FIXTURES) -> dict:
