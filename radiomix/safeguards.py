@@ -101,12 +101,14 @@ def _clinical_study(study):
 def baseline_studies(study, volume: str | None = None) -> dict:
     """The baselines that apply to ``study``: ``{name: (Study, description, nested)}`` where ``nested`` says
     whether the baseline's inputs are a subset of the full model's (DeLong is then not valid)."""
+    import warnings
+
     out = {}
     try:
         col, how = detect_volume_column(study.columns.features, volume)
         out["volume"] = (_volume_study(study, col), f"log {col} alone, logistic ({how})", True)
-    except LookupError:
-        pass
+    except LookupError as err:
+        warnings.warn(f"safeguards: no volume baseline in this run: {err}", stacklevel=2)
     clinical = [c for c in study.columns.blocks.get("clinical", []) if c in study.columns.features]
     radiomic = set(study.columns.blocks.get("radiomic", []))
     if clinical and radiomic:

@@ -64,6 +64,13 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         study = make_study(table, config, **overrides)
+        if study.config["safeguards"]["baselines"]:
+            from .safeguards import detect_volume_column
+
+            try:  # an ambiguous volume column is refused now, not after the nested CV
+                detect_volume_column(study.columns.features, study.config["safeguards"]["volume"])
+            except LookupError:
+                pass  # said when the baselines run
         cv = nested_cv(study, progress=progress)
         if study.config["safeguards"]["baselines"]:
             from .safeguards import compare_with_baselines

@@ -175,3 +175,26 @@ def test_case_mix_measures_the_site_alone():
     # site A is enriched in positives: the site alone separates them (AUC of a two-level score)
     assert mix["auc"] > 0.65 and "stratified" in mix["cv"]
     assert case_mix(make_study(t.drop(columns="site"), CFG, verbose=False)) is None
+
+
+def test_missing_volume_baseline_is_said_and_ambiguous_volume_refused_before_training():
+    from radiomix.train import train
+
+    t = _volume_cohort(n=120).rename(columns={"original_shape_MeshVolume": "size_a"})
+    cfg = {**CFG, "bootstrap": 0, "final_model": False, "cv": {"outer": {"n_splits": 3}}}
+    with pytest.warns(UserWarning, match="no volume baseline in this run"):
+        run = train(t, cfg, progress=False, report=False)
+    assert "volume" not in run.summary["baselines"]
+    two = _volume_cohort(n=120).assign(ct_original_shape_MeshVolume=1.0,
+                                       pet_original_shape_MeshVolume=2.0).drop(columns="original_shape_MeshVolume")
+    import radiomix.train as tr
+
+    calls = []
+    real = tr.nested_cv
+    tr.nested_cv = lambda *a, **k: calls.append(1) or real(*a, **k)
+    try:
+        with pytest.raises(ValueError, match="several volume columns"):
+            train(two, cfg, progress=False, report=False)
+    finally:
+        tr.nested_cv = real
+    assert calls == []                                   # refused before any fitting
