@@ -2,8 +2,9 @@
 
 Runs :func:`radiomix.demo.run_demo` in this process, the function behind the README's main command
 ``radiomix demo --out radiomix_demo`` (same defaults: 150 patients, 3 sites, preset ``ct-original``, all
-cores, seed 0): synthetic cohort -> extraction -> merge -> nested CV -> final model -> run folder and HTML
-report. The whole call and each stage are timed with ``time.perf_counter`` (the stages by wrapping the
+cores, seed 0, ``params/train_multisite.yaml``): synthetic cohort -> extraction -> merge -> leave-one-site-out
+nested CV (ComBat, imputation, mRMR, XGBoost) -> baselines and verdict -> held-out SHAP -> final model -> run
+folder and HTML report. The whole call and each stage are timed with ``time.perf_counter`` (the stages by wrapping the
 public functions ``run_demo`` calls; nothing in radiomix is changed). With ``--repeats N`` the demo runs N
 times, each in a fresh folder, and medians are printed. ``--cli`` runs the command itself in a subprocess
 instead (total wall time only, interpreter start and imports included).
@@ -12,6 +13,7 @@ Printed at the end:
 
 * total seconds and seconds per stage (medians over the repeats, with min-max);
 * the out-of-fold AUC with its 95 % bootstrap CI, as ``radiomix demo`` prints it;
+* the per-site AUC and the verdict sentence (baselines under the same folds);
 * the AUC of the true risk on the same patients: ``roc_auc_score(truth.outcome, truth.risk)`` with
   ``truth.csv`` written by :func:`radiomix.datasets.make_cohort` (the probability each patient's outcome was
   drawn from), i.e. what an oracle that knows the generating model reaches.
@@ -50,7 +52,9 @@ STAGES = {
     "extraction (extract + write_extraction)": [("radiomix.extraction", "extract"),
                                                 ("radiomix.extraction", "write_extraction")],
     "merge (merge + write_table)": [("radiomix.tables", "merge"), ("radiomix.io", "write_table")],
-    "nested CV (5 outer x 3 inner, random search)": [("radiomix.train", "nested_cv")],
+    "nested CV (leave-one-site-out, ComBat, trees imputation, mRMR, XGBoost)": [("radiomix.train", "nested_cv")],
+    "safeguards (baselines, case mix, verdict)": [("radiomix.train", "run_safeguards")],
+    "held-out SHAP (fold models)": [("radiomix.explain", "fold_shap")],
     "final model refit": [("radiomix.train", "fit_final_model")],
     "run folder (write_run)": [("radiomix.train", "write_run")],
     "HTML report (write_report)": [("radiomix.report", "write_report")],
@@ -100,7 +104,9 @@ def _auc_and_oracle(out: Path, oof: pd.DataFrame, summary: dict) -> dict:
         raise RuntimeError("truth.csv's outcome differs from the outcome the demo trained on")
     a = summary["auc"]
     return {"auc": a["estimate"], "ci_low": a["ci_low"], "ci_high": a["ci_high"], "n": len(t),
-            "n_positive": int(t["outcome"].sum()), "oracle_auc": float(roc_auc_score(t["outcome"], t["risk"]))}
+            "n_positive": int(t["outcome"].sum()), "oracle_auc": float(roc_auc_score(t["outcome"], t["risk"])),
+            "verdict": (summary.get("verdict") or {}).get("sentence", ""),
+            "per_site": {k: v["auc"] for k, v in (summary.get("per_site") or {}).items()}}
 
 
 def run_in_process(out: Path, args) -> tuple[float, dict, dict]:
@@ -185,6 +191,8 @@ def main(argv=None):
     print(f"\nout-of-fold AUC {s['auc']:.3f} (95% CI {s['ci_low']:.3f}-{s['ci_high']:.3f}), "
           f"{s['n']} patients ({s['n_positive']} positive)")
     print(f"true-risk oracle AUC on the same patients: {s['oracle_auc']:.3f}")
+    print("per-site AUC (each site held out): " + ", ".join(f"{k} {v:.3f}" for k, v in s["per_site"].items()))
+    print(f"verdict: {s['verdict']}")
     return {"total": totals, "stages": stages, "scores": scores}
 
 

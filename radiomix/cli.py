@@ -220,8 +220,16 @@ def _print_provenance(path, model) -> None:
               + ", ".join(f"{k} {val}" for k, val in v.items()), highlight=False)
 
 
+def escape_markup(text: str) -> str:
+    """``text`` with rich markup escaped (feature names may contain brackets)."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
 def _print_summary(summary: dict, folds: bool = True):
     from rich.table import Table
+
 
     t = Table(title="out-of-fold performance (95% bootstrap CI)")
     t.add_column("metric")
@@ -265,6 +273,18 @@ def _print_summary(summary: dict, folds: bool = True):
     c = summary.get("calibration")
     if c:
         _console().print(f"calibration intercept {c['intercept']:.3f}, slope {c['slope']:.3f}")
+    _print_verdict(summary.get("verdict"))
+
+
+def _print_verdict(v: dict | None) -> None:
+    """The run's verdict (last, so it is what the user reads): the sentence, then one line per check."""
+    if not v:
+        return
+    _console().print(f"[bold]verdict:[/] {escape_markup(v['sentence'])}", highlight=False)
+    for r in v["rows"]:
+        mark = {"ok": "ok", "caution": "[yellow]caution[/]", "fail": "[red]NOT MET[/]"}.get(r["status"], "")
+        _console().print(f"  {escape_markup(r['check'])}: {escape_markup(r['result'])}; {escape_markup(r['value'])} "
+                         f"{mark}", highlight=False)
 
 
 @main.command()
@@ -274,12 +294,17 @@ def _print_summary(summary: dict, folds: bool = True):
 @click.option("--sites", "-s", default=3, show_default=True, help="Number of sites.")
 @click.option("--jobs", "-j", default=-1, show_default=True, help="Processes for rendering and extraction.")
 @click.option("--seed", default=0, show_default=True, help="Random seed of the cohort and the CV.")
-def demo(out, patients, sites, jobs, seed):
-    """Whole path on a synthetic multi-site cohort: make cohort -> extract -> merge -> nested CV."""
+@click.option("--signal", type=click.Choice(["mixed", "beyond_volume", "volume"]), default="mixed", show_default=True,
+              help="Where the cohort's image signal comes from (radiomix.datasets.make_cohort).")
+def demo(out, patients, sites, jobs, seed, signal):
+    """The whole path on a synthetic multi-site cohort: make cohort -> extract -> merge -> ComBat -> imputation ->
+    mRMR -> XGBoost in leave-one-site-out nested CV -> baselines -> held-out SHAP -> report
+    (params/train_multisite.yaml)."""
     from .demo import run_demo
 
     t0 = time.perf_counter()
-    res = run_demo(out, n_patients=patients, n_sites=sites, n_jobs=jobs, random_state=seed, console=_console())
+    res = run_demo(out, n_patients=patients, n_sites=sites, n_jobs=jobs, random_state=seed, signal=signal,
+                   console=_console())
     _print_summary(res["train"].summary)
     a = res["train"].summary["auc"]
     f = res["train"].summary["auc_folds"]

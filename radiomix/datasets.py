@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["SiteProfile", "Cohort", "make_cohort", "DEFAULT_SITES", "SIGNAL_COLUMNS", "NOISE_COLUMNS"]
+__all__ = ["SiteProfile", "Cohort", "make_cohort", "DEFAULT_SITES", "SIGNAL_COLUMNS", "NOISE_COLUMNS", "SIGNALS"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,9 @@ NOISE_COLUMNS = {"clinical": ["sex", "hemoglobin", "crp"], "genetic": ["mut_EGFR
 
 # Outcome model coefficients (documented in make_cohort's docstring).
 _B_SEVERITY, _B_TP53, _B_HIF1A, _B_AGE = 1.8, 0.9, 0.6, 0.25
+_B_SIZE, _B_HET, _B_SIZE_ONLY = 0.9, 1.6, 1.8  # signal="beyond_volume" / "volume"
+#: Where the image signal of :func:`make_cohort` comes from.
+SIGNALS = ("mixed", "beyond_volume", "volume")
 _FOV_MM = np.array([72.0, 72.0, 56.0])
 
 
@@ -101,9 +104,12 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _lesion_geometry(severity: float, rng: np.random.Generator) -> dict:
-    """Random lesion parameters; size, irregularity and heterogeneity grow with severity."""
-    z = _sigmoid(1.2 * severity)
+def _lesion_geometry(size: float, heterogeneity: float, rng: np.random.Generator, coarse: bool = False) -> dict:
+    """Random lesion parameters: the radius grows with ``size``; irregularity, texture heterogeneity and
+    necrosis with ``heterogeneity`` (both are the latent severity in the default cohort). ``coarse`` (the
+    two-latent cohorts) doubles the texture wavelengths, so heterogeneity survives every site's blur and slice
+    thickness, and lowers the solid density of heterogeneous lesions (up to 20 HU)."""
+    z = _sigmoid(1.2 * heterogeneity)
     n_lobes = 6
     dirs = rng.normal(size=(n_lobes, 3))
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
@@ -113,10 +119,10 @@ def _lesion_geometry(severity: float, rng: np.random.Generator) -> dict:
     k = rng.normal(size=(n_tex, 3))
     k /= np.linalg.norm(k, axis=1, keepdims=True)
     # Wavelengths above the coarsest site's resolution, so heterogeneity survives blur and resampling.
-    wavelength = rng.uniform(4.0, 10.0, size=n_tex)
+    wavelength = rng.uniform(4.0, 10.0, size=n_tex) * (2.0 if coarse else 1.0)
     return {
         "center": rng.uniform(-6, 6, size=3) * np.array([1.0, 1.0, 0.6]),
-        "radius": float(np.clip(7.0 * np.exp(0.28 * severity + rng.normal(0, 0.08)), 4.5, 17.0)),
+        "radius": float(np.clip(7.0 * np.exp(0.28 * size + rng.normal(0, 0.08)), 4.5, 17.0)),
         "elong": rng.uniform(0.85, 1.15, size=3),
         "irregularity": 0.04 + 0.22 * z,
         "lobe_dirs": dirs,
@@ -126,8 +132,8 @@ def _lesion_geometry(severity: float, rng: np.random.Generator) -> dict:
         "tex_k": k * (2 * np.pi / wavelength)[:, None],
         "tex_phase": rng.uniform(0, 2 * np.pi, size=n_tex),
         "tex_amp": 5.0 + 45.0 * z,
-        "base_hu": float(rng.normal(38, 6)),
-        "necrosis": bool(severity > 0.6),
+        "base_hu": float(rng.normal(38, 6)) - (45.0 * z if coarse else 0.0),
+        "necrosis": bool(heterogeneity > 0.6),
     }
 
 
@@ -190,12 +196,12 @@ def _phantom(x, y, z, anat: dict, les: dict):
     return hu, inside
 
 
-def _render_case(severity: float, site: SiteProfile, case_seed: int):
+def _render_case(size: float, heterogeneity: float, site: SiteProfile, case_seed: int, coarse: bool = False):
     """Render one patient at one site's resolution: (image int16 zyx, mask uint8 zyx, origin, spacing)."""
     from scipy.ndimage import gaussian_filter
 
     rng = np.random.default_rng(case_seed)
-    anat, les = _anatomy(rng), _lesion_geometry(severity, rng)
+    anat, les = _anatomy(rng), _lesion_geometry(size, heterogeneity, rng, coarse)
     sp = np.asarray(site.spacing, dtype=float)
     shape = np.floor(_FOV_MM / sp).astype(int)  # x, y, z
     origin = -0.5 * (shape - 1) * sp
@@ -233,8 +239,8 @@ def _write_nifti(arr, origin, spacing, path: Path):
     os.replace(tmp, path)
 
 
-def _render_and_write(pid, severity, site, case_seed, img_dir: Path):
-    img, mask, origin, sp = _render_case(severity, site, case_seed)
+def _render_and_write(pid, size, heterogeneity, site, case_seed, img_dir: Path, coarse: bool = False):
+    img, mask, origin, sp = _render_case(size, heterogeneity, site, case_seed, coarse)
     ip, mp = img_dir / f"{pid}_ct.nii.gz", img_dir / f"{pid}_mask.nii.gz"
     _write_nifti(img, origin, sp, ip)
     _write_nifti(mask, origin, sp, mp)
@@ -251,6 +257,7 @@ def make_cohort(
     random_state: int = 0,
     n_jobs: int = 1,
     progress: bool = False,
+    signal: str = "mixed",
 ) -> Cohort:
     """Make a synthetic multi-site cohort: CT-like images + lesion masks, clinical and genetic tables.
 
@@ -271,6 +278,19 @@ def make_cohort(
       ``expr_GAPDH`` are noise;
     * **outcome** ``y ~ Bernoulli(sigmoid(b0 + 1.8 sev + 0.9 mut_TP53 + 0.6 expr_HIF1A + 0.25 (age-64)/9))``,
       with ``b0`` solved so the mean risk equals ``prevalence``.
+
+    ``signal`` chooses where the image signal comes from (Welch et al. 2019: many signatures reduce to volume):
+
+    * ``"mixed"`` (default, the model above): one latent severity drives lesion size, irregularity and
+      texture together, so most image signal is also carried by volume;
+    * ``"beyond_volume"``: two independent latents per patient, ``size ~ N(severity_shift_s, 1)`` (the radius,
+      and the clinical proxies ldh, albumin and stage) and ``heterogeneity ~ N(0, 1)`` (lobulation, texture
+      amplitude, necrosis, a lower solid density; not volume); outcome ``sigmoid(b0 + 0.9 size + 1.6
+      heterogeneity)``; genetic columns and age carry no signal. The texture is coarser (wavelengths 8-20 mm)
+      so that it survives every site's blur and slice thickness. Texture, density and shape features add
+      information that volume cannot;
+    * ``"volume"``: the same two latents, outcome ``sigmoid(b0 + 1.8 size)`` from size alone: nothing beyond
+      volume predicts it (the clinical proxies are noisier measures of size; images as for ``beyond_volume``).
 
     Missingness: ``ldh`` 10 % MCAR, ``hemoglobin`` 5 % MCAR, ``stage`` 5 % MCAR, ``albumin`` MAR (40 %
     missing when age > 70, else 5 %), ``crp`` never measured at the third site (MAR by site), 15 % of
@@ -293,6 +313,9 @@ def make_cohort(
         Seed; the same seed gives byte-identical tables and images.
     n_jobs : int
         Processes used to render images (-1 = all cores).
+    signal : {"mixed", "beyond_volume", "volume"}
+        Where the image signal comes from (see above); ``truth`` then also holds ``size`` and
+        ``heterogeneity``.
 
     Returns
     -------
@@ -313,6 +336,8 @@ def make_cohort(
         raise ValueError(f"prevalence must be in (0, 1), got {prevalence}")
     if images and out_dir is None:
         raise ValueError("out_dir is required when images=True")
+    if signal not in SIGNALS:
+        raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
     rng = np.random.default_rng(random_state)
     sites = _site_profiles(n_sites, rng)
     n = n_patients
@@ -323,7 +348,13 @@ def make_cohort(
 
     clin = _draw_clinical(sev, rng)
     gen = _draw_genetic(n, rng)
-    b0, risk = _outcome_model(sev, clin["age"], gen, prevalence)
+    if signal == "mixed":
+        size = het = sev
+        b0, risk = _outcome_model(sev, clin["age"], gen, prevalence)
+    else:  # drawn after the default cohort's draws, so the default stream is unchanged
+        size, het = sev, rng.normal(0.0, 1.0, n)
+        eta = _B_SIZE * size + _B_HET * het if signal == "beyond_volume" else _B_SIZE_ONLY * size
+        b0, risk = _intercept_for(eta, prevalence)
     outcome = rng.binomial(1, risk)
     # Missingness (drawn after the outcome so the outcome does not depend on it).
     has_genetic, expr = _draw_missingness(clin, gen, site_idx, n_sites, rng)
@@ -335,6 +366,8 @@ def make_cohort(
         {"id": ids, "site": site_names, "severity": sev, "risk": risk, "outcome": outcome, "intercept": b0,
          "case_seed": case_seeds}
     )
+    if signal != "mixed":
+        truth = truth.assign(size=size, heterogeneity=het, signal=signal)
 
     manifest = _manifest(ids, site_names)
     cohort = Cohort(manifest=manifest, clinical=clinical, genetic=genetic, truth=truth, sites=sites)
@@ -344,7 +377,8 @@ def make_cohort(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if images:
-        voxels = _render_images(out, ids, sev, site_idx, case_seeds, sites, n_jobs, progress)
+        voxels = _render_images(out, ids, size, het, site_idx, case_seeds, sites, n_jobs, progress,
+                                coarse=signal != "mixed")
         truth["lesion_voxels"] = [voxels[i] for i in ids]
     _write_tables(cohort, out)
     return cohort
@@ -379,6 +413,11 @@ def _draw_genetic(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
 def _outcome_model(sev: np.ndarray, age: np.ndarray, gen: dict, prevalence: float) -> tuple[float, np.ndarray]:
     """``(intercept, risk)``: the intercept solved so that the mean risk equals ``prevalence``."""
     eta = _B_SEVERITY * sev + _B_TP53 * gen["tp53"] + _B_HIF1A * gen["hif1a"] + _B_AGE * (age - 64) / 9
+    return _intercept_for(eta, prevalence)
+
+
+def _intercept_for(eta: np.ndarray, prevalence: float) -> tuple[float, np.ndarray]:
+    """``(intercept, risk)`` with ``risk = sigmoid(intercept + eta)`` averaging ``prevalence``."""
     lo, hi = -20.0, 20.0
     for _ in range(100):  # bisection for the intercept that gives the requested mean risk
         mid = 0.5 * (lo + hi)
@@ -426,14 +465,15 @@ def _manifest(ids, site_names) -> pd.DataFrame:
     )
 
 
-def _render_images(out: Path, ids, sev, site_idx, case_seeds, sites: list, n_jobs: int, progress: bool) -> dict:
+def _render_images(out: Path, ids, size, het, site_idx, case_seeds, sites: list, n_jobs: int, progress: bool,
+                   coarse: bool = False) -> dict:
     """Render and write every patient's image and mask under ``out/images``; return ``{id: lesion voxels}``."""
     img_dir = out / "images"
     img_dir.mkdir(exist_ok=True)
     from joblib import Parallel, delayed
 
-    jobs = (delayed(_render_and_write)(pid, float(s), sites[k], int(cs), img_dir)
-            for pid, s, k, cs in zip(ids, sev, site_idx, case_seeds))
+    jobs = (delayed(_render_and_write)(pid, float(s), float(h), sites[k], int(cs), img_dir, coarse)
+            for pid, s, h, k, cs in zip(ids, size, het, site_idx, case_seeds))
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     if progress:
         from rich.progress import track

@@ -10,15 +10,23 @@ __all__ = ["run_demo"]
 
 
 def run_demo(out: str | os.PathLike = "radiomix_demo", *, n_patients: int = 150, n_sites: int = 3, n_jobs: int = -1,
-             random_state: int = 0, params: str = "ct-original", console=None) -> dict:
-    """make_cohort -> extract -> merge (clinical + genetic) -> nested CV with XGBoost.
+             random_state: int = 0, params: str = "ct-original", config: str = "train_multisite.yaml",
+             signal: str = "mixed", console=None) -> dict:
+    """The mission path on a synthetic multi-site cohort, each stage through its public function:
+    make_cohort -> extract (pyradiomics) -> merge (clinical + genetic) -> ``radiomix train`` with the shipped
+    multi-site configuration (``params/train_multisite.yaml``: ComBat inside each training fold, surrogate-split
+    tree imputation, near-zero-variance + correlation filter + mRMR, tuned XGBoost, leave-one-site-out nested CV)
+    -> baselines under the same folds (log volume, clinical, no ComBat) -> held-out SHAP -> report.
 
     Writes ``cohort/`` (images, manifest, clinical, genetic, truth), ``features.parquet`` (+ sidecars),
-    ``table.parquet`` (the merged modelling table) and ``run/`` (metrics.json, folds.csv,
-    oof_predictions.csv, config.resolved.yaml) under ``out``. Returns the paths and the train result.
+    ``table.parquet`` (the merged modelling table) and ``run/`` (metrics.json with the verdict, folds.csv,
+    oof_predictions.csv, shap_heldout*.parquet, model.skops, report.html) under ``out``. ``signal`` is
+    :func:`radiomix.datasets.make_cohort`'s (``mixed``, ``beyond_volume``, ``volume``). Returns the paths and
+    the train result.
     """
     from rich.console import Console
 
+    from ._resources import resolve_params_file
     from .datasets import make_cohort
     from .extraction import extract, write_extraction
     from .io import write_table
@@ -28,10 +36,11 @@ def run_demo(out: str | os.PathLike = "radiomix_demo", *, n_patients: int = 150,
     con = console or Console(stderr=True)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    config_path = resolve_params_file(config)
     t = time.perf_counter()
-    con.rule(f"1/4 synthetic cohort: {n_patients} patients, {n_sites} sites")
+    con.rule(f"1/4 synthetic cohort: {n_patients} patients, {n_sites} sites (signal: {signal})")
     cohort = make_cohort(n_patients, n_sites, out_dir=out / "cohort", random_state=random_state, n_jobs=n_jobs,
-                         progress=True)
+                         progress=True, signal=signal)
     con.print(f"images, masks and tables in {cohort.out_dir} ({time.perf_counter() - t:.0f} s)")
 
     t = time.perf_counter()
@@ -48,10 +57,11 @@ def run_demo(out: str | os.PathLike = "radiomix_demo", *, n_patients: int = 150,
               f"{len(g['genetic'])} genetic columns")
 
     t = time.perf_counter()
-    con.rule("4/4 nested cross-validation (XGBoost, 5 outer x 3 inner folds, random search)")
-    res = train(table.reset_index(), None, out=out / "run", target="outcome", id="id", batch="site",
-                n_jobs=n_jobs, random_state=random_state)
-    con.print(f"nested CV done ({time.perf_counter() - t:.0f} s)")
+    con.rule(f"4/4 radiomix train --config {config_path.name}: ComBat -> imputation -> mRMR -> XGBoost, "
+             "leave-one-site-out nested CV, baselines, held-out SHAP, report")
+    res = train(table.reset_index(), config_path, out=out / "run", id="id", n_jobs=n_jobs,
+                random_state=random_state)
+    con.print(f"nested CV, baselines, final model and report done ({time.perf_counter() - t:.0f} s)")
     return {"cohort": cohort, "features": feats, "table": table, "train": res,
             "paths": {"cohort": cohort.out_dir, "features": paths["features"], "table": out / "table.parquet",
-                      "run": out / "run"}}
+                      "run": out / "run", "report": out / "run" / "report.html"}}

@@ -103,6 +103,57 @@ class ShapResult:
         out.index.name = "feature"
         return out.sort_values("mean_abs_shap", ascending=False)
 
+    def save(self, folder, prefix: str = "shap") -> dict:
+        """Write ``{prefix}.parquet`` (SHAP values, index columns ``repeat, fold, id`` and the base value),
+        ``{prefix}_data.parquet`` (the explained inputs) and ``{prefix}_folds.parquet`` (which features each
+        fold's model used), each atomically; features no fold used (SHAP 0 everywhere) are left out. The
+        output units and explainers are kept in the values file's metadata. Returns ``{name: path}``; read
+        back with :meth:`load`."""
+        from pathlib import Path
+
+        from .io import write_table
+
+        folder = Path(folder)
+        keep = [c for c in self.values.columns if bool(self.selected[c].any()) or bool(self.values[c].ne(0).any())]
+        vals = self.values[keep].copy()
+        vals.insert(0, "base_value", self.base_values.reindex(vals.index).to_numpy(float))
+        vals.columns = ["base_value"] + [f"shap:{c}" for c in keep]
+        data = self.data[keep].copy()
+        for c in data.columns:
+            if not _is_numeric(data[c]):
+                data[c] = data[c].astype("string")
+        meta = {"output": self.output, "explainer": list(self.explainer), "features": keep}
+        return {prefix: write_table(vals.reset_index(), folder / f"{prefix}.parquet", metadata=meta, index=False),
+                f"{prefix}_data": write_table(data.reset_index(drop=True), folder / f"{prefix}_data.parquet",
+                                              index=False),
+                f"{prefix}_folds": write_table(self.selected[keep].reset_index(), folder / f"{prefix}_folds.parquet",
+                                               index=False)}
+
+    @classmethod
+    def load(cls, folder, prefix: str = "shap") -> ShapResult:
+        """Read what :meth:`save` wrote (no fitted models: ``models`` is empty)."""
+        import json
+        from pathlib import Path
+
+        import pyarrow.parquet as pq
+
+        folder = Path(folder)
+        table = pq.read_table(folder / f"{prefix}.parquet")
+        meta = json.loads((table.schema.metadata or {}).get(b"radiomix", b"{}"))
+        vals = table.to_pandas().set_index(["repeat", "fold", "id"])
+        feats = meta.get("features") or [c[len("shap:"):] for c in vals.columns if c.startswith("shap:")]
+        base = vals["base_value"]
+        values = vals[[f"shap:{c}" for c in feats]]
+        values.columns = feats
+        data = pq.read_table(folder / f"{prefix}_data.parquet").to_pandas()
+        data.index = values.index
+        for c in data.columns:
+            if isinstance(data[c].dtype, pd.StringDtype):
+                data[c] = data[c].astype(object).where(data[c].notna(), None)
+        folds = pq.read_table(folder / f"{prefix}_folds.parquet").to_pandas().set_index(["repeat", "fold"])
+        return cls(values=values, data=data[feats], base_values=base, selected=folds[feats].astype(bool),
+                   output=meta.get("output", ""), explainer=list(meta.get("explainer", [])))
+
     def tidy(self, top: int | None = None) -> pd.DataFrame:
         """Per-patient explanations, one row per explained row and feature: ``repeat, fold, patient,
         feature, value, shap, base_value`` (``top``: only each patient's ``top`` largest |SHAP|)."""

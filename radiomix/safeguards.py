@@ -25,7 +25,7 @@ import pandas as pd
 from .metrics import Resampler, roc_auc
 
 __all__ = ["VOLUME_PATTERNS", "detect_volume_column", "baseline_studies", "paired_bootstrap_difference",
-           "delong_test", "compare_with_baselines", "case_mix", "permutation_test"]
+           "delong_test", "compare_with_baselines", "case_mix", "permutation_test", "study_headline", "headline"]
 
 #: Names of a tumour-volume feature in common extractors, most specific first.
 VOLUME_PATTERNS = (
@@ -243,12 +243,21 @@ def _permuted(y, sites, groups, rng) -> np.ndarray:
     return out
 
 
+def study_headline(study, cv) -> float:
+    """The run's headline metric from a nested-CV result: the mean per-site AUC under leave-site-out, else the
+    pooled AUC, on one out-of-fold probability per row (averaged over repeats)."""
+    p = cv.oof.groupby("id", sort=False)["proba"].mean().reindex(study.ids).to_numpy()
+    sites = study.sites if study.outer.kind == "leave_site_out" else None
+    return headline(study.y, p, sites)
+
+
 def permutation_test(study, observed: float, n_permutations: int, *, random_state: int | None = None,
                      progress: bool = False) -> dict:
     """Permutation test of the whole nested procedure: outcomes permuted within site (whole patients), every
     outer fold refitted with its inner search and threshold (the bootstrap, the baselines and the final model
-    are skipped: they do not change the AUC). ``p = (1 + #{AUC_perm >= observed}) / (N + 1)`` with its
-    Monte-Carlo standard error."""
+    are skipped: they do not change the AUC). ``observed`` is the run's headline metric
+    (:func:`study_headline`: mean per-site AUC under leave-site-out, else pooled AUC) and each permutation is
+    scored the same way. ``p = (1 + #{AUC_perm >= observed}) / (N + 1)`` with its Monte-Carlo standard error."""
     from dataclasses import replace as dc_replace
 
     from .evaluate import nested_cv
@@ -265,7 +274,7 @@ def permutation_test(study, observed: float, n_permutations: int, *, random_stat
         yp = _permuted(study.y, study.sites, study.groups, rng)
         perm = dc_replace(study, y=yp, config=cfg)
         res = nested_cv(perm, progress=False)
-        aucs[i] = res.summary["auc"]["estimate"]
+        aucs[i] = study_headline(perm, res)
     hits = int(np.sum(aucs >= observed))
     p = (1 + hits) / (n_permutations + 1)
     return {"n_permutations": int(n_permutations), "observed_auc": float(observed), "p_value": float(p),

@@ -72,28 +72,14 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
             except LookupError:
                 pass  # said when the baselines run
         cv = nested_cv(study, progress=progress)
-        if study.config["safeguards"]["baselines"]:
-            from .safeguards import compare_with_baselines
-
-            cv.summary["baselines"] = compare_with_baselines(study, cv, volume=study.config["safeguards"]["volume"],
-                                                             progress=progress)
-            from .safeguards import case_mix
-
-            mix = case_mix(study)
-            if mix is not None:
-                cv.summary["case_mix"] = mix
-        if study.config["safeguards"]["permutations"]:
-            from .safeguards import permutation_test
-
-            cv.summary["permutation"] = permutation_test(study, cv.summary["auc"]["estimate"],
-                                                         study.config["safeguards"]["permutations"],
-                                                         progress=progress)
+        run_safeguards(study, cv, progress=progress)
+        heldout = _heldout_shap(study, cv) if study.config["safeguards"]["shap"] else None
         model = fit_final_model(study, cv_summary=to_jsonable(cv.summary)) if study.config["final_model"] else None
     run_warnings = collect_warnings(caught)
     files = {}
     if out is not None:
         with _staging(out) as stage:
-            written = write_run(study, cv, model, stage, run_warnings=run_warnings)
+            written = write_run(study, cv, model, stage, run_warnings=run_warnings, heldout_shap=heldout)
             if report:
                 from .report import write_report
 
@@ -103,6 +89,52 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
         warnings.warn_explicit(w["message"] + (f" (x{w['count']})" if w["count"] > 1 else ""), w["category_class"],
                                w["filename"], w["lineno"])
     return TrainResult(cv=cv, config=study.config, files=files, model=model, study=study)
+
+
+def run_safeguards(study: Study, cv: NestedCVResult, *, progress: bool = False) -> None:
+    """Add the safeguards to ``cv.summary`` (config ``safeguards``): baselines under the same outer folds,
+    case mix, events per feature, each selected feature's correlation with volume, the permutation test, and
+    last the verdict that sums them up (:func:`radiomix.verdict.verdict`)."""
+    from .safeguards import (
+        case_mix,
+        compare_with_baselines,
+        detect_volume_column,
+        permutation_test,
+        study_headline,
+    )
+    from .verdict import events_per_feature, verdict, volume_correlations
+
+    sg = study.config["safeguards"]
+    volume = None
+    try:
+        volume = detect_volume_column(study.columns.features, sg["volume"])[0]
+    except LookupError:
+        pass  # said by baseline_studies when the baselines run
+    cv.summary["events_per_feature"] = events_per_feature(study, cv)
+    if sg["baselines"]:
+        cv.summary["baselines"] = compare_with_baselines(study, cv, volume=sg["volume"], progress=progress)
+        mix = case_mix(study)
+        if mix is not None:
+            cv.summary["case_mix"] = mix
+    if volume is not None:
+        cv.summary["volume_correlation"] = volume_correlations(study, cv, volume)
+    if sg["permutations"]:
+        cv.summary["permutation"] = permutation_test(study, study_headline(study, cv), sg["permutations"],
+                                                     progress=progress)
+    cv.summary["verdict"] = verdict(cv.summary)
+
+
+def _heldout_shap(study: Study, cv: NestedCVResult):
+    """SHAP of each outer-fold model on its own test patients, or None (with a warning) when it fails."""
+    from .explain import fold_shap
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="shap")
+            return fold_shap(cv, study.X, ids=study.ids, random_state=study.random_state)
+    except (ValueError, TypeError) as err:  # late fusion, or a model SHAP cannot explain
+        warnings.warn(f"held-out SHAP not computed: {err}", stacklevel=2)
+        return None
 
 
 def check_output_folder(out) -> Path:
@@ -158,10 +190,12 @@ def collect_warnings(caught) -> list[dict]:
     return list(out.values())
 
 
-def write_run(study: Study, cv: NestedCVResult, model, out: str | os.PathLike, *, run_warnings=()) -> dict:
+def write_run(study: Study, cv: NestedCVResult, model, out: str | os.PathLike, *, run_warnings=(),
+              heldout_shap=None) -> dict:
     """Write a run folder: ``metrics.json`` (summary, settings, data record, final threshold, versions),
-    ``folds.csv``, ``oof_predictions.csv``, ``config.resolved.yaml`` and ``model.skops`` (when a final model
-    was fitted), each atomically. Returns ``{name: path}``."""
+    ``folds.csv``, ``oof_predictions.csv``, ``config.resolved.yaml``, ``model.skops`` (when a final model
+    was fitted) and the held-out SHAP values (``shap_heldout*.parquet``, when given), each atomically.
+    Returns ``{name: path}``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     metrics = {
@@ -184,4 +218,6 @@ def write_run(study: Study, cv: NestedCVResult, model, out: str | os.PathLike, *
         f"{w['category']} ({w['source']}, x{w['count']}): {w['message']}\n" for w in run_warnings))
     if model is not None:
         files["model"] = save_model(model, out / "model.skops")
+    if heldout_shap is not None:
+        files.update(heldout_shap.save(out, "shap_heldout"))
     return files

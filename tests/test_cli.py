@@ -83,3 +83,13 @@ def test_demo_end_to_end(tmp_path):
     metrics = json.loads((tmp_path / "demo" / "run" / "metrics.json").read_text())
     assert metrics["summary"]["auc"]["estimate"] > 0.6
     assert (tmp_path / "demo" / "features.parquet").exists() and (tmp_path / "demo" / "table.parquet").exists()
+    # the mission path: ComBat, imputation, mRMR, leave-site-out, baselines, held-out SHAP, verdict in the report
+    assert metrics["settings"]["outer"] == "leave_site_out" and metrics["data"]["harmonized"]
+    assert set(metrics["summary"]["baselines"]) == {"volume", "clinical", "no_harmonization"}
+    assert "verdict:" in res.output and metrics["summary"]["verdict"]["sentence"] in " ".join(res.output.split())
+    report = (tmp_path / "demo" / "run" / "report.html").read_text()
+    folds = (tmp_path / "demo" / "run" / "folds.csv").read_text()
+    assert "ComBat harmonized" in report and "surrogate_tree" in report and "mrmr: 20" in report
+    assert "shap_heldout_bar" in report and 'id="baselines"' in report and 'id="verdict"' in report
+    assert report.index('id="verdict"') < report.index('id="data"')
+    assert "original_shape_MeshVolume" in report and "selected" in folds

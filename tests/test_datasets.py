@@ -82,8 +82,8 @@ def test_missingness_patterns(big):
 
 def test_site_changes_the_intensity_distribution():
     # The same patient (anatomy, lesion) rendered by two scanners.
-    a_img, a_mask, _, _ = _render_case(0.5, DEFAULT_SITES[0], 123)
-    c_img, c_mask, _, _ = _render_case(0.5, DEFAULT_SITES[2], 123)
+    a_img, a_mask, _, _ = _render_case(0.5, 0.5, DEFAULT_SITES[0], 123)
+    c_img, c_mask, _, _ = _render_case(0.5, 0.5, DEFAULT_SITES[2], 123)
     lung_a = a_img[:, 20:60, 2:20].astype(float)
     lung_c = c_img[:, 20:60, 2:20].astype(float)
     # Site C: offset -20 HU and scale 0.94 on ~-850 HU lung, and noisier.

@@ -103,6 +103,31 @@ def test_fold_shap_sums_to_margin(cfg):
     assert tidy.groupby("patient").size().max() == 3
     again = fold_shap(res, X)
     pd.testing.assert_frame_equal(again.values, res.values)  # a ShapResult's models explained again
+    _check_save_load(res)
+
+
+def _check_save_load(res, tmp=None):
+    import tempfile
+    from pathlib import Path
+
+    from radiomix.explain import ShapResult
+
+    with tempfile.TemporaryDirectory() as d:
+        files = res.save(Path(d), "heldout")
+        assert sorted(p.name for p in files.values()) == ["heldout.parquet", "heldout_data.parquet",
+                                                          "heldout_folds.parquet"]
+        back = ShapResult.load(Path(d), "heldout")
+    kept = [c for c in res.values.columns if res.selected[c].any() or res.values[c].ne(0).any()]
+    pd.testing.assert_frame_equal(back.values, res.values[kept], check_names=False)
+    pd.testing.assert_series_equal(back.base_values, res.base_values.astype(float), check_names=False)
+    pd.testing.assert_frame_equal(back.selected, res.selected[kept], check_names=False)
+    assert back.output == res.output and back.explainer == res.explainer
+    for c in kept:  # inputs: numbers stay numbers, text stays text (None for missing)
+        if pd.api.types.is_numeric_dtype(res.data[c]):
+            np.testing.assert_allclose(back.data[c].to_numpy(float), res.data[c].to_numpy(float))
+        else:
+            assert back.data[c].tolist() == res.data[c].tolist()
+    pd.testing.assert_frame_equal(back.importance(), res.importance()[lambda d: d.index.isin(kept)])
 
 
 def test_nested_cv_result_is_refused_with_a_pointer():

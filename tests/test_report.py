@@ -22,8 +22,8 @@ def _table(n=90, seed=0):
 
 
 # Written out here (not derived from REGISTRY), so a section dropped, renamed or moved is noticed.
-EXPECTED_SECTIONS = ["data", "metrics", "baselines", "roc", "precision-recall", "calibration", "decision-curve", "confusion",
-                     "folds", "sites", "blocks", "selection", "site-effect", "shap", "config"]
+EXPECTED_SECTIONS = ["verdict", "data", "metrics", "baselines", "roc", "precision-recall", "calibration", "decision-curve",
+                     "confusion", "folds", "sites", "blocks", "selection", "site-effect", "shap", "checklist", "config"]
 
 
 def _in_report_order(sections):
@@ -79,7 +79,10 @@ def test_report_sections_images_offline(runs):
     assert _in_report_order(p.sections) == EXPECTED_SECTIONS  # all, in order
     names = {i["title"] for i in p.images}
     assert {"roc", "precision_recall", "calibration", "decision_curve", "confusion", "shap_bar",
-            "shap_beeswarm", "selection_stability", "site_effect_pca"} <= names
+            "shap_beeswarm", "selection_stability", "site_effect_pca", "shap_heldout_bar", "shap_heldout_beeswarm"} <= names
+    # held-out explanations come first; the final model's in-sample SHAP only as a labelled extra after them
+    assert text.index("shap_heldout_bar") < text.index("Extra: the final model on its own training patients")
+    assert text.index("Extra: the final model") < text.index('alt="mean absolute SHAP per feature, final model"')
     assert "Missing values per column group" in text and "remain site-dependent after ComBat" in text
     assert all(i["src"].startswith("data:image/png;base64,") for i in p.images)
     assert not [r for r in p.refs if r.startswith(("http://", "https://", "//"))]
@@ -98,7 +101,8 @@ def test_report_late_fusion_without_model(runs):
     assert _in_report_order(p.sections) == EXPECTED_SECTIONS  # all, in order
     assert "roc_blocks" in {i["title"] for i in p.images}
     assert "radiomic" in text and "clinical" in text and "fused" in text
-    assert "No final model" in text
+    # late fusion: SHAP cannot explain the stacked fold models; the report says so (and there is no final model)
+    assert "No held-out SHAP in this run" in text and "Extra: the final model" not in text
 
 
 def test_report_without_bootstrap_cis(runs, tmp_path):

@@ -35,6 +35,7 @@ from .sections import (
     SECTIONS,
     blocks_section,
     calibration_section,
+    checklist_section,
     config_section,
     confusion_section,
     data_section,
@@ -48,12 +49,13 @@ from .sections import (
     shap_section,
     site_effect_section,
     sites_section,
+    verdict_section,
 )
 
 __all__ = ["write_report", "low_dim_plot", "roc_figure", "pr_figure", "calibration_figure",
            "decision_curve_figure", "confusion_figure", "shap_bar_figure", "shap_beeswarm_figure",
            "SECTIONS", "REGISTRY", "RunRecord", "Document", "METRIC_LABELS", "header", "data_section",
-           "baselines_section",
+           "baselines_section", "verdict_section", "checklist_section",
            "metrics_section", "roc_section", "precision_recall_section", "calibration_section",
            "decision_curve_section", "confusion_section", "folds_section", "sites_section", "blocks_section",
            "selection_section", "site_effect_section", "shap_section", "config_section"]
@@ -77,9 +79,11 @@ def write_report(run_dir: str | os.PathLike, *, table=None, out: str | os.PathLi
     top : int
         Features shown in the SHAP plots.
 
-    Sections (each a ``<section id=...>``): data, metrics, roc, precision-recall, calibration,
+    Sections (each a ``<section id=...>``): verdict (first: baselines, permutation test, case mix, events
+    per feature, selected features vs volume), data, metrics, baselines, roc, precision-recall, calibration,
     decision-curve, confusion, folds, sites (when a batch column was set), blocks (late fusion), shap
-    (when the model and the table are there), config.
+    (held-out SHAP of the outer-fold models; the final model on its training table as a labelled extra when
+    the model and the table are there), checklist (TRIPOD+AI / CLEAR topics), config.
     """
     from ..io import atomic_write_text
 

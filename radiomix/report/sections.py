@@ -32,7 +32,7 @@ from .run import RunRecord
 __all__ = ["METRIC_LABELS", "REGISTRY", "SECTIONS", "header", "data_section", "metrics_section", "roc_section",
            "precision_recall_section", "calibration_section", "decision_curve_section", "confusion_section",
            "folds_section", "sites_section", "blocks_section", "selection_section", "site_effect_section",
-           "shap_section", "config_section", "baselines_section"]
+           "shap_section", "config_section", "baselines_section", "verdict_section", "checklist_section"]
 
 METRIC_LABELS = {"auc": "AUC", "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy",
                  "sensitivity": "Sensitivity", "specificity": "Specificity", "ppv": "PPV", "npv": "NPV",
@@ -63,6 +63,27 @@ def header(doc: Document, run: RunRecord, title: str | None = None) -> None:
     doc.text(f"Target {cfg.get('target', '?')}, model {cfg.get('model', {}).get('name', '?')}, out-of-fold AUC "
              f"{fmt_number(auc['estimate'])} (95% CI {fmt_number(auc['ci_low'])}-{fmt_number(auc['ci_high'])}) over "
              f"{run.summary.get('n_samples', len(run.pooled))} patients.")
+
+
+_STATUS_MARK = {"ok": "ok", "caution": "caution", "fail": "NOT MET", "info": ""}
+
+
+@_section("verdict", "Verdict: does the model beat the obvious?")
+def verdict_section(doc: Document, run: RunRecord) -> None:
+    """One sentence and a small table: each baseline (difference, CI), the permutation p-value, the case mix,
+    events per feature and the selected features' correlation with volume (``summary["verdict"]``)."""
+    v = run.summary.get("verdict")
+    if not v:
+        doc.text("This run has no verdict (written before radiomix recorded one, or with safeguards off).", cls="note")
+        return
+    doc.raw(f"<p><strong>{html.escape(v['sentence'])}</strong></p>")
+    if v["rows"]:
+        doc.raw(table_html(pd.DataFrame([{**r, "status": _STATUS_MARK.get(r["status"], r["status"])}
+                                         for r in v["rows"]])))
+    doc.text("Baselines share the run's outer folds and patients; each difference is model minus baseline in the "
+             f"run's headline metric ({v.get('headline', 'AUC')}) with a 95% CI from a paired bootstrap over patients "
+             "(details in the Baselines section). The permutation test refits the whole nested procedure on outcomes "
+             "permuted within site.", cls="note")
 
 
 def _table_overview(doc: Document, run: RunRecord) -> None:
@@ -340,17 +361,36 @@ def site_effect_section(doc: Document, run: RunRecord) -> None:
         doc.text(f"Site-effect analysis not available: {err}", cls="note")
 
 
-@_section("shap", "SHAP explanations of the final model")
+@_section("shap", "SHAP explanations on held-out patients")
 def shap_section(doc: Document, run: RunRecord) -> None:
-    """SHAP bar and beeswarm of the final model on the training table (needs model.skops and the table)."""
+    """SHAP of each outer-fold model on its own test patients (``shap_heldout*.parquet``); then, as a labelled
+    extra, the final model on its training table (in-sample; needs model.skops and the table)."""
+    if (run.path / "shap_heldout.parquet").is_file():
+        from ..explain import ShapResult
+
+        res = ShapResult.load(run.path, "shap_heldout")
+        imp = res.importance()
+        doc.figure(shap_bar_figure(imp, run.top, title="Mean |SHAP|, held-out patients"), "shap_heldout_bar",
+                   "mean absolute SHAP per feature on held-out patients")
+        doc.figure(shap_beeswarm_figure(res, run.top, title="SHAP per held-out patient"), "shap_heldout_beeswarm",
+                   "SHAP beeswarm on held-out patients")
+        doc.text(f"Each outer fold's model explained on its own test patients ({len(res.values)} explanations, "
+                 f"{len(res.selected)} fold models; {', '.join(sorted(set(res.explainer)))}; SHAP values in "
+                 f"{res.output} units). A feature a fold's selection dropped has SHAP 0 there; 'selected_fraction' is "
+                 "the share of fold models that used it. These are the explanations to report: they describe "
+                 "predictions on patients the model did not see.", cls="note")
+        doc.raw(table_html(imp.head(run.top).reset_index()))
+    else:
+        doc.text("No held-out SHAP in this run (safeguards.shap: false, or SHAP could not explain the fold models).",
+                 cls="note")
+    _final_model_shap(doc, run)
+
+
+def _final_model_shap(doc: Document, run: RunRecord) -> None:
+    """Extra: SHAP of the final model on its own training patients (in-sample)."""
     import warnings
 
-    if not (run.path / "model.skops").is_file():
-        doc.text("No final model (model.skops) in this run.", cls="note")
-        return
-    if run.table is None:
-        doc.text("Pass the training table (write_report(run_dir, table=...), radiomix report RUN --table) to "
-                 "explain the final model.", cls="note")
+    if not (run.path / "model.skops").is_file() or run.table is None:
         return
     from ..explain import explain_model
     from ..model import load_model
@@ -361,15 +401,30 @@ def shap_section(doc: Document, run: RunRecord) -> None:
             warnings.simplefilter("ignore")
             res = explain_model(model, run.table)
     except ValueError as err:  # late fusion, or a table that does not fit the model
-        doc.text(f"SHAP not available: {err}", cls="note")
+        doc.text(f"Final-model SHAP not available: {err}", cls="note")
         return
+    doc.raw("<h3>Extra: the final model on its own training patients (in-sample)</h3>")
     imp = res.importance()
-    doc.figure(shap_bar_figure(imp, run.top), "shap_bar", "mean absolute SHAP per feature")
-    doc.figure(shap_beeswarm_figure(res, run.top), "shap_beeswarm", "SHAP beeswarm")
-    doc.text(f"{res.explainer[0]} on {len(res.values)} training patients; SHAP values in {res.output} "
-             "units; one-hot and missingness-indicator columns summed into their source column; direction: "
+    doc.figure(shap_bar_figure(imp, run.top, title="Mean |SHAP|, final model, training patients"), "shap_bar",
+               "mean absolute SHAP per feature, final model")
+    doc.figure(shap_beeswarm_figure(res, run.top, title="SHAP, final model, training patients"), "shap_beeswarm",
+               "SHAP beeswarm, final model")
+    doc.text(f"{res.explainer[0]} on {len(res.values)} training patients (in-sample: the model saw them; use the "
+             "held-out explanations above for claims); SHAP values in "
+             f"{res.output} units; one-hot and missingness-indicator columns summed into their source column; direction: "
              "Spearman correlation of the feature's value and its SHAP value.", cls="note")
     doc.raw(table_html(imp.head(run.top).reset_index()))
+
+
+@_section("checklist", "Reporting checklist (TRIPOD+AI / CLEAR topics)")
+def checklist_section(doc: Document, run: RunRecord) -> None:
+    """What the run can fill of a TRIPOD+AI / CLEAR-style checklist, and what the authors must provide."""
+    from .checklist import checklist_rows
+
+    doc.text("A writing aid, filled from this run: each topic says what radiomix did and recorded, and what the authors "
+             "must still provide. It certifies nothing; follow the guideline documents for the full item lists.",
+             cls="note")
+    doc.raw(table_html(pd.DataFrame(checklist_rows(run))))
 
 
 @_section("config", "Configuration and versions")
@@ -413,13 +468,19 @@ def baselines_section(doc: Document, run: RunRecord) -> None:
     doc.raw(table_html(pd.DataFrame(rows)))
     doc.text("DeLong's test is shown only for non-nested comparisons on independent rows (it is invalid for nested "
              "models, Demler et al. 2012, and for clustered lesions).", cls="note")
+    corr = run.summary.get("volume_correlation")
+    if corr:
+        doc.text("Selected features and tumour volume (Welch et al. 2019): each feature selected in at least one outer "
+                 "fold, how often, and its Spearman correlation with the volume column over all patients.")
+        doc.raw(table_html(pd.DataFrame(corr).head(40)))
 
 
 REGISTRY: tuple[tuple[str, str, SectionFunction], ...] = tuple(
     (f.section_id, f.title, f) for f in (
-        data_section, metrics_section, baselines_section, roc_section, precision_recall_section, calibration_section,
+        verdict_section, data_section, metrics_section, baselines_section, roc_section, precision_recall_section,
+        calibration_section,
         decision_curve_section, confusion_section, folds_section, sites_section, blocks_section, selection_section,
-        site_effect_section, shap_section, config_section))
+        site_effect_section, shap_section, checklist_section, config_section))
 
 #: The section ids, in report order.
 SECTIONS = tuple(sid for sid, _, _ in REGISTRY)
