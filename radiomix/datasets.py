@@ -64,7 +64,7 @@ NOISE_COLUMNS = {"clinical": ["sex", "hemoglobin", "crp"], "genetic": ["mut_EGFR
 
 # Outcome model coefficients (documented in make_cohort's docstring).
 _B_SEVERITY, _B_TP53, _B_HIF1A, _B_AGE = 1.8, 0.9, 0.6, 0.25
-_B_SIZE, _B_HET, _B_SIZE_ONLY = 0.9, 1.6, 1.8  # signal="beyond_volume" / "volume"
+_B_SIZE, _B_HET, _B_SIZE_ONLY = 0.8, 2.0, 1.8  # signal="beyond_volume" / "volume"
 #: Where the image signal of :func:`make_cohort` comes from.
 SIGNALS = ("mixed", "beyond_volume", "volume")
 _FOV_MM = np.array([72.0, 72.0, 56.0])
@@ -108,7 +108,7 @@ def _lesion_geometry(size: float, heterogeneity: float, rng: np.random.Generator
     """Random lesion parameters: the radius grows with ``size``; irregularity, texture heterogeneity and
     necrosis with ``heterogeneity`` (both are the latent severity in the default cohort). ``coarse`` (the
     two-latent cohorts) doubles the texture wavelengths, so heterogeneity survives every site's blur and slice
-    thickness, and lowers the solid density of heterogeneous lesions (up to 20 HU)."""
+    thickness, and lowers the solid density of heterogeneous lesions (up to 80 HU)."""
     z = _sigmoid(1.2 * heterogeneity)
     n_lobes = 6
     dirs = rng.normal(size=(n_lobes, 3))
@@ -132,7 +132,7 @@ def _lesion_geometry(size: float, heterogeneity: float, rng: np.random.Generator
         "tex_k": k * (2 * np.pi / wavelength)[:, None],
         "tex_phase": rng.uniform(0, 2 * np.pi, size=n_tex),
         "tex_amp": 5.0 + 45.0 * z,
-        "base_hu": float(rng.normal(38, 6)) - (45.0 * z if coarse else 0.0),
+        "base_hu": float(rng.normal(38, 6)) - (80.0 * z if coarse else 0.0),
         "necrosis": bool(heterogeneity > 0.6),
     }
 
@@ -285,7 +285,7 @@ def make_cohort(
       texture together, so most image signal is also carried by volume;
     * ``"beyond_volume"``: two independent latents per patient, ``size ~ N(severity_shift_s, 1)`` (the radius,
       and the clinical proxies ldh, albumin and stage) and ``heterogeneity ~ N(0, 1)`` (lobulation, texture
-      amplitude, necrosis, a lower solid density; not volume); outcome ``sigmoid(b0 + 0.9 size + 1.6
+      amplitude, necrosis, a lower solid density; not volume); outcome ``sigmoid(b0 + 0.8 size + 2.0
       heterogeneity)``; genetic columns and age carry no signal. The texture is coarser (wavelengths 8-20 mm)
       so that it survives every site's blur and slice thickness. Texture, density and shape features add
       information that volume cannot;

@@ -251,6 +251,19 @@ def study_headline(study, cv) -> float:
     return headline(study.y, p, sites)
 
 
+def _permutation_auc(study, y_permuted, config) -> float:
+    """The headline metric of the whole nested CV refitted on permuted outcomes."""
+    import warnings
+    from dataclasses import replace as dc_replace
+
+    from .evaluate import nested_cv
+
+    perm = dc_replace(study, y=y_permuted, config=config)
+    with warnings.catch_warnings():  # the permuted refits repeat the run's own warnings
+        warnings.simplefilter("ignore")
+        return study_headline(perm, nested_cv(perm, progress=False))
+
+
 def permutation_test(study, observed: float, n_permutations: int, *, random_state: int | None = None,
                      progress: bool = False) -> dict:
     """Permutation test of the whole nested procedure: outcomes permuted within site (whole patients), every
@@ -258,23 +271,21 @@ def permutation_test(study, observed: float, n_permutations: int, *, random_stat
     are skipped: they do not change the AUC). ``observed`` is the run's headline metric
     (:func:`study_headline`: mean per-site AUC under leave-site-out, else pooled AUC) and each permutation is
     scored the same way. ``p = (1 + #{AUC_perm >= observed}) / (N + 1)`` with its Monte-Carlo standard error."""
-    from dataclasses import replace as dc_replace
-
-    from .evaluate import nested_cv
+    from joblib import Parallel, delayed
 
     rng = np.random.default_rng(study.random_state + 7919 if random_state is None else random_state)
-    cfg = {**study.config, "bootstrap": 0}
-    aucs = np.empty(n_permutations)
-    it = range(n_permutations)
+    # Outcomes drawn here, in order, so the p-value does not depend on n_jobs; each refit runs its folds
+    # serially and the permutations run in parallel (joblib: processes, or Dask under
+    # joblib.parallel_config(backend="dask")).
+    perms = [_permuted(study.y, study.sites, study.groups, rng) for _ in range(n_permutations)]
+    cfg = {**study.config, "bootstrap": 0, "n_jobs": 1}
+    calls = (delayed(_permutation_auc)(study, yp, cfg) for yp in perms)
+    it = Parallel(n_jobs=study.n_jobs, return_as="generator")(calls)
     if progress:
         from rich.progress import track
 
-        it = track(it, description=f"permutation test ({n_permutations} refits of the nested CV)")
-    for i in it:
-        yp = _permuted(study.y, study.sites, study.groups, rng)
-        perm = dc_replace(study, y=yp, config=cfg)
-        res = nested_cv(perm, progress=False)
-        aucs[i] = study_headline(perm, res)
+        it = track(it, total=n_permutations, description=f"permutation test ({n_permutations} refits of the nested CV)")
+    aucs = np.fromiter(it, float, count=n_permutations)
     hits = int(np.sum(aucs >= observed))
     p = (1 + hits) / (n_permutations + 1)
     return {"n_permutations": int(n_permutations), "observed_auc": float(observed), "p_value": float(p),

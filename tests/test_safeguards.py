@@ -198,3 +198,15 @@ def test_missing_volume_baseline_is_said_and_ambiguous_volume_refused_before_tra
     finally:
         tr.nested_cv = real
     assert calls == []                                   # refused before any fitting
+
+
+def test_permutation_test_same_result_in_parallel():
+    from dataclasses import replace
+
+    from radiomix.safeguards import permutation_test
+
+    study = _cheap_study(True, 3)
+    serial = permutation_test(study, 0.7, 6)
+    parallel = permutation_test(replace(study, config={**study.config, "n_jobs": 2}), 0.7, 6)
+    assert serial == parallel
+    assert serial["null_auc_mean"] == pytest.approx(0.5, abs=0.1)

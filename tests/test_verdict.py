@@ -111,7 +111,7 @@ def test_cohort_signal_modes(signal):
     if signal == "volume":   # nothing but size drives the outcome
         assert coef[0] == pytest.approx(1.8, abs=0.2) and abs(coef[1]) < 0.1
     else:
-        assert coef[0] == pytest.approx(0.9, abs=0.15) and coef[1] == pytest.approx(1.6, abs=0.2)
+        assert coef[0] == pytest.approx(0.8, abs=0.15) and coef[1] == pytest.approx(2.0, abs=0.25)
     # genetic columns carry no signal in these modes
     g = c.genetic.merge(t[["id", "outcome"]], on="id")
     assert abs(np.corrcoef(g["mut_TP53"], g["outcome"])[0, 1]) < 0.06
@@ -137,5 +137,11 @@ def test_cohort_default_stream_unchanged_and_lesion_latents_separate():
     assert g["big"]["tex_amp"] == g["base"]["tex_amp"] < g["het"]["tex_amp"]
     assert g["big"]["irregularity"] == g["base"]["irregularity"] < g["het"]["irregularity"]
     assert not g["big"]["necrosis"] and g["het"]["necrosis"]
+    # the two-latent cohorts' coarse lesions: heterogeneous ones are less dense; size does not change density
+    c = {k: _lesion_geometry(s, h, np.random.default_rng(1), coarse=True) for k, (s, h) in
+         {"base": (0.0, 0.0), "big": (1.5, 0.0), "het": (0.0, 1.5)}.items()}
+    assert c["big"]["base_hu"] == c["base"]["base_hu"] > c["het"]["base_hu"] + 25
+    assert c["base"]["radius"] == g["base"]["radius"] and c["base"]["base_hu"] < g["base"]["base_hu"]
+    assert np.all(np.linalg.norm(c["base"]["tex_k"], axis=1) < np.linalg.norm(g["base"]["tex_k"], axis=1))
     with pytest.raises(ValueError, match="signal must be one of"):
         make_cohort(20, 2, images=False, signal="texture")
