@@ -110,6 +110,10 @@ def run_safeguards(study: Study, cv: NestedCVResult, *, progress: bool = False) 
         volume = detect_volume_column(study.columns.features, sg["volume"])[0]
     except LookupError:
         pass  # said by baseline_studies when the baselines run
+    except ValueError as err:  # ambiguous or misnamed: refused before the nested CV when baselines run
+        if sg["baselines"]:
+            raise
+        warnings.warn(f"safeguards: selected features not compared with tumour volume: {err}", stacklevel=2)
     cv.summary["events_per_feature"] = events_per_feature(study, cv)
     if sg["baselines"]:
         cv.summary["baselines"] = compare_with_baselines(study, cv, volume=sg["volume"], progress=progress)

@@ -158,7 +158,7 @@ def verdict(summary: dict) -> dict:
                      "status": "caution" if sur else "ok"})
     parts = []
     if beaten:
-        parts.append("beats " + ", ".join(beaten))
+        parts.append("beats " + (", ".join(beaten[:-1]) + " and " + beaten[-1] if len(beaten) > 1 else beaten[0]))
     if not_beaten:
         parts.append("is not shown to beat " + "; ".join(not_beaten))
     if worse:

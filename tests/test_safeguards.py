@@ -198,6 +198,11 @@ def test_missing_volume_baseline_is_said_and_ambiguous_volume_refused_before_tra
     finally:
         tr.nested_cv = real
     assert calls == []                                   # refused before any fitting
+    # with baselines off, an ambiguous volume column only skips (and says) the correlation with volume
+    with pytest.warns(UserWarning, match="not compared with tumour volume: several volume columns"):
+        run = train(two, {**cfg, "safeguards": {"baselines": False}}, progress=False, report=False)
+    assert "volume_correlation" not in run.summary and "baselines" not in run.summary
+    assert run.summary["verdict"]["sentence"].startswith("No baseline applied")
 
 
 def test_permutation_test_same_result_in_parallel():

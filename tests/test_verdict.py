@@ -43,6 +43,9 @@ def test_verdict_sentence_and_rows():
                       "selected features correlated with volume (|rho| >= 0.8)": "caution"}
     assert "1 of 2 selected features" in v["rows"][-1]["result"] and "f1 +0.93" in v["rows"][-1]["value"]
     assert verdict({})["sentence"].startswith("No baseline applied")
+    both = verdict({"baselines": {"volume": _b(0.8, 0.7, 0.02, 0.2), "clinical": _b(0.8, 0.6, 0.1, 0.3)}})
+    assert "the model beats log tumour volume alone and the clinical variables alone." in both["sentence"]
+    assert both["beats_all"]
 
 
 class _FakeStudy:
