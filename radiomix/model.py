@@ -203,13 +203,16 @@ def fit_final_model(study, *, cv_summary=None) -> RadiomixModel:
 
     from .evaluate import study_inner_split
     from .runmeta import versions
-    from .search import finalize, tune
+    from .search import drop_step_cache, finalize, step_cache, tune
 
     X, y = study.X, study.y
     seed = study.random_state
     inner = study_inner_split(study, np.arange(len(y)), seed)
-    best = tune(study.pipeline, study.search, X, y, groups=inner.groups, seed=seed, cv=inner.cv).estimator
-    best, thr = finalize(best, study.search, X, y, groups=inner.groups, seed=seed, cv=inner.cv)
+    with step_cache(study.pipeline) as pipeline:  # preprocessing fitted once per inner training set
+        tuned = tune(pipeline, study.search, X, y, groups=inner.groups, seed=seed, cv=inner.cv).estimator
+        best, thr = finalize(tuned, study.search, X, y, groups=inner.groups, seed=seed, cv=inner.cv)
+    drop_step_cache(tuned)  # the fitted pipeline, also when a RecalibratedClassifier wraps it
+    drop_step_cache(best)
     features, categorical = list(study.columns.features), list(study.columns.categorical)
     numeric = [c for c in features if c not in categorical]
     novelty = sk_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),

@@ -8,6 +8,7 @@ procedure is estimated and deployed.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from sklearn.base import clone
 from .splits import inner_cv
 
 __all__ = ["SearchPlan", "SearchResult", "InnerSplit", "inner_cv", "inner_split", "tune", "youden_threshold",
+           "step_cache", "drop_step_cache", "StoredMemory",
            "finalize"]
 
 
@@ -141,6 +143,60 @@ def tune(pipeline, plan: SearchPlan, X, y, *, groups=None, seed: int = 0, cv=Non
     k = int(np.nanargmax(scores))
     best = clone(pipeline).set_params(**candidates[k]).fit(X, y)
     return SearchResult(best, candidates[k], scores[k], len(scores))
+
+
+@contextlib.contextmanager
+def step_cache(pipeline):
+    """``pipeline`` (a clone) whose transformers and samplers are fitted once per training set and reused by
+    every candidate and by :func:`finalize` on the same inner folds (``Pipeline(memory=...)`` in a temporary
+    folder, removed on exit). Keys are each step's parameters and its input rows and labels, so a step whose
+    tuned parameter changes is refitted, and the fitted steps equal the uncached ones (deterministic given
+    their ``random_state``). A pipeline that already has a ``memory`` is used as it is. Fitted estimators
+    leave the context through :func:`drop_step_cache`."""
+    import shutil
+    import tempfile
+
+    if not hasattr(pipeline, "memory") or pipeline.memory is not None:
+        yield pipeline
+        return
+    folder = tempfile.mkdtemp(prefix="radiomix-steps-")
+    try:
+        yield clone(pipeline).set_params(memory=StoredMemory(folder))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class StoredMemory:
+    """A ``joblib.Memory`` for ``Pipeline(memory=...)`` whose cached calls always return the stored result (read
+    back from disk, also right after computing it). A DataFrame read back from its pickle hashes differently
+    from the one just computed, so with a plain Memory the step after a first-time fit would miss the cache
+    once more; reading back makes the first call and every hit hand the next step identical inputs."""
+
+    def __init__(self, location: str):
+        self.location = location
+
+    def cache(self, func=None, **kwargs):
+        from joblib import Memory
+
+        memorized = Memory(self.location, verbose=0).cache(func, **kwargs)
+
+        def call(*args, **kw):
+            return memorized.call_and_shelve(*args, **kw).get()
+
+        return call
+
+    def __repr__(self) -> str:
+        return f"StoredMemory({self.location!r})"
+
+
+def drop_step_cache(estimator):
+    """Set every ``memory`` parameter inside ``estimator`` (a fitted pipeline, or one wrapped by a
+    :class:`radiomix.calibration.RecalibratedClassifier`) to None, so it points at no temporary folder."""
+    params = estimator.get_params(deep=True)
+    gone = {k: None for k, v in params.items() if (k == "memory" or k.endswith("__memory")) and v is not None}
+    if gone:
+        estimator.set_params(**gone)
+    return estimator
 
 
 def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
