@@ -13,8 +13,9 @@ its own noise, so the two scores are correlated and differ in signal strength):
   probability of being positive and their scores, and each score has its own patient-level bias; the metric
   is the row-level pooled AUC and the bootstrap gets ``groups=patient`` (n counts patients, ~2.5 rows each);
 * ``sites``: 3 sites (50/30/20 % of patients, prevalence 0.20/0.30/0.45, site-specific score shifts and
-  signal strengths); the metric is the mean per-site AUC and the bootstrap gets ``sites=`` (sites are drawn
-  with the patients, so their sizes vary between samples);
+  signal strengths); the metric is the mean per-site AUC and the bootstrap gets ``sites=`` (site sizes are
+  fixed by the design, as the sites of a leave-site-out study are, and the bootstrap resamples within site
+  and class);
 * ``grouped, groups ignored`` (control, not part of the criterion): the grouped data bootstrapped as if the
   rows were independent patients; it shows that the benchmark can see a CI that is too narrow.
 
@@ -24,12 +25,16 @@ each setting and n (150 and 400 patients) R samples are drawn; each gets paired_
 (n_boot resamples, percentile 95 % CI) and the table reports the fraction of CIs that contain the truth with
 its exact (Clopper-Pearson) 95 % interval, the mean CI width, and how often the truth fell below/above.
 
-Acceptance criterion: coverage within [0.92, 0.98] in every non-control setting. A band, not "the binomial
-interval contains 0.95": the percentile bootstrap of an AUC (difference) is known to under-cover slightly at
-small n (by about 1-2 points at n ~ 150), which is a property of the method, not a radiomix bug, while the
-errors this benchmark is meant to catch (resampling rows instead of patients, not pairing, site weights
-wrong) move coverage by more than 3 points. With R=400 the binomial standard error at 0.95 is ~0.011, so the
-band is about +-2.75 standard errors. The "binom. CI has 0.95" column is printed too, for the strict reading.
+Acceptance criterion, per non-control setting: coverage within [0.92, 0.98], or its exact binomial 95 %
+interval containing 0.95 (the second clause only matters for small R, e.g. --quick, whose binomial noise is
+wider than the band; at R=400 an interval containing 0.95 lies inside the band). A band rather than the strict
+"the binomial interval contains 0.95" alone: the percentile bootstrap of an AUC (difference) is known to
+under-cover slightly at small n (by about 1-2 points at n ~ 150), which is a property of the method, not a
+radiomix bug, while the errors this benchmark is meant to catch move coverage by more: the control row (rows
+resampled instead of patients) covers 0.87-0.89 at the default settings. With R=400 the binomial standard
+error at 0.95 is ~0.011, so the band is about +-2.75 standard errors. The "binom. CI has 0.95" column is
+printed for the strict reading (it held in every non-control setting of the default run, ~16 min on a shared
+2-core machine).
 Exit status 1 when the criterion fails. Deterministic for --seed.
 """
 
@@ -86,7 +91,9 @@ def draw_grouped(rng, n_patients: int) -> dict:
 
 
 def draw_sites(rng, n: int) -> dict:
-    s = rng.choice(3, n, p=SITE_SHARE)
+    counts = np.round(SITE_SHARE * n).astype(int)              # site sizes fixed by the study design
+    counts[0] = n - counts[1:].sum()
+    s = np.repeat(np.arange(3), counts)
     y = (rng.random(n) < SITE_PREV[s]).astype(int)
     u = rng.normal(size=n)
     return {"y": y, "sites": np.array(["A", "B", "C"])[s],
@@ -163,24 +170,25 @@ def main(argv=None) -> int:
             t = time.perf_counter()
             c = coverage(kind, n, R, n_boot, truth[kind], seed=args.seed * 1_000 + 10 * i + j, use_groups=use_groups)
             control = not use_groups
-            ok = args.band[0] <= c["coverage"] <= args.band[1]
+            consistent = c["binom_low"] <= 0.95 <= c["binom_high"]
+            ok = args.band[0] <= c["coverage"] <= args.band[1] or consistent
             rows.append({"setting": label, "n patients": n, "true diff": round(truth[kind], 4),
                          "mean est.": round(c["mean_estimate"], 4), "coverage": round(c["coverage"], 3),
                          "binom. 95% CI": f"{c['binom_low']:.3f}-{c['binom_high']:.3f}",
-                         "binom. CI has 0.95": c["binom_low"] <= 0.95 <= c["binom_high"],
+                         "binom. CI has 0.95": consistent,
                          "truth < CI": round(c["truth_below_ci"], 3), "truth > CI": round(c["truth_above_ci"], 3),
                          "mean width": round(c["mean_width"], 3),
-                         "in band": "(control)" if control else ok, "seconds": round(time.perf_counter() - t, 1)})
+                         "pass": "(control)" if control else ok, "seconds": round(time.perf_counter() - t, 1)})
             print(f"  {label}, n={n}: coverage {c['coverage']:.3f} ({rows[-1]['seconds']} s)", file=sys.stderr,
                   flush=True)
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(table.to_string(index=False))
-    judged = table[table["in band"] != "(control)"]
-    passed = bool(judged["in band"].all())
+    judged = table[table["pass"] != "(control)"]
+    passed = bool(judged["pass"].all())
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
-    print(f"{'PASS' if passed else 'FAIL'}: coverage within [{args.band[0]:.2f}, {args.band[1]:.2f}] in "
-          f"{int(judged['in band'].sum())}/{len(judged)} settings (R={R}, n_boot={n_boot})"
+    print(f"{'PASS' if passed else 'FAIL'}: coverage within [{args.band[0]:.2f}, {args.band[1]:.2f}] or consistent "
+          f"with 0.95 in {int(judged['pass'].sum())}/{len(judged)} settings (R={R}, n_boot={n_boot})"
           + (" [--quick: smoke test only]" if args.quick else ""))
     return 0 if passed else 1
 

@@ -67,9 +67,11 @@ BOOTSTRAP_SCHEME = {"auc": "stratified", "sensitivity": "stratified", "specifici
 class Resampler:
     """Bootstrap resamples of patients: rows (or, with ``groups``, whole groups of rows: all lesions of a
     patient together), drawn within each class (``stratified``; a group's class is its largest label) or
-    freely (``simple``, redrawn until both classes are present)."""
+    freely (``simple``, redrawn until both classes are present). With ``strata`` (e.g. the site of each row;
+    a group takes its first row's) the stratified draw is within each stratum and class, so every stratum
+    keeps its size and both classes (the per-site AUCs of a leave-site-out run stay defined)."""
 
-    def __init__(self, y, groups=None):
+    def __init__(self, y, groups=None, strata=None):
         y = np.asarray(y).astype(int)
         self.n = y.size
         if groups is None:
@@ -77,6 +79,7 @@ class Resampler:
             self.starts = np.arange(self.n)
             self.sizes = np.ones(self.n, int)
             self.unit_y = y
+            first = np.arange(self.n)
         else:
             codes, uniq = _factorize(groups)
             self.order = np.argsort(codes, kind="stable")
@@ -84,7 +87,10 @@ class Resampler:
             self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
             self.unit_y = np.zeros(len(uniq), int)
             np.maximum.at(self.unit_y, codes, y)
-        self.by_class = [np.flatnonzero(self.unit_y == c) for c in (0, 1)]
+            first = self.order[self.starts]
+        unit_stratum = np.zeros(self.unit_y.size, int) if strata is None else _factorize(np.asarray(strata)[first])[0]
+        self.by_class = [np.flatnonzero((self.unit_y == c) & (unit_stratum == s))
+                         for s in np.unique(unit_stratum) for c in (0, 1)]
 
     def _rows(self, units: np.ndarray) -> np.ndarray:
         lengths = self.sizes[units]

@@ -129,11 +129,13 @@ def headline(y, p, sites=None) -> float:
 def paired_bootstrap_difference(y, p_model, p_base, *, n_boot=2000, groups=None, sites=None, random_state=0,
                                 alpha=0.05) -> dict:
     """Difference in the headline metric (model minus baseline) with a percentile CI from one set of patient
-    resamples shared by both models (whole groups when given; within each class, as for the AUC)."""
+    resamples shared by both models (whole groups when given; within each class, as for the AUC; with
+    ``sites``, within each site and class, so each site keeps its size and the per-site AUCs their
+    denominators)."""
     y = np.asarray(y).astype(int)
     p_model, p_base = np.asarray(p_model, float), np.asarray(p_base, float)
     est = headline(y, p_model, sites) - headline(y, p_base, sites)
-    res = Resampler(y, groups)
+    res = Resampler(y, groups, strata=sites)  # with sites: within site and class (sites keep their size)
     rng = np.random.default_rng(random_state)
     draws = np.empty(n_boot)
     s = None if sites is None else np.asarray(sites)

@@ -215,3 +215,27 @@ def test_permutation_test_same_result_in_parallel():
     parallel = permutation_test(replace(study, config={**study.config, "n_jobs": 2}), 0.7, 6)
     assert serial == parallel
     assert serial["null_auc_mean"] == pytest.approx(0.5, abs=0.1)
+
+
+def test_paired_bootstrap_with_sites_keeps_each_site_and_its_classes():
+    from radiomix.metrics import Resampler
+
+    rng = np.random.default_rng(0)
+    sites = np.repeat(["A", "B", "C"], [50, 30, 8])
+    y = np.r_[rng.integers(0, 2, 50), rng.integers(0, 2, 30), [1, 0, 0, 0, 0, 0, 0, 0]]
+    res = Resampler(y, strata=sites)
+    for _ in range(200):
+        idx = res.draw(rng, "stratified")
+        for s in ("A", "B", "C"):   # every site keeps its size and its number of positives
+            assert (sites[idx] == s).sum() == (sites == s).sum()
+            assert y[idx][sites[idx] == s].sum() == y[sites == s].sum()
+    # without strata the small site C loses its only positive in about a third of the resamples
+    free = Resampler(y)
+    lost = np.mean([y[i][sites[i] == "C"].sum() == 0 for i in (free.draw(rng, "stratified") for _ in range(300))])
+    assert 0.2 < lost < 0.5
+    # groups: whole patients, each within its site
+    groups = np.repeat(np.arange(44), 2)
+    yg = np.repeat(rng.integers(0, 2, 44), 2)
+    sg = np.repeat(np.repeat(["A", "B"], [30, 14]), 2)
+    idx = Resampler(yg, groups=groups, strata=sg).draw(rng, "stratified")
+    assert (sg[idx] == "B").sum() == 28 and pd.Series(groups[idx]).value_counts().min() >= 2
