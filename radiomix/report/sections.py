@@ -82,8 +82,8 @@ def verdict_section(doc: Document, run: RunRecord) -> None:
                                          for r in v["rows"]])))
     doc.text("Baselines share the run's outer folds and patients; each difference is model minus baseline in the "
              f"run's headline metric ({v.get('headline', 'AUC')}) with a 95% CI from a paired bootstrap over patients "
-             "(details in the Baselines section). The permutation test refits the whole nested procedure on outcomes "
-             "permuted within site.", cls="note")
+             "(details in the Baselines section). The permutation test, when run (safeguards.permutations), refits the "
+             "whole nested procedure on outcomes permuted within site.", cls="note")
 
 
 def _table_overview(doc: Document, run: RunRecord) -> None:
@@ -390,7 +390,11 @@ def _final_model_shap(doc: Document, run: RunRecord) -> None:
     """Extra: SHAP of the final model on its own training patients (in-sample)."""
     import warnings
 
-    if not (run.path / "model.skops").is_file() or run.table is None:
+    if not (run.path / "model.skops").is_file():
+        return
+    if run.table is None:
+        doc.text("The final model's own (in-sample) SHAP needs the training table: write_report(run_dir, table=...) "
+                 "or radiomix report RUN --table TABLE.", cls="note")
         return
     from ..explain import explain_model
     from ..model import load_model
