@@ -3,7 +3,7 @@
 Runs :func:`radiomix.demo.run_demo` in this process, the function behind the README's main command
 ``radiomix demo --out radiomix_demo`` (same defaults: 150 patients, 3 sites, preset ``ct-original``, all
 cores, seed 0, ``params/train_multisite.yaml``): synthetic cohort -> extraction -> merge -> leave-one-site-out
-nested CV (ComBat, imputation, mRMR, XGBoost) -> baselines and verdict -> held-out SHAP -> final model -> run
+nested CV (ComBat, imputation, filters, mRMR, tuned L2 logistic) -> baselines and verdict -> held-out SHAP -> final model -> run
 folder and HTML report. The whole call and each stage are timed with ``time.perf_counter`` (the stages by wrapping the
 public functions ``run_demo`` calls; nothing in radiomix is changed). With ``--repeats N`` the demo runs N
 times, each in a fresh folder, and medians are printed. ``--cli`` runs the command itself in a subprocess
@@ -52,7 +52,7 @@ STAGES = {
     "extraction (extract + write_extraction)": [("radiomix.extraction", "extract"),
                                                 ("radiomix.extraction", "write_extraction")],
     "merge (merge + write_table)": [("radiomix.tables", "merge"), ("radiomix.io", "write_table")],
-    "nested CV (leave-one-site-out, ComBat, trees imputation, mRMR, XGBoost)": [("radiomix.train", "nested_cv")],
+    "nested CV (leave-one-site-out: ComBat, trees imputation, filters, mRMR, tuned model)": [("radiomix.train", "nested_cv")],
     "safeguards (baselines, case mix, verdict)": [("radiomix.train", "run_safeguards")],
     "held-out SHAP (fold models)": [("radiomix.explain", "fold_shap")],
     "final model refit": [("radiomix.train", "fit_final_model")],

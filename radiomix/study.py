@@ -324,6 +324,12 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
                   n_dropped_missing_target=int(missing_y.sum()), notes=notes)
     if outer.kind != "leave_site_out":
         task.check_folds(y, outer.n_splits)
+    elif cfg["harmonize"]["method"] == "combat" and study.sites is not None:
+        found = sorted(set(study.sites))
+        if len(found) < 3:  # each training fold must hold two sites for ComBat to learn anything
+            raise ValueError(f"leave-site-out with ComBat needs at least 3 sites in column {batch!r} (each training "
+                             f"fold must hold two batches); it has {len(found)}: {found}. Use cv.outer.kind: "
+                             "stratified with ComBat, or leave-site-out with harmonize.method: none")
     if verbose:
         for note in notes:
             warnings.warn(note, StudyNote, stacklevel=2)

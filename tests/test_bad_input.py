@@ -46,6 +46,7 @@ CASES = {
     "config-unknown-key": ("config with an unknown key", "refused: lists the valid keys"),
     "config-wrong-type": ("config value of the wrong type", "refused: names the key"),
     "config-out-of-range": ("config value out of range", "refused: names the key and the range"),
+    "loso-combat-two-sites": ("leave-site-out with ComBat on only 2 sites", "refused before any fit: names the sites"),
     "config-code": ("config naming os.system as the model", "refused before any import or call"),
     "out-is-file": ("output folder is a file", "refused before training"),
     "out-under-file": ("output folder inside a file", "refused before training"),
@@ -367,3 +368,14 @@ def test_combat_warning_printed_once_with_its_count_and_progress_lines(tmp_path)
     assert text.count("ComBatWarning (radiomix.harmonize") == 1
     # not a terminal: one line per outer fold
     assert len(re.findall(r"nested CV: outer fold \d/3 done", res.output)) == 3
+
+
+def test_leave_site_out_with_combat_needs_three_sites(tmp_path):
+    # case loso-combat-two-sites: a training fold of one site leaves ComBat nothing to learn
+    t = _table().assign(site=np.repeat(["GE", "Siemens"], 30))
+    t.to_csv(tmp_path / "two.csv", index=False)
+    cfg = _config(tmp_path, batch="site", harmonize={"method": "combat", "features": "all", "unseen": "estimate"},
+                  cv={"outer": {"kind": "leave_site_out"}})
+    _refused(_train(tmp_path, tmp_path / "two.csv", cfg=cfg), "at least 3 sites", "'GE', 'Siemens'",
+             "harmonize.method: none")
+    assert not (tmp_path / "run").exists()

@@ -89,7 +89,7 @@ def test_demo_end_to_end(tmp_path):
     assert "verdict:" in res.output and metrics["summary"]["verdict"]["sentence"] in " ".join(res.output.split())
     report = (tmp_path / "demo" / "run" / "report.html").read_text()
     folds = (tmp_path / "demo" / "run" / "folds.csv").read_text()
-    assert "ComBat harmonized" in report and "surrogate_tree" in report and "mrmr: 20" in report
+    assert "ComBat harmonized" in report and "surrogate_tree" in report and "mrmr: 5" in report
     assert "shap_heldout_bar" in report and 'id="baselines"' in report and 'id="verdict"' in report
     assert report.index('id="verdict"') < report.index('id="data"')
     assert "original_shape_MeshVolume" in report and "selected" in folds
