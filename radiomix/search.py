@@ -181,7 +181,15 @@ class StoredMemory:
         memorized = Memory(self.location, verbose=0).cache(func, **kwargs)
 
         def call(*args, **kw):
-            return memorized.call_and_shelve(*args, **kw).get()
+            import pickle
+
+            try:
+                shelved = memorized.call_and_shelve(*args, **kw)
+            except pickle.PicklingError as err:  # a step joblib cannot hash (a lambda): fit it uncached
+                if "while hashing" not in str(err):
+                    raise
+                return func(*args, **kw)
+            return shelved.get()
 
         return call
 

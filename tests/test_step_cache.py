@@ -86,3 +86,19 @@ def test_saved_final_model_carries_no_cache(tmp_path):
     for est in (model.pipeline, inner, run.model.pipeline):
         assert all(v is None for k, v in est.get_params(deep=True).items() if k.endswith("memory"))
     assert type(model.pipeline).__name__ == "RecalibratedClassifier"
+
+
+def test_a_step_joblib_cannot_hash_is_fitted_uncached():
+    """Your own Pipeline with a lambda (joblib cannot hash it) still runs, with the same result as uncached."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    from radiomix.search import drop_step_cache, step_cache
+
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(50, 3)), columns=list("abc"))
+    y = (X["a"] + 0.5 * np.random.default_rng(1).normal(size=50) > 0).astype(int).to_numpy()
+    pipe = Pipeline([("f", FunctionTransformer(lambda z: z * 2)), ("s", StandardScaler()), ("m", LogisticRegression())])
+    with step_cache(pipe) as cached:
+        fitted = drop_step_cache(cached.fit(X, y))
+    np.testing.assert_allclose(fitted.predict_proba(X), pipe.fit(X, y).predict_proba(X))
