@@ -239,3 +239,19 @@ def test_paired_bootstrap_with_sites_keeps_each_site_and_its_classes():
     sg = np.repeat(np.repeat(["A", "B"], [30, 14]), 2)
     idx = Resampler(yg, groups=groups, strata=sg).draw(rng, "stratified")
     assert (sg[idx] == "B").sum() == 28 and pd.Series(groups[idx]).value_counts().min() >= 2
+
+
+def test_permutation_test_on_a_dask_cluster_gives_the_same_result():
+    from dataclasses import replace
+
+    import joblib
+    from distributed import Client, LocalCluster
+
+    from radiomix.safeguards import permutation_test
+
+    study = _cheap_study(True, 3)
+    local = permutation_test(study, 0.7, 4)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster), joblib.parallel_config(backend="dask"):
+        on_dask = permutation_test(replace(study, config={**study.config, "n_jobs": 2}), 0.7, 4)
+    assert on_dask == local
