@@ -18,7 +18,7 @@ from sklearn.base import clone
 from .splits import inner_cv
 
 __all__ = ["SearchPlan", "SearchResult", "InnerSplit", "inner_cv", "inner_split", "tune", "youden_threshold",
-           "step_cache", "drop_step_cache", "StoredMemory",
+           "step_cache", "drop_step_cache", "StepCache",
            "finalize"]
 
 
@@ -148,53 +148,55 @@ def tune(pipeline, plan: SearchPlan, X, y, *, groups=None, seed: int = 0, cv=Non
 @contextlib.contextmanager
 def step_cache(pipeline):
     """``pipeline`` (a clone) whose transformers and samplers are fitted once per training set and reused by
-    every candidate and by :func:`finalize` on the same inner folds (``Pipeline(memory=...)`` in a temporary
-    folder, removed on exit). Keys are each step's parameters and its input rows and labels, so a step whose
-    tuned parameter changes is refitted, and the fitted steps equal the uncached ones (deterministic given
-    their ``random_state``). A pipeline that already has a ``memory`` is used as it is. Fitted estimators
-    leave the context through :func:`drop_step_cache`."""
-    import shutil
-    import tempfile
-
+    every candidate and by :func:`finalize` on the same inner folds (``Pipeline(memory=...)`` with a
+    :class:`StepCache` held in memory, dropped on exit). Keys are each step's parameters and its input rows and
+    labels, so a step whose tuned parameter changes is refitted, and the fitted steps equal the uncached ones
+    (deterministic given their ``random_state``). A pipeline that already has a ``memory`` is used as it is.
+    Fitted estimators leave the context through :func:`drop_step_cache`."""
     if not hasattr(pipeline, "memory") or pipeline.memory is not None:
         yield pipeline
         return
-    folder = tempfile.mkdtemp(prefix="radiomix-steps-")
+    cache = StepCache()
     try:
-        yield clone(pipeline).set_params(memory=StoredMemory(folder))
+        yield clone(pipeline).set_params(memory=cache)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        cache.clear()
 
 
-class StoredMemory:
-    """A ``joblib.Memory`` for ``Pipeline(memory=...)`` whose cached calls always return the stored result (read
-    back from disk, also right after computing it). A DataFrame read back from its pickle hashes differently
-    from the one just computed, so with a plain Memory the step after a first-time fit would miss the cache
-    once more; reading back makes the first call and every hit hand the next step identical inputs."""
+class StepCache:
+    """A ``joblib.Memory``-like cache for ``Pipeline(memory=...)`` that keeps results in this process's memory:
+    a hit hands back the very objects the first call made (no pickle round trip, whose pure-Python reading
+    dominated disk caching, and whose output would hash differently from the original for the next step). Keys
+    are ``joblib.hash`` of the call; a call joblib cannot hash (a lambda in your own Pipeline) runs uncached.
+    Shared by the deep copies ``clone`` makes, so every candidate's pipeline uses one store."""
 
-    def __init__(self, location: str):
-        self.location = location
+    def __init__(self):
+        self._store: dict = {}
+
+    def __deepcopy__(self, memo):
+        return self  # clone() deep-copies non-estimator parameters; the copies must share the store
 
     def cache(self, func=None, **kwargs):
-        from joblib import Memory
+        import pickle
 
-        memorized = Memory(self.location, verbose=0).cache(func, **kwargs)
+        import joblib
 
         def call(*args, **kw):
-            import pickle
-
             try:
-                shelved = memorized.call_and_shelve(*args, **kw)
-            except pickle.PicklingError as err:  # a step joblib cannot hash (a lambda): fit it uncached
-                if "while hashing" not in str(err):
-                    raise
+                key = joblib.hash((func.__module__, func.__qualname__, args, kw))
+            except pickle.PicklingError:
                 return func(*args, **kw)
-            return shelved.get()
+            if key not in self._store:
+                self._store[key] = func(*args, **kw)
+            return self._store[key]
 
         return call
 
+    def clear(self) -> None:
+        self._store.clear()
+
     def __repr__(self) -> str:
-        return f"StoredMemory({self.location!r})"
+        return f"StepCache({len(self._store)} results)"
 
 
 def drop_step_cache(estimator):
