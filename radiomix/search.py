@@ -201,7 +201,7 @@ class StepCache:
 
 def drop_step_cache(estimator):
     """Set every ``memory`` parameter inside ``estimator`` (a fitted pipeline, or one wrapped by a
-    :class:`radiomix.calibration.RecalibratedClassifier`) to None, so it points at no temporary folder."""
+    :class:`radiomix.calibration.RecalibratedClassifier`) to None, so it holds no step cache."""
     params = estimator.get_params(deep=True)
     gone = {k: None for k, v in params.items() if (k == "memory" or k.endswith("__memory")) and v is not None}
     if gone:
