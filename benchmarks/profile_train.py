@@ -67,20 +67,20 @@ def compare(table: pd.DataFrame, cfg: dict) -> int:
     for every candidate); the out-of-fold predictions must be identical."""
     import contextlib
 
-    import radiomix.evaluate as ev
+    import radiomix.search as search
     from radiomix.train import train
 
-    real = ev.step_cache
+    real = search.step_cache
     out = {}
     for mode in ("step cache", "refit every candidate"):
-        ev.step_cache = real if mode == "step cache" else contextlib.nullcontext
+        search.step_cache = real if mode == "step cache" else contextlib.nullcontext
         t0 = time.perf_counter()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 res = train(table, cfg, progress=False, report=False)
         finally:
-            ev.step_cache = real
+            search.step_cache = real
         out[mode] = (time.perf_counter() - t0, res.cv.oof)
         print(f"{mode}: {out[mode][0]:.1f} s, pooled AUC {res.summary['auc']['estimate']:.4f}", flush=True)
     (a, oof_a), (b, oof_b) = out.values()

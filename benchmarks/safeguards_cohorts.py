@@ -30,14 +30,9 @@ import time
 import warnings
 
 import pandas as pd
-import yaml
-from recommended import ROOT, load_synthetic  # benchmarks/ is on sys.path when this file runs as a script
 
-
-def recommended_config(n_boot: int) -> dict:
-    cfg = yaml.safe_load((ROOT / "params" / "train_multisite.yaml").read_text())
-    cfg.update({"bootstrap": n_boot, "final_model": False, "n_jobs": 1})
-    return cfg
+# benchmarks/ is on sys.path when this file runs as a script
+from recommended import base_config, load_synthetic
 
 
 def cheap_config() -> dict:
@@ -66,7 +61,7 @@ def main(argv=None) -> int:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = train(table, recommended_config(n_boot), progress=False, report=False)
+            res = train(table, base_config(10, n_boot), progress=False, report=False)  # 10: the default candidates
         v = res.summary["verdict"]
         vol = res.summary["baselines"]["volume"]
         print(f"\n{signal} ({len(table)} patients, {int(table['outcome'].sum())} positive; "

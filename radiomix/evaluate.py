@@ -23,7 +23,7 @@ from .metrics import (
     reliability_curve,
     roc_auc,
 )
-from .search import drop_step_cache, finalize, inner_split, step_cache, tune, youden_threshold
+from .search import fit_tuned, inner_split, youden_threshold
 from .study import Fold, Study
 
 __all__ = ["NestedCVResult", "FoldResult", "nested_cv", "nested_cv_pipeline", "cross_validate", "fit_outer_fold",
@@ -107,13 +107,8 @@ def fit_outer_fold(study: Study, fold: Fold) -> FoldResult:
     t0 = time.perf_counter()
     Xtr, ytr, _ = study.rows(fold.train)
     inner = study_inner_split(study, fold.train, fold.seed)
-    with step_cache(study.pipeline) as pipeline:  # preprocessing fitted once per inner training set
-        res = tune(pipeline, study.search, Xtr, ytr, groups=inner.groups, seed=fold.seed, cv=inner.cv)
-        # Correction and threshold from out-of-fold predictions inside the training fold: never the test fold.
-        model, thr = finalize(res.estimator, study.search, Xtr, ytr, groups=inner.groups, seed=fold.seed,
-                              cv=inner.cv)
-    drop_step_cache(res.estimator)
-    drop_step_cache(model)
+    res, model, thr = fit_tuned(study.pipeline, study.search, Xtr, ytr, groups=inner.groups, seed=fold.seed,
+                                cv=inner.cv)
     Xte = study.X.iloc[fold.test]
     return FoldResult(fold=fold, model=model, proba=study.task.predict(model, Xte), threshold=thr,
                       params=res.params, inner_score=res.score, n_candidates=res.n_tried,

@@ -203,16 +203,12 @@ def fit_final_model(study, *, cv_summary=None) -> RadiomixModel:
 
     from .evaluate import study_inner_split
     from .runmeta import versions
-    from .search import drop_step_cache, finalize, step_cache, tune
+    from .search import fit_tuned
 
     X, y = study.X, study.y
     seed = study.random_state
     inner = study_inner_split(study, np.arange(len(y)), seed)
-    with step_cache(study.pipeline) as pipeline:  # preprocessing fitted once per inner training set
-        tuned = tune(pipeline, study.search, X, y, groups=inner.groups, seed=seed, cv=inner.cv).estimator
-        best, thr = finalize(tuned, study.search, X, y, groups=inner.groups, seed=seed, cv=inner.cv)
-    drop_step_cache(tuned)  # the fitted pipeline, also when a RecalibratedClassifier wraps it
-    drop_step_cache(best)
+    _, best, thr = fit_tuned(study.pipeline, study.search, X, y, groups=inner.groups, seed=seed, cv=inner.cv)
     features, categorical = list(study.columns.features), list(study.columns.categorical)
     numeric = [c for c in features if c not in categorical]
     novelty = sk_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),

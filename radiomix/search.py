@@ -18,7 +18,7 @@ from sklearn.base import clone
 from .splits import inner_cv
 
 __all__ = ["SearchPlan", "SearchResult", "InnerSplit", "inner_cv", "inner_split", "tune", "youden_threshold",
-           "step_cache", "drop_step_cache", "StepCache",
+           "step_cache", "drop_step_cache", "StepCache", "fit_tuned",
            "finalize"]
 
 
@@ -207,6 +207,19 @@ def drop_step_cache(estimator):
     if gone:
         estimator.set_params(**gone)
     return estimator
+
+
+def fit_tuned(pipeline, plan: SearchPlan, X, y, *, groups=None, seed: int = 0, cv=None):
+    """:func:`tune` then :func:`finalize` on the same inner folds, with the preprocessing fitted once per inner
+    training set (:func:`step_cache`). Returns ``(search_result, model, threshold)``; neither the tuned pipeline
+    nor the finalized model (which may wrap it) holds the cache."""
+    with step_cache(pipeline) as cached:
+        res = tune(cached, plan, X, y, groups=groups, seed=seed, cv=cv)
+        # Correction and threshold from out-of-fold predictions inside these rows: never a test fold.
+        model, thr = finalize(res.estimator, plan, X, y, groups=groups, seed=seed, cv=cv)
+    drop_step_cache(res.estimator)  # the fitted pipeline, also when a RecalibratedClassifier wraps it
+    drop_step_cache(model)
+    return res, model, thr
 
 
 def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:

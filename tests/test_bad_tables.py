@@ -173,12 +173,10 @@ def test_comma_file_with_quoted_fields_is_unchanged(tmp_path):
 
 
 DECIMAL_COMMA = "\ufeffid;site;original_firstorder_Mean;age\r\nP1;A;1,23;61\r\nP2;B;-0,5;70\r\nP3;A;;55\r\nP4;B;2;48\r\n"
+DECIMAL_COMMA_FILES = [("decimal_comma.csv", DECIMAL_COMMA), ("decimal_comma.tsv", DECIMAL_COMMA.replace(";", "\t"))]
 
 
-@pytest.mark.parametrize("name, text", [
-    ("decimal_comma.csv", DECIMAL_COMMA),
-    ("decimal_comma.tsv", DECIMAL_COMMA.replace(";", "\t")),
-])
+@pytest.mark.parametrize("name, text", DECIMAL_COMMA_FILES)
 def test_decimal_comma_refused_without_decimal(tmp_path, name, text):
     path = tmp_path / name
     path.write_bytes(text.encode())
@@ -187,10 +185,7 @@ def test_decimal_comma_refused_without_decimal(tmp_path, name, text):
         "pass decimal=',' (radiomix ... --decimal ,)")
 
 
-@pytest.mark.parametrize("name, text", [
-    ("decimal_comma.csv", DECIMAL_COMMA),
-    ("decimal_comma.tsv", DECIMAL_COMMA.replace(";", "\t")),
-])
+@pytest.mark.parametrize("name, text", DECIMAL_COMMA_FILES)
 def test_decimal_comma_read_with_decimal(tmp_path, name, text):
     path = tmp_path / name
     path.write_bytes(text.encode())

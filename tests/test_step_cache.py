@@ -41,10 +41,11 @@ def fit_counter(monkeypatch):
 
 def _run(cached: bool, monkeypatch):
     import radiomix.evaluate as ev
+    import radiomix.search as search
     from radiomix.study import make_study
 
     if not cached:
-        monkeypatch.setattr(ev, "step_cache", contextlib.nullcontext)
+        monkeypatch.setattr(search, "step_cache", contextlib.nullcontext)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         study = make_study(_table(), CFG, verbose=False)

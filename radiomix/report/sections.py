@@ -369,17 +369,13 @@ def shap_section(doc: Document, run: RunRecord) -> None:
         from ..explain import ShapResult
 
         res = ShapResult.load(run.path, "shap_heldout")
-        imp = res.importance()
-        doc.figure(shap_bar_figure(imp, run.top, title="Mean |SHAP|, held-out patients"), "shap_heldout_bar",
-                   "mean absolute SHAP per feature on held-out patients")
-        doc.figure(shap_beeswarm_figure(res, run.top, title="SHAP per held-out patient"), "shap_heldout_beeswarm",
-                   "SHAP beeswarm on held-out patients")
-        doc.text(f"Each outer fold's model explained on its own test patients ({len(res.values)} explanations, "
-                 f"{len(res.selected)} fold models; {', '.join(sorted(set(res.explainer)))}; SHAP values in "
-                 f"{res.output} units). A feature a fold's selection dropped has SHAP 0 there; 'selected_fraction' is "
-                 "the share of fold models that used it. These are the explanations to report: they describe "
-                 "predictions on patients the model did not see.", cls="note")
-        doc.raw(table_html(imp.head(run.top).reset_index()))
+        _shap_panels(doc, run, res, "shap_heldout", ("Mean |SHAP|, held-out patients", "SHAP per held-out patient"),
+                     " on held-out patients",
+                     f"Each outer fold's model explained on its own test patients ({len(res.values)} explanations, "
+                     f"{len(res.selected)} fold models; {', '.join(sorted(set(res.explainer)))}; SHAP values in "
+                     f"{res.output} units). A feature a fold's selection dropped has SHAP 0 there; 'selected_fraction' "
+                     "is the share of fold models that used it. These are the explanations to report: they describe "
+                     "predictions on patients the model did not see.")
     else:
         doc.text("No held-out SHAP in this run (safeguards.shap: false, or SHAP could not explain the fold models).",
                  cls="note")
@@ -408,15 +404,21 @@ def _final_model_shap(doc: Document, run: RunRecord) -> None:
         doc.text(f"Final-model SHAP not available: {err}", cls="note")
         return
     doc.raw("<h3>Extra: the final model on its own training patients (in-sample)</h3>")
+    _shap_panels(doc, run, res, "shap", ("Mean |SHAP|, final model, training patients",
+                                         "SHAP, final model, training patients"), ", final model",
+                 f"{res.explainer[0]} on {len(res.values)} training patients (in-sample: the model saw them; use the "
+                 f"held-out explanations above for claims); SHAP values in {res.output} units; one-hot and "
+                 "missingness-indicator columns summed into their source column; direction: Spearman correlation of "
+                 "the feature's value and its SHAP value.")
+
+
+def _shap_panels(doc: Document, run: RunRecord, res, name: str, titles: tuple[str, str], alt: str, note: str) -> None:
+    """SHAP bar and beeswarm figures (``{name}_bar``, ``{name}_beeswarm``; ``alt`` ends their alt texts), a note
+    and the top features' table."""
     imp = res.importance()
-    doc.figure(shap_bar_figure(imp, run.top, title="Mean |SHAP|, final model, training patients"), "shap_bar",
-               "mean absolute SHAP per feature, final model")
-    doc.figure(shap_beeswarm_figure(res, run.top, title="SHAP, final model, training patients"), "shap_beeswarm",
-               "SHAP beeswarm, final model")
-    doc.text(f"{res.explainer[0]} on {len(res.values)} training patients (in-sample: the model saw them; use the "
-             "held-out explanations above for claims); SHAP values in "
-             f"{res.output} units; one-hot and missingness-indicator columns summed into their source column; direction: "
-             "Spearman correlation of the feature's value and its SHAP value.", cls="note")
+    doc.figure(shap_bar_figure(imp, run.top, title=titles[0]), f"{name}_bar", f"mean absolute SHAP per feature{alt}")
+    doc.figure(shap_beeswarm_figure(res, run.top, title=titles[1]), f"{name}_beeswarm", f"SHAP beeswarm{alt}")
+    doc.text(note, cls="note")
     doc.raw(table_html(imp.head(run.top).reset_index()))
 
 
