@@ -10,7 +10,7 @@ import yaml
 
 from ._resources import params_dir
 
-__all__ = ["ConfigError", "default_config", "load_config", "validate_config"]
+__all__ = ["ConfigError", "default_config", "load_config", "validate_config", "target_columns", "is_survival"]
 
 
 class ConfigError(ValueError):
@@ -23,7 +23,7 @@ def default_config() -> dict:
 
 
 # Keys whose value is a free-form mapping (model parameters, search spaces): not checked key by key.
-_FREE = {"model.params", "model.search", "features.groups"}
+_FREE = {"model.params", "model.search", "features.groups", "target", "survival.horizons"}
 
 
 def _check(node, ref, path: str):
@@ -60,7 +60,7 @@ def _merge(base: dict, over: dict, path: str = "") -> dict:
 
 
 _ENUMS = {
-    "task": ("auto", "binary"),
+    "task": ("auto", "binary", "survival"),
     "harmonize.method": ("none", "combat"),
     "harmonize.unseen": ("error", "estimate"),
     "aggregate": ("none", "max", "mean"),
@@ -69,7 +69,7 @@ _ENUMS = {
     "impute.method": ("none", "median", "knn", "surrogate_tree"),
     "encoding.categorical": ("onehot", "ordinal"),
     "scale": ("auto", "standard", "robust", "none"),
-    "select.relevance": ("f", "ks", "rf"),
+    "select.relevance": ("auto", "f", "ks", "rf", "cox"),
     "balance.method": ("none", "smote", "smotenc", "adasyn", "random_over", "random_under"),
     "fusion.mode": ("early", "late"),
     "search.method": ("random", "grid", "halving"),
@@ -90,9 +90,9 @@ def validate_config(cfg: dict) -> dict:
     ref = default_config()
     _check(cfg, ref, "")
     full = _merge(ref, cfg)
-    for key in ("id", "target"):
-        if not isinstance(full[key], str) or not full[key]:
-            raise ConfigError(f"config key {key!r} must be a column name, got {full[key]!r}")
+    if not isinstance(full["id"], str) or not full["id"]:
+        raise ConfigError(f"config key 'id' must be a column name, got {full['id']!r}")
+    _check_target(full)
     for key in ("batch", "groups"):
         if full[key] is not None and not isinstance(full[key], str):
             raise ConfigError(f"config key {key!r} must be a column name or null, got {full[key]!r}")
@@ -157,9 +157,10 @@ def validate_config(cfg: dict) -> dict:
         raise ConfigError("aggregate (patient-level scores from lesion rows) needs a groups column: set 'groups'")
     if h["method"] == "combat" and not full["batch"]:
         raise ConfigError("harmonize.method 'combat' needs a batch column: set 'batch' (or --batch)")
-    if full["target"] in (h["covariates"] or []):
-        raise ConfigError(f"harmonize.covariates names the target {full['target']!r}: the label must never be a "
-                          "ComBat covariate in a predictive pipeline")
+    for col in target_columns(full):
+        if col in (h["covariates"] or []):
+            raise ConfigError(f"harmonize.covariates names the target column {col!r}: the outcome (label, time or event) "
+                              "must never be a ComBat covariate in a predictive pipeline")
     kind = outer["kind"]
     if kind == "leave_site_out" and not full["batch"]:
         raise ConfigError("cv.outer.kind 'leave_site_out' needs a batch column: set 'batch' (or --batch)")
@@ -173,6 +174,47 @@ def validate_config(cfg: dict) -> dict:
     if full["fusion"]["mode"] == "late" and len(full["fusion"]["blocks"] or []) < 2:
         raise ConfigError("fusion.mode 'late' needs at least two fusion.blocks")
     return full
+
+
+def target_columns(cfg: dict) -> list[str]:
+    """The outcome's columns: ``[target]``, or ``[time, event]`` for a survival target."""
+    t = cfg["target"]
+    return [t["time"], t["event"]] if isinstance(t, dict) else [t]
+
+
+def is_survival(cfg: dict) -> bool:
+    """Whether the config describes a time-to-event outcome (``target: {time:, event:}``)."""
+    return isinstance(cfg["target"], dict)
+
+
+def _check_target(full: dict) -> None:
+    t = full["target"]
+    if isinstance(t, dict):
+        if set(t) != {"time", "event"} or not all(isinstance(v, str) and v for v in t.values()):
+            raise ConfigError(f"config key 'target' as a mapping must be {{time: <column>, event: <column>}} "
+                              f"(a survival outcome), got {t!r}")
+        if t["time"] == t["event"]:
+            raise ConfigError(f"config key 'target': time and event name the same column {t['time']!r}")
+        if full["task"] not in ("auto", "survival"):
+            raise ConfigError(f"config key 'task' is {full['task']!r} but target names time and event columns "
+                              "(a survival outcome): set task: survival or auto")
+        for key, bad in (("balance.method", full["balance"]["method"] != "none"),
+                         ("calibration.recalibrate", full["calibration"]["recalibrate"] != "none")):
+            if bad:
+                raise ConfigError(f"config key {key!r} does not apply to a survival outcome (resampling or "
+                                  "recalibrating class probabilities); set it to none")
+        hz = (full.get("survival") or {}).get("horizons")
+        if hz is not None and not (isinstance(hz, list) and hz and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in hz)):
+            raise ConfigError(f"config key 'survival.horizons' must be a list of positive times or null, got {hz!r}")
+        tau = (full.get("survival") or {}).get("tau")
+        if tau is not None and not (isinstance(tau, (int, float)) and not isinstance(tau, bool) and tau > 0):
+            raise ConfigError(f"config key 'survival.tau' must be a positive time or null, got {tau!r}")
+        return
+    if not isinstance(t, str) or not t:
+        raise ConfigError(f"config key 'target' must be a column name (or {{time:, event:}}), got {t!r}")
+    if full["task"] == "survival":
+        raise ConfigError("task 'survival' needs target: {time: <column>, event: <column>} (or --time/--event)")
 
 
 def load_config(path: str | os.PathLike | None = None, **overrides) -> dict:

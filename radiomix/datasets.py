@@ -4,7 +4,8 @@ The cohort imitates a multi-centre lung-lesion CT study: every patient has a CT-
 (lung parenchyma, vessels, chest wall with fat, muscle and a rib) holding one lesion, a lesion mask,
 a clinical row and (for most patients) a genetic row. Sites differ the way scanners do, and the binary
 outcome depends on image, clinical and genetic signal through one documented model (see
-:func:`make_cohort`), so tests can check that a pipeline finds what was put there.
+:func:`make_cohort`), so tests can check that a pipeline finds what was put there. The same latent linear
+predictor also drives optional survival, ordinal multiclass and continuous (regression) outcomes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["SiteProfile", "Cohort", "make_cohort", "DEFAULT_SITES", "SIGNAL_COLUMNS", "NOISE_COLUMNS", "SIGNALS"]
+__all__ = ["SiteProfile", "Cohort", "make_cohort", "DEFAULT_SITES", "SIGNAL_COLUMNS", "NOISE_COLUMNS", "SIGNALS",
+           "TARGETS", "TARGET_COLUMNS"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,17 @@ _B_SEVERITY, _B_TP53, _B_HIF1A, _B_AGE = 1.8, 0.9, 0.6, 0.25
 _B_SIZE, _B_HET, _B_SIZE_ONLY = 0.8, 2.0, 1.8  # signal="beyond_volume" / "volume"
 #: Where the image signal of :func:`make_cohort` comes from.
 SIGNALS = ("mixed", "beyond_volume", "volume")
+#: Outcome types :func:`make_cohort` can put in the clinical table (``targets=``), and their columns.
+TARGETS = ("binary", "survival", "multiclass", "regression")
+TARGET_COLUMNS = {"binary": ["outcome"], "survival": ["os_days", "os_event"], "multiclass": ["grade"],
+                  "regression": ["marker"]}
+# Further outcomes from the same eta (documented in make_cohort's docstring): Weibull proportional hazards
+# (log-hazard ratio _OS_BETA * centred eta, shape _OS_SHAPE, median _OS_MEDIAN_DAYS at eta = mean), censoring by
+# the end of follow-up (uniform accrual) and drop-out; cumulative-logit grade; linear marker.
+_OS_BETA, _OS_SHAPE, _OS_MEDIAN_DAYS = 0.6, 1.5, 800.0
+_FOLLOWUP_DAYS, _DROPOUT_PER_YEAR = (365.0, 1826.0), 0.01
+_GRADES, _GRADE_SHARES = ("G1", "G2", "G3"), (0.45, 0.35, 0.20)
+_MARKER_A, _MARKER_B, _MARKER_SD = 250.0, 20.0, 45.0
 _FOV_MM = np.array([72.0, 72.0, 56.0])
 
 
@@ -258,6 +271,7 @@ def make_cohort(
     n_jobs: int = 1,
     progress: bool = False,
     signal: str = "mixed",
+    targets: tuple = ("binary",),
 ) -> Cohort:
     """Make a synthetic multi-site cohort: CT-like images + lesion masks, clinical and genetic tables.
 
@@ -276,8 +290,9 @@ def make_cohort(
     * **genetic**: ``mut_TP53 ~ Bernoulli(.35)``, ``expr_HIF1A ~ N(0, 1)``,
       ``expr_VEGFA = .6 expr_HIF1A + N(0, .8)`` (signal via HIF1A); ``mut_EGFR``, ``mut_KRAS``,
       ``expr_GAPDH`` are noise;
-    * **outcome** ``y ~ Bernoulli(sigmoid(b0 + 1.8 sev + 0.9 mut_TP53 + 0.6 expr_HIF1A + 0.25 (age-64)/9))``,
-      with ``b0`` solved so the mean risk equals ``prevalence``.
+    * **outcome** ``y ~ Bernoulli(sigmoid(b0 + eta))`` with the linear predictor
+      ``eta = 1.8 sev + 0.9 mut_TP53 + 0.6 expr_HIF1A + 0.25 (age-64)/9`` and ``b0`` solved so the mean risk
+      equals ``prevalence``.
 
     ``signal`` chooses where the image signal comes from (Welch et al. 2019: many signatures reduce to volume):
 
@@ -285,16 +300,31 @@ def make_cohort(
       texture together, so most image signal is also carried by volume;
     * ``"beyond_volume"``: two independent latents per patient, ``size ~ N(severity_shift_s, 1)`` (the radius,
       and the clinical proxies ldh, albumin and stage) and ``heterogeneity ~ N(0, 1)`` (lobulation, texture
-      amplitude, necrosis, a lower solid density; not volume); outcome ``sigmoid(b0 + 0.8 size + 2.0
-      heterogeneity)``; genetic columns and age carry no signal. The texture is coarser (wavelengths 8-20 mm)
+      amplitude, necrosis, a lower solid density; not volume); ``eta = 0.8 size + 2.0 heterogeneity``;
+      genetic columns and age carry no signal. The texture is coarser (wavelengths 8-20 mm)
       so that it survives every site's blur and slice thickness. Texture, density and shape features add
       information that volume cannot;
-    * ``"volume"``: the same two latents, outcome ``sigmoid(b0 + 1.8 size)`` from size alone: nothing beyond
+    * ``"volume"``: the same two latents, ``eta = 1.8 size`` from size alone: nothing beyond
       volume predicts it (the clinical proxies are noisier measures of size; images as for ``beyond_volume``).
+
+    Further outcomes from the same ``eta`` (any ``signal``), drawn after everything above from their own
+    generator ``default_rng([random_state, 7])``, so ``targets`` changes no other value of the cohort:
+
+    * **survival** (``os_days``, ``os_event``): Weibull proportional hazards, event time *T* with hazard
+      ``h(t) = lam * 1.5 t^0.5 * exp(0.6 (eta - mean(eta)))`` (log-hazard ratio 0.6 per unit of ``eta``),
+      ``lam`` giving a median of 800 days (2.2 years) at the mean ``eta`` (the median of all *T* is about 2.1
+      years); censoring *C* = the earlier of the end of follow-up (uniform accrual: ``U(365, 1826)`` days) and a
+      drop-out (exponential, 1 % a year); ``os_days = max(1, round(min(T, C)))``, ``os_event = T <= C``.
+      About 58 % events, a reverse Kaplan-Meier median follow-up of about 2.9 years; ``eta``'s Harrell C is
+      about 0.77 (0.75 for ``"volume"``, 0.78 for ``"beyond_volume"``);
+    * **multiclass** (``grade``): cumulative logit, ``eta + Logistic(0, 1)`` cut at the two thresholds that
+      make the mean probabilities of "G1" < "G2" < "G3" 45 / 35 / 20 %;
+    * **regression** (``marker``, lab-like units): ``250 + 20 eta + N(0, 45^2)``, rounded to 0.1; the truth
+      ``250 + 20 eta`` has R^2 about 0.45 (0.41 for ``"volume"``, 0.49 for ``"beyond_volume"``).
 
     Missingness: ``ldh`` 10 % MCAR, ``hemoglobin`` 5 % MCAR, ``stage`` 5 % MCAR, ``albumin`` MAR (40 %
     missing when age > 70, else 5 %), ``crp`` never measured at the third site (MAR by site), 15 % of
-    patients have no genetic row at all (missing modality), expression values 5 % MCAR.
+    patients have no genetic row at all (missing modality), expression values 5 % MCAR. Outcomes are complete.
 
     Signal columns are listed in :data:`SIGNAL_COLUMNS`, noise columns in :data:`NOISE_COLUMNS`.
 
@@ -316,12 +346,19 @@ def make_cohort(
     signal : {"mixed", "beyond_volume", "volume"}
         Where the image signal comes from (see above); ``truth`` then also holds ``size`` and
         ``heterogeneity``.
+    targets : tuple of {"binary", "survival", "multiclass", "regression"}
+        Outcomes the clinical table carries (columns in :data:`TARGET_COLUMNS`, in that order): ``outcome``
+        (int 0/1), ``os_days`` (float, whole days > 0) and ``os_event`` (int 0/1), ``grade`` (str "G1"-"G3"),
+        ``marker`` (float).
 
     Returns
     -------
     Cohort
-        ``manifest`` (``id, image, mask, site``), ``clinical`` (with ``outcome``), ``genetic``, ``truth``
-        (latent severity, risk, lesion voxels), ``sites``.
+        ``manifest`` (``id, image, mask, site``), ``clinical`` (with the ``targets`` columns), ``genetic``,
+        ``truth`` (latent severity, risk, lesion voxels, then every outcome with its latent pieces: ``eta``,
+        ``os_lp``, ``os_event_days``, ``os_admin_days``, ``os_dropout_days``, ``os_censor_days``, ``os_days``,
+        ``os_event``, ``grade_latent``, ``grade_cut_G2``, ``grade_cut_G3``, ``grade``, ``marker_mean``,
+        ``marker``), ``sites``.
 
     Examples
     --------
@@ -329,15 +366,10 @@ def make_cohort(
     >>> c = make_cohort(40, 2, images=False, random_state=1)
     >>> sorted(c.clinical.columns)[:3]
     ['age', 'albumin', 'crp']
+    >>> make_cohort(40, 2, images=False, targets=("survival", "multiclass")).clinical.columns[-3:].tolist()
+    ['os_days', 'os_event', 'grade']
     """
-    if n_patients < 2 * n_sites:
-        raise ValueError(f"n_patients={n_patients} is too small for n_sites={n_sites} (need >= 2 per site)")
-    if not 0 < prevalence < 1:
-        raise ValueError(f"prevalence must be in (0, 1), got {prevalence}")
-    if images and out_dir is None:
-        raise ValueError("out_dir is required when images=True")
-    if signal not in SIGNALS:
-        raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
+    targets = _check_args(n_patients, n_sites, prevalence, images, out_dir, signal, targets)
     rng = np.random.default_rng(random_state)
     sites = _site_profiles(n_sites, rng)
     n = n_patients
@@ -348,13 +380,8 @@ def make_cohort(
 
     clin = _draw_clinical(sev, rng)
     gen = _draw_genetic(n, rng)
-    if signal == "mixed":
-        size = het = sev
-        b0, risk = _outcome_model(sev, clin["age"], gen, prevalence)
-    else:  # drawn after the default cohort's draws, so the default stream is unchanged
-        size, het = sev, rng.normal(0.0, 1.0, n)
-        eta = _B_SIZE * size + _B_HET * het if signal == "beyond_volume" else _B_SIZE_ONLY * size
-        b0, risk = _intercept_for(eta, prevalence)
+    size, het, eta = _latent_predictor(signal, sev, clin["age"], gen, rng)
+    b0, risk = _intercept_for(eta, prevalence)
     outcome = rng.binomial(1, risk)
     # Missingness (drawn after the outcome so the outcome does not depend on it).
     has_genetic, expr = _draw_missingness(clin, gen, site_idx, n_sites, rng)
@@ -362,26 +389,56 @@ def make_cohort(
     site_names = np.array([s.name for s in sites])[site_idx]
     clinical, genetic = _clinical_genetic_tables(ids, clin, outcome, gen, expr, has_genetic)
     case_seeds = rng.integers(0, 2**31 - 1, size=n)
+    truth = _truth_table(ids, site_names, sev, risk, outcome, b0, case_seeds, signal, size, het)
+    more = _draw_targets(eta, _targets_rng(random_state))  # last, own generator: no draw above depends on it
+    clinical = _with_targets(clinical, more, targets)
+
+    out = None if out_dir is None else Path(out_dir)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    if out is not None and images:
+        voxels = _render_images(out, ids, size, het, site_idx, case_seeds, sites, n_jobs, progress,
+                                coarse=signal != "mixed")
+        truth["lesion_voxels"] = [voxels[i] for i in ids]
+    cohort = Cohort(manifest=_manifest(ids, site_names), clinical=clinical, genetic=genetic,
+                    truth=pd.concat([truth, more], axis=1), sites=sites)
+    if out is not None:
+        _write_tables(cohort, out)
+    return cohort
+
+
+def _truth_table(ids, site_names, sev, risk, outcome, b0: float, case_seeds, signal: str, size, het) -> pd.DataFrame:
+    """The latent pieces behind the binary outcome (the lesion latents too when ``signal`` is not "mixed")."""
     truth = pd.DataFrame(
         {"id": ids, "site": site_names, "severity": sev, "risk": risk, "outcome": outcome, "intercept": b0,
          "case_seed": case_seeds}
     )
     if signal != "mixed":
         truth = truth.assign(size=size, heterogeneity=het, signal=signal)
+    return truth
 
-    manifest = _manifest(ids, site_names)
-    cohort = Cohort(manifest=manifest, clinical=clinical, genetic=genetic, truth=truth, sites=sites)
-    if out_dir is None:
-        return cohort
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if images:
-        voxels = _render_images(out, ids, size, het, site_idx, case_seeds, sites, n_jobs, progress,
-                                coarse=signal != "mixed")
-        truth["lesion_voxels"] = [voxels[i] for i in ids]
-    _write_tables(cohort, out)
-    return cohort
+def _targets_rng(random_state: int | None) -> np.random.Generator:
+    """The further outcomes' own generator, ``default_rng([random_state, 7])``: the main stream is untouched."""
+    return np.random.default_rng(None if random_state is None else [random_state, 7])
+
+
+def _check_args(n_patients: int, n_sites: int, prevalence: float, images: bool, out_dir, signal: str,
+                targets) -> tuple[str, ...]:
+    """Validate :func:`make_cohort`'s arguments; return ``targets`` as a tuple in :data:`TARGETS` order."""
+    if n_patients < 2 * n_sites:
+        raise ValueError(f"n_patients={n_patients} is too small for n_sites={n_sites} (need >= 2 per site)")
+    if not 0 < prevalence < 1:
+        raise ValueError(f"prevalence must be in (0, 1), got {prevalence}")
+    if images and out_dir is None:
+        raise ValueError("out_dir is required when images=True")
+    if signal not in SIGNALS:
+        raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
+    requested = (targets,) if isinstance(targets, str) else tuple(targets)
+    unknown = [t for t in requested if t not in TARGETS]
+    if unknown or not requested:
+        raise ValueError(f"targets must be a non-empty tuple of {TARGETS}, got {targets!r}")
+    return tuple(t for t in TARGETS if t in requested)
 
 
 def _draw_clinical(sev: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -410,10 +467,16 @@ def _draw_genetic(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {"tp53": tp53, "egfr": egfr, "kras": kras, "hif1a": hif1a, "vegfa": vegfa, "gapdh": gapdh}
 
 
-def _outcome_model(sev: np.ndarray, age: np.ndarray, gen: dict, prevalence: float) -> tuple[float, np.ndarray]:
-    """``(intercept, risk)``: the intercept solved so that the mean risk equals ``prevalence``."""
-    eta = _B_SEVERITY * sev + _B_TP53 * gen["tp53"] + _B_HIF1A * gen["hif1a"] + _B_AGE * (age - 64) / 9
-    return _intercept_for(eta, prevalence)
+def _latent_predictor(signal: str, sev: np.ndarray, age: np.ndarray, gen: dict,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(size, heterogeneity, eta)``: the lesion latents and the outcome's linear predictor (no intercept)."""
+    if signal == "mixed":
+        eta = _B_SEVERITY * sev + _B_TP53 * gen["tp53"] + _B_HIF1A * gen["hif1a"] + _B_AGE * (age - 64) / 9
+        return sev, sev, eta
+    # drawn after the default cohort's draws, so the default stream is unchanged
+    size, het = sev, rng.normal(0.0, 1.0, len(sev))
+    eta = _B_SIZE * size + _B_HET * het if signal == "beyond_volume" else _B_SIZE_ONLY * size
+    return size, het, eta
 
 
 def _intercept_for(eta: np.ndarray, prevalence: float) -> tuple[float, np.ndarray]:
@@ -424,6 +487,71 @@ def _intercept_for(eta: np.ndarray, prevalence: float) -> tuple[float, np.ndarra
         lo, hi = (mid, hi) if _sigmoid(mid + eta).mean() < prevalence else (lo, mid)
     b0 = 0.5 * (lo + hi)
     return b0, _sigmoid(b0 + eta)
+
+
+def _draw_targets(eta: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """Survival, ordinal grade and marker from the linear predictor ``eta``, with their latent pieces.
+
+    Every piece is drawn whichever targets are asked for, in a fixed order (event times, end of follow-up,
+    drop-out, grade noise, marker noise), so each one depends only on ``eta`` and ``rng``.
+
+    Parameters
+    ----------
+    eta : ndarray
+        The outcome's linear predictor (see :func:`make_cohort`).
+    rng : numpy.random.Generator
+        The targets' own generator.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per patient: ``eta``, the survival columns (``os_*``), the grade columns (``grade*``) and
+        the marker columns (``marker*``).
+    """
+    eta = np.asarray(eta, dtype=float)
+    return pd.concat([pd.DataFrame({"eta": eta}), _draw_survival(eta, rng), _draw_grade(eta, rng),
+                      _draw_marker(eta, rng)], axis=1)
+
+
+def _draw_survival(eta: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """Weibull proportional-hazards event times, censored by the end of follow-up or a drop-out."""
+    n = len(eta)
+    lp = _OS_BETA * (eta - eta.mean())
+    lam = np.log(2.0) / _OS_MEDIAN_DAYS**_OS_SHAPE  # S(t) = exp(-lam t^k exp(lp)): median _OS_MEDIAN_DAYS at lp = 0
+    event_days = (rng.exponential(1.0, n) / (lam * np.exp(lp))) ** (1.0 / _OS_SHAPE)
+    admin_days = rng.uniform(*_FOLLOWUP_DAYS, n)  # uniform accrual: follow-up until the study closes
+    dropout_days = rng.exponential(365.25 / _DROPOUT_PER_YEAR, n)
+    censor_days = np.minimum(admin_days, dropout_days)
+    return pd.DataFrame({
+        "os_lp": lp, "os_event_days": event_days, "os_admin_days": admin_days, "os_dropout_days": dropout_days,
+        "os_censor_days": censor_days, "os_days": np.maximum(1.0, np.round(np.minimum(event_days, censor_days))),
+        "os_event": (event_days <= censor_days).astype(np.int64),
+    })
+
+
+def _draw_grade(eta: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """Ordinal grade: ``eta + Logistic(0, 1)`` cut where the mean class probabilities are :data:`_GRADE_SHARES`."""
+    # P(grade >= G_k) = sigmoid(eta - cut_k); _intercept_for solves -cut_k for the wanted mean probability.
+    cut2 = -_intercept_for(eta, _GRADE_SHARES[1] + _GRADE_SHARES[2])[0]
+    cut3 = -_intercept_for(eta, _GRADE_SHARES[2])[0]
+    latent = eta + rng.logistic(0.0, 1.0, len(eta))
+    grade = np.array(_GRADES, dtype=object)[np.digitize(latent, [cut2, cut3])]
+    return pd.DataFrame({"grade_latent": latent, "grade_cut_G2": cut2, "grade_cut_G3": cut3, "grade": grade})
+
+
+def _draw_marker(eta: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """A continuous lab-like marker, linear in ``eta`` with Gaussian noise."""
+    mean = _MARKER_A + _MARKER_B * eta
+    return pd.DataFrame({"marker_mean": mean, "marker": (mean + rng.normal(0.0, _MARKER_SD, len(eta))).round(1)})
+
+
+def _with_targets(clinical: pd.DataFrame, more: pd.DataFrame, targets: tuple[str, ...]) -> pd.DataFrame:
+    """The clinical table carrying exactly the ``targets`` outcome columns (``outcome`` first when asked for)."""
+    if targets == ("binary",):
+        return clinical
+    extra = [c for t in targets if t != "binary" for c in TARGET_COLUMNS[t]]
+    out = clinical if "binary" in targets else clinical.drop(columns="outcome")
+    return pd.concat([out, more[extra]], axis=1)
 
 
 def _draw_missingness(clin: dict, gen: dict, site_idx: np.ndarray, n_sites: int, rng: np.random.Generator):

@@ -55,10 +55,10 @@ class NestedCVResult:
     models: list = field(default_factory=list)
 
     def __repr__(self) -> str:
-        a = self.summary["auc"]
-        f = self.summary["auc_folds"]
-        return (f"NestedCVResult(AUC {a['estimate']:.3f} [95% CI {a['ci_low']:.3f}-{a['ci_high']:.3f}], "
-                f"per-fold {f['mean']:.3f} +- {f['sd']:.3f} over {f['n']} folds)")
+        m = "c_index" if "c_index" in self.summary else "auc"
+        a, f = self.summary[m], self.summary[f"{m}_folds"]
+        return (f"NestedCVResult({'C-index' if m == 'c_index' else 'AUC'} {a['estimate']:.3f} [95% CI "
+                f"{a['ci_low']:.3f}-{a['ci_high']:.3f}], per-fold {f['mean']:.3f} +- {f['sd']:.3f} over {f['n']} folds)")
 
 
 @dataclass
@@ -76,6 +76,7 @@ class FoldResult:
     selected: list | None
     seconds: float
     inner: str = ""
+    extra: dict = field(default_factory=dict)
 
 
 def _selected_features(best) -> list | None:
@@ -110,11 +111,16 @@ def fit_outer_fold(study: Study, fold: Fold) -> FoldResult:
     res, model, thr = fit_tuned(study.pipeline, study.search, Xtr, ytr, groups=inner.groups, seed=fold.seed,
                                 cv=inner.cv)
     Xte = study.X.iloc[fold.test]
+    extra = {}
+    if study.task.name == "survival":
+        from .survival.evaluate import fold_outputs
+
+        extra = fold_outputs(model, Xte, study.outcome)
     return FoldResult(fold=fold, model=model, proba=study.task.predict(model, Xte), threshold=thr,
                       params=res.params, inner_score=res.score, n_candidates=res.n_tried,
                       blocks=_block_predictions(res.estimator, study.task, Xte),
                       selected=_selected_features(res.estimator), seconds=time.perf_counter() - t0,
-                      inner=inner.description)
+                      inner=inner.description, extra=extra)
 
 
 def _run_folds(study: Study, folds: list[Fold], progress: bool) -> list[FoldResult]:
@@ -139,12 +145,14 @@ def _run_folds(study: Study, folds: list[Fold], progress: bool) -> list[FoldResu
 def _fold_lines(results, total: int, study: Study):
     import sys
 
+    task = study.task
     for k, res in enumerate(results, 1):
         y = study.y[res.fold.test]
-        auc = roc_auc(y, res.proba)
+        score = task.fold_metrics(y, res.proba, (res.proba >= res.threshold).astype(int))[task.headline]
         where = f" (site {res.fold.site})" if res.fold.site is not None else ""
         print(f"nested CV: outer fold {k}/{total}{where} done in {res.seconds:.1f} s: {res.n_candidates} "
-              f"candidate(s), inner score {res.inner_score:.3f}, test AUC {auc:.3f}", file=sys.stderr, flush=True)
+              f"candidate(s), inner score {res.inner_score:.3f}, test {task.headline_label} {score:.3f}",
+              file=sys.stderr, flush=True)
         yield res
 
 
@@ -270,8 +278,13 @@ def nested_cv(study: Study, *, progress: bool = True) -> NestedCVResult:
         raise TypeError(f"nested_cv takes a radiomix.study.Study (make_study(table, config) or "
                         f"Study.from_pipeline(pipeline, X, y)); got {type(study).__name__}")
     results = _run_folds(study, study.outer_folds(), progress)
-    oof, folds, P, L, B = _collect(study, results)
-    summary = _summarize(study, folds, P, L, B)
+    if study.task.name == "survival":
+        from .survival.evaluate import survival_outputs
+
+        oof, folds, summary = survival_outputs(study, results)
+    else:
+        oof, folds, P, L, B = _collect(study, results)
+        summary = _summarize(study, folds, P, L, B)
     return NestedCVResult(oof=oof, folds=folds, summary=summary, settings=study.settings(),
                           models=[(r.model, r.fold.test, r.fold.train, r.fold.repeat, r.fold.fold) for r in results])
 

@@ -413,9 +413,9 @@ class ComBat(TransformerMixin, BaseEstimator):
         patients (the same patient alone, with 4 or with 19 site-mates gets very different values).
     min_unseen_rows : int, default=10
         Fewest rows of an unseen site that ``unseen="estimate"`` accepts in one ``transform`` call.
-    target : str, optional
-        Name of the outcome column, if the frame holds it: it is never harmonized, and naming it as a
-        covariate raises.
+    target : str or list of str, optional
+        Name(s) of the outcome column(s) (a label; a survival time and event), if the frame holds them: they
+        are never harmonized, and naming one as a covariate raises.
     drop_batch : bool, default=False
         Drop the batch column from the output. By default every input column is kept (covariates and
         other columns unchanged) so that ComBat drops into a Pipeline before imputation and selection.
@@ -533,12 +533,13 @@ class ComBat(TransformerMixin, BaseEstimator):
         for c in cats:
             if c not in covs:
                 raise ValueError(f"categorical column {c!r} is not one of the covariates {covs}")
-        target = self.target
-        if target is not None and target in covs:
-            raise ValueError(
-                f"the outcome {target!r} is listed as a covariate: the label must never be a covariate in a "
-                "predictive pipeline (transform would need the outcome of the rows being predicted)")
-        excluded = {batch, *covs} | ({target} if target is not None else set())
+        targets = [] if self.target is None else [self.target] if isinstance(self.target, str) else list(self.target)
+        for target in targets:
+            if target in covs:
+                raise ValueError(
+                    f"the outcome {target!r} is listed as a covariate: the label must never be a covariate in a "
+                    "predictive pipeline (transform would need the outcome of the rows being predicted)")
+        excluded = {batch, *covs, *targets}
         user_excluded = self._excluded_columns(cols, colset)
         excluded |= set(user_excluded)
         spec = self.features
@@ -565,7 +566,7 @@ class ComBat(TransformerMixin, BaseEstimator):
                 if c not in colset:
                     raise ValueError(f"feature column {c!r} is not in the table")
                 if c in excluded:
-                    role = "batch" if c == batch else "target" if c == target else "covariate"
+                    role = "batch" if c == batch else "target" if c in targets else "covariate"
                     raise ValueError(f"column {c!r} is the {role} column; it cannot also be harmonized")
             if len(set(feats)) < len(feats):
                 raise ValueError("features are listed twice")

@@ -33,7 +33,12 @@ __all__ = ["MODELS", "ModelSpec", "TRUSTED_MODEL_PACKAGES", "check_model_name", 
 
 
 # --------------------------------------------------------------------------------------------- models
-def _xgboost(random_state, n_jobs, **params):
+def _xgboost(random_state, n_jobs, task="binary", **params):
+    if task == "survival":
+        from .survival.models import XGBSurvival
+
+        params.setdefault("n_jobs", n_jobs)
+        return XGBSurvival(objective="survival:cox", random_state=random_state, **params)
     from xgboost import XGBClassifier
 
     params.setdefault("n_jobs", n_jobs)  # a config's model.params.n_jobs wins
@@ -41,7 +46,7 @@ def _xgboost(random_state, n_jobs, **params):
     return XGBClassifier(random_state=random_state, **params)
 
 
-def _logistic(random_state, n_jobs, **params):
+def _logistic(random_state, n_jobs, task="binary", **params):
     from sklearn.linear_model import LogisticRegression
 
     params.setdefault("max_iter", 5000)
@@ -52,28 +57,28 @@ def _logistic(random_state, n_jobs, **params):
     return LogisticRegression(random_state=random_state, **params)
 
 
-def _svm(random_state, n_jobs, **params):
+def _svm(random_state, n_jobs, task="binary", **params):
     from sklearn.svm import SVC
 
     params.setdefault("probability", True)
     return SVC(random_state=random_state, **params)
 
 
-def _random_forest(random_state, n_jobs, **params):
+def _random_forest(random_state, n_jobs, task="binary", **params):
     from sklearn.ensemble import RandomForestClassifier
 
     params.setdefault("n_jobs", n_jobs)
     return RandomForestClassifier(random_state=random_state, **params)
 
 
-def _knn(random_state, n_jobs, **params):
+def _knn(random_state, n_jobs, task="binary", **params):
     from sklearn.neighbors import KNeighborsClassifier
 
     params.setdefault("n_jobs", n_jobs)
     return KNeighborsClassifier(**params)
 
 
-def _lda(random_state, n_jobs, **params):
+def _lda(random_state, n_jobs, task="binary", **params):
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
     params.setdefault("solver", "lsqr")
@@ -81,8 +86,21 @@ def _lda(random_state, n_jobs, **params):
     return LinearDiscriminantAnalysis(**params)
 
 
-def _plsda(random_state, n_jobs, **params):
+def _plsda(random_state, n_jobs, task="binary", **params):
     return PLSDAClassifier(**params)
+
+
+def _coxph(random_state, n_jobs, task="survival", **params):
+    from .survival.models import CoxPH
+
+    return CoxPH(**params)
+
+
+def _xgboost_aft(random_state, n_jobs, task="survival", **params):
+    from .survival.models import XGBSurvival
+
+    params.setdefault("n_jobs", n_jobs)
+    return XGBSurvival(objective="survival:aft", random_state=random_state, **params)
 
 
 @dataclass(frozen=True)
@@ -90,7 +108,7 @@ class ModelSpec:
     """One entry of the model registry.
 
     name : the config's ``model.name``.
-    factory : ``factory(random_state, n_jobs, **params)`` returns an unfitted estimator.
+    factory : ``factory(random_state, n_jobs, task=..., **params)`` returns an unfitted estimator for the task.
     handles_missing : the model accepts NaN (no imputer is forced in front of it).
     needs_scaling : ``scale: auto`` standardises the numeric columns for it.
     tasks : the outcome types (:mod:`radiomix.tasks`) it serves.
@@ -105,13 +123,15 @@ class ModelSpec:
 
 #: Model name -> :class:`ModelSpec`.
 MODELS = {spec.name: spec for spec in (
-    ModelSpec("xgboost", _xgboost, handles_missing=True, needs_scaling=False),
+    ModelSpec("xgboost", _xgboost, handles_missing=True, needs_scaling=False, tasks=("binary", "survival")),
     ModelSpec("logistic", _logistic, handles_missing=False, needs_scaling=True),
     ModelSpec("svm", _svm, handles_missing=False, needs_scaling=True),
     ModelSpec("random_forest", _random_forest, handles_missing=False, needs_scaling=False),
     ModelSpec("knn", _knn, handles_missing=False, needs_scaling=True),
     ModelSpec("lda", _lda, handles_missing=False, needs_scaling=True),
     ModelSpec("plsda", _plsda, handles_missing=False, needs_scaling=True),
+    ModelSpec("coxph", _coxph, handles_missing=False, needs_scaling=True, tasks=("survival",)),
+    ModelSpec("xgboost_aft", _xgboost_aft, handles_missing=True, needs_scaling=False, tasks=("survival",)),
 )}
 
 
@@ -195,9 +215,9 @@ def check_model_name(name, trusted_modules=()) -> None:
                          "To use a class from another package, list its module in model.trusted_modules")
 
 
-def _model_class(name: str, trusted_modules=()):
+def _model_class(name: str, trusted_modules=(), task: str = "binary"):
     """Import the class at ``name`` (already checked) and make sure it is a scikit-learn classifier class
-    before anything of it is called."""
+    (survival: an estimator with ``fit`` and ``predict``, a risk score) before anything of it is called."""
     import inspect
 
     from sklearn.base import BaseEstimator
@@ -208,14 +228,16 @@ def _model_class(name: str, trusted_modules=()):
         obj = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError, ValueError) as err:
         raise ValueError(f"model {name!r} is neither one of {sorted(MODELS)} nor an importable class") from err
+    method = "predict" if task == "survival" else "predict_proba"
     if not (inspect.isclass(obj) and issubclass(obj, BaseEstimator) and hasattr(obj, "fit")
-            and hasattr(obj, "predict_proba")):
-        raise ValueError(f"model.name {name!r} is not a scikit-learn classifier class with fit and predict_proba "
+            and hasattr(obj, method)):
+        raise ValueError(f"model.name {name!r} is not a scikit-learn estimator class with fit and {method} "
                          f"(got {type(obj).__name__}); nothing was called")
     return obj
 
 
-def make_model(name: str, params: dict | None = None, *, random_state=None, n_jobs=None, trusted_modules=()):
+def make_model(name: str, params: dict | None = None, *, random_state=None, n_jobs=None, trusted_modules=(),
+               task: str = "binary"):
     """A classifier from a registry name (:data:`MODELS`) or an import path such as
     ``sklearn.ensemble.ExtraTreesClassifier`` inside :data:`TRUSTED_MODEL_PACKAGES` (or ``trusted_modules``),
     checked before import and checked to be a scikit-learn classifier class before it is called
@@ -225,8 +247,8 @@ def make_model(name: str, params: dict | None = None, *, random_state=None, n_jo
         # model.params may set n_jobs / random_state itself (e.g. one XGBoost thread on a shared machine).
         n_jobs = params.pop("n_jobs", n_jobs)
         random_state = params.pop("random_state", random_state)
-        return MODELS[name].factory(random_state, n_jobs, **params)
-    cls = _model_class(str(name), trusted_modules)
+        return MODELS[name].factory(random_state, n_jobs, task=task, **params)
+    cls = _model_class(str(name), trusted_modules, task)
     est = cls(**params)
     if "random_state" in est.get_params() and random_state is not None and "random_state" not in params:
         est.set_params(random_state=random_state)
@@ -329,6 +351,11 @@ def _sampler(cfg: dict, random_state, categorical: list[str]):
     raise ValueError(f"unknown balance.method {method!r}")
 
 
+def _outcome_columns(cfg: dict) -> list:
+    t = cfg["target"]  # a label column, or a survival outcome's {time, event} (config.target_columns)
+    return [t["time"], t["event"]] if isinstance(t, dict) else [t]
+
+
 def _block_steps(cfg: dict, columns: list[str], harmonize: list[str], categorical: list[str], model) -> list:
     """Steps for one table (early fusion) or one block (late fusion) over ``columns``; ComBat harmonizes
     the ``harmonize`` columns among them."""
@@ -345,7 +372,7 @@ def _block_steps(cfg: dict, columns: list[str], harmonize: list[str], categorica
         steps.append(("combat", ComBat(
             batch=cfg["batch"], covariates=h["covariates"] or None, categorical=h["categorical"] or None,
             features=harmonized, parametric=h["parametric"], eb=h["eb"], mean_only=h["mean_only"],
-            ref_batch=h["ref_batch"], unseen=h["unseen"], target=cfg["target"], drop_batch=True,
+            ref_batch=h["ref_batch"], unseen=h["unseen"], target=_outcome_columns(cfg), drop_batch=True,
             min_unseen_rows=h["min_unseen_rows"])))
     imp_method = cfg["impute"]["method"]
     if imp_method == "none" and not native_nan:
@@ -383,7 +410,8 @@ def _block_steps(cfg: dict, columns: list[str], harmonize: list[str], categorica
 
 def _final_model(cfg: dict, n_jobs):
     return make_model(cfg["model"]["name"], cfg["model"].get("params"), random_state=cfg["random_state"],
-                      n_jobs=n_jobs, trusted_modules=cfg["model"].get("trusted_modules") or ())
+                      n_jobs=n_jobs, trusted_modules=cfg["model"].get("trusted_modules") or (),
+                      task="survival" if cfg["task"] == "survival" else "binary")
 
 
 def block_columns(columns, cfg: dict, groups: dict) -> dict[str, list[str]]:

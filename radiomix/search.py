@@ -18,7 +18,7 @@ from sklearn.base import clone
 from .splits import inner_cv
 
 __all__ = ["SearchPlan", "SearchResult", "InnerSplit", "inner_cv", "inner_split", "tune", "youden_threshold",
-           "step_cache", "drop_step_cache", "StepCache", "fit_tuned",
+           "step_cache", "drop_step_cache", "StepCache", "fit_tuned", "scorer", "concordance_scorer",
            "finalize"]
 
 
@@ -30,10 +30,13 @@ class SearchPlan:
     ``method`` is ``"random"`` (``n_candidates`` points), ``"grid"`` (all) or ``"halving"`` (successive
     halving); ``time_budget`` caps the seconds of a random/grid search (at least one candidate runs);
     ``inner_splits`` folds (grouped when the rows have groups) score candidates with ``scoring``;
-    ``threshold`` is ``"youden"`` (chosen on inner out-of-fold predictions) or a fixed number;
+    ``threshold`` is ``"youden"`` (chosen on inner out-of-fold predictions), a fixed number, or
+    ``"median_risk"`` (survival: the median risk score of the training rows, which splits patients into a low-
+    and a high-risk group);
     ``correction`` is None or the probability correction of :class:`radiomix.calibration.RecalibratedClassifier`
     (``"sigmoid"``, ``"isotonic"``, ``"prevalence"``) applied to the tuned model, learned from inner
-    out-of-fold predictions of rows that were not resampled.
+    out-of-fold predictions of rows that were not resampled. ``strata`` maps the target to the labels folds
+    are stratified on (None: the target itself; survival: event status x follow-up tertile).
     """
 
     space: dict = field(default_factory=dict)
@@ -44,6 +47,7 @@ class SearchPlan:
     scoring: str = "roc_auc"
     threshold: object = "youden"
     correction: str | None = None
+    strata: object = None
 
     def inner_description(self, outer_kind: str) -> str:
         """How the inner folds split, in words (for the run record)."""
@@ -88,11 +92,12 @@ def inner_split(plan: SearchPlan, *, groups=None, sites=None, leave_site_out: bo
         k = len(set(s))
         if k >= min_sites:
             return InnerSplit(LeaveOneGroupOut(), s, f"leave-one-site-out over {k} training sites")
-        fallback = inner_cv(plan.inner_splits, groups, seed)
+        fallback = inner_cv(plan.inner_splits, groups, seed, strata=plan.strata)
         return InnerSplit(fallback, None if groups is None else np.asarray(groups),
                           f"{plan.inner_splits}-fold {'grouped ' if groups is not None else ''}stratified "
                           f"(only {k} training site(s); leave-site-out needs >= {min_sites})")
-    return InnerSplit(inner_cv(plan.inner_splits, groups, seed), None if groups is None else np.asarray(groups),
+    return InnerSplit(inner_cv(plan.inner_splits, groups, seed, strata=plan.strata),
+                      None if groups is None else np.asarray(groups),
                       f"{plan.inner_splits}-fold {'grouped ' if groups is not None else ''}stratified")
 
 
@@ -101,7 +106,7 @@ def _halving(pipeline, plan: SearchPlan, X, y, groups, cv, seed) -> SearchResult
     from sklearn.model_selection import HalvingRandomSearchCV
 
     s = HalvingRandomSearchCV(clone(pipeline), plan.space, n_candidates=plan.n_candidates, cv=cv,
-                              scoring=plan.scoring, random_state=seed, refit=True, n_jobs=1, error_score=np.nan,
+                              scoring=scorer(plan.scoring), random_state=seed, refit=True, n_jobs=1, error_score=np.nan,
                               min_resources="smallest")
     s.fit(X, y, groups=groups)
     return SearchResult(s.best_estimator_, s.best_params_, float(s.best_score_), int(len(s.cv_results_["params"])))
@@ -126,7 +131,7 @@ def tune(pipeline, plan: SearchPlan, X, y, *, groups=None, seed: int = 0, cv=Non
 
     if not plan.space:
         return SearchResult(clone(pipeline).fit(X, y), {}, np.nan, 0)
-    cv = cv if cv is not None else inner_cv(plan.inner_splits, groups, seed)
+    cv = cv if cv is not None else inner_cv(plan.inner_splits, groups, seed, strata=plan.strata)
     if plan.method == "halving":
         return _halving(pipeline, plan, X, y, groups, cv, seed)
     candidates = _candidates(plan, seed)
@@ -134,7 +139,7 @@ def tune(pipeline, plan: SearchPlan, X, y, *, groups=None, seed: int = 0, cv=Non
     scores = []
     for params in candidates:
         est = clone(pipeline).set_params(**params)
-        s = cross_val_score(est, X, y, groups=groups, cv=cv, scoring=plan.scoring, error_score=np.nan)
+        s = cross_val_score(est, X, y, groups=groups, cv=cv, scoring=scorer(plan.scoring), error_score=np.nan)
         scores.append(float(np.nanmean(s)) if np.isfinite(s).any() else np.nan)
         if plan.time_budget is not None and time.perf_counter() - t0 > plan.time_budget:
             break
@@ -143,6 +148,19 @@ def tune(pipeline, plan: SearchPlan, X, y, *, groups=None, seed: int = 0, cv=Non
     k = int(np.nanargmax(scores))
     best = clone(pipeline).set_params(**candidates[k]).fit(X, y)
     return SearchResult(best, candidates[k], scores[k], len(scores))
+
+
+def concordance_scorer(estimator, X, y) -> float:
+    """Harrell's C of ``estimator.predict(X)`` (a risk score) against the survival target ``y`` (time, event)."""
+    from .survival.metrics import harrell_c, split_surv
+
+    time, event = split_surv(y)
+    return harrell_c(time, event, estimator.predict(X))
+
+
+def scorer(name):
+    """A scikit-learn scoring argument for ``name``: radiomix's own ``"c_index"`` (survival), else ``name``."""
+    return concordance_scorer if name == "c_index" else name
 
 
 @contextlib.contextmanager
@@ -242,8 +260,10 @@ def finalize(estimator, plan: SearchPlan, X, y, *, groups=None, seed: int = 0, c
     where ``model`` is ``estimator`` or a :class:`radiomix.calibration.RecalibratedClassifier` around it."""
     from sklearn.model_selection import cross_val_predict
 
+    if plan.threshold == "median_risk":  # survival: the risk-group cut-off of these training rows
+        return estimator, float(np.median(estimator.predict(X)))
     needs_oof = plan.threshold == "youden" or plan.correction in ("sigmoid", "isotonic")
-    cv = cv if cv is not None else inner_cv(plan.inner_splits, groups, seed)
+    cv = cv if cv is not None else inner_cv(plan.inner_splits, groups, seed, strata=plan.strata)
     oof = None
     if needs_oof:
         oof = cross_val_predict(clone(estimator), X, y, groups=groups, cv=cv, method="predict_proba")[:, 1]

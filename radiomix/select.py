@@ -38,8 +38,8 @@ _KS_CHUNK = 256
 # Candidates per block in the correlation filter: bounds the (block, n_kept) correlation matrices.
 _CORR_BLOCK = 512
 
-_RELEVANCES = ("f", "ks", "rf")
-_TASKS = ("auto", "classification", "regression")
+_RELEVANCES = ("auto", "f", "ks", "rf", "cox")
+_TASKS = ("auto", "classification", "regression", "survival")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -81,7 +81,8 @@ def _validate_fit_data(estimator, X, y, *, y_required: bool = True):
     if y is None and not y_required:
         X = validate_data(estimator, X, dtype=np.float64, ensure_all_finite=False, ensure_min_samples=2)
     else:
-        X, y = validate_data(estimator, X, y, dtype=np.float64, ensure_all_finite=False, ensure_min_samples=2)
+        X, y = validate_data(estimator, X, y, dtype=np.float64, ensure_all_finite=False, ensure_min_samples=2,
+                             multi_output=len(getattr(y, "shape", ())) == 2)
     _check_no_inf(estimator, X)
     return X, y
 
@@ -90,7 +91,11 @@ def _resolve_task(task: str, y: np.ndarray, owner: str) -> str:
     if task not in _TASKS:
         raise ValueError(f"{owner}: task must be one of {_TASKS}, got {task!r}")
     if task != "auto":
+        if task == "survival" and (np.ndim(y) != 2 or np.shape(y)[1] != 2):
+            raise ValueError(f"{owner}: task='survival' needs y as an (n, 2) array of (time, event)")
         return task
+    if np.ndim(y) == 2 and np.shape(y)[1] == 2:
+        return "survival"
     kind = type_of_target(y, input_name="y", raise_unknown=True)
     if kind not in ("binary", "multiclass", "continuous"):
         raise ValueError(f"{owner}: cannot select features for a {kind!r} target; pass a single 1-d y")
@@ -101,16 +106,31 @@ def _resolve_task(task: str, y: np.ndarray, owner: str) -> str:
     return "regression"
 
 
-def _check_relevance(relevance, task: str, owner: str) -> None:
+def _check_relevance(relevance, task: str, owner: str):
+    """The relevance to use: ``"auto"`` is the univariate Cox score test for a survival target and the F
+    statistic otherwise."""
     if callable(relevance):
-        return
+        return relevance
     if relevance not in _RELEVANCES:
         raise ValueError(f"{owner}: relevance must be one of {_RELEVANCES} or a callable, got {relevance!r}")
+    if relevance == "auto":
+        return "cox" if task == "survival" else "f"
     if relevance == "ks" and task != "classification":
         raise ValueError(f"{owner}: relevance='ks' (Kolmogorov-Smirnov) needs a classification target")
+    if (relevance == "cox") != (task == "survival"):
+        raise ValueError(f"{owner}: relevance={relevance!r} does not apply to a {task} target; "
+                         f"{'cox (univariate Cox score test) or auto' if task == 'survival' else 'f, ks, rf or auto'}")
+    return relevance
 
 
 def _prepare_target(y, task: str, owner: str) -> np.ndarray:
+    if task == "survival":
+        from .survival.metrics import split_surv
+
+        time, event = split_surv(y, owner)
+        if not event.any():
+            raise ValueError(f"{owner}: no event in y; feature relevance needs at least one")
+        return np.column_stack([time, event.astype(float)])
     if task == "regression":
         y = np.asarray(y)
         if y.dtype.kind not in "biuf":
@@ -210,7 +230,32 @@ def _ks_rows(XT: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
+def _cox_score_rows(XT: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Univariate Cox score-test chi-square of each row of ``XT`` against the survival target ``y``
+    ((n, 2): time, event), Breslow's handling of tied event times: ``U^2 / I`` with ``U`` the sum over events
+    of the feature minus its risk-set mean, ``I`` the sum of the risk-set variances (one per event)."""
+    time, event = y[:, 0], y[:, 1] > 0
+    from scipy import sparse
+
+    times, inv = np.unique(time, return_inverse=True)
+    m, n = len(times), len(time)
+    agg = sparse.csr_matrix((np.ones(n), (inv, np.arange(n))), shape=(m, n))  # distinct time x patient
+    s0 = np.bincount(inv, minlength=m)[::-1].cumsum()[::-1].astype(float)    # at risk, by distinct time
+    s1 = np.asarray(agg @ XT.T)[::-1].cumsum(axis=0)[::-1]                    # risk-set sums (m, p)
+    s2 = np.asarray(agg @ (XT.T ** 2))[::-1].cumsum(axis=0)[::-1]
+    d = np.bincount(inv, weights=event.astype(float), minlength=m)           # events by distinct time
+    xe = np.asarray(agg @ (XT.T * event[:, None]))                           # sum of events' values
+    live = d > 0
+    mean = s1[live] / s0[live, None]
+    var = s2[live] / s0[live, None] - mean ** 2
+    U = (xe[live] - d[live, None] * mean).sum(axis=0)
+    info = (d[live, None] * var).sum(axis=0)
+    return np.where(info > 1e-12 * (1 + np.abs(U)), U ** 2 / np.where(info > 0, info, 1.0), 0.0)
+
+
 def _rows_statistic(kind: str, task: str, XT: np.ndarray, y: np.ndarray, column_view=None) -> np.ndarray:
+    if kind == "cox":
+        return _cox_score_rows(XT, y)
     if kind == "ks":
         return _ks_rows(XT, y)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -430,22 +475,25 @@ class MRMRSelector(SelectorMixin, BaseEstimator):
     ----------
     n_features : int, default=20
         Number of features to select (at most; see above).
-    relevance : {"f", "ks", "rf"} or callable, default="f"
+    relevance : {"f", "ks", "rf", "cox", "auto"} or callable, default="f"
         ``"f"``: ANOVA F-statistic (classification) or univariate regression F-statistic, each feature on
         its non-missing rows. ``"ks"``: mean over classes of the two-sample Kolmogorov-Smirnov statistic
         of the class against the rest (classification only). ``"rf"``: impurity importances of a random
         forest with ``max_depth=5`` (missing values filled with the table minimum minus one). A callable
         ``relevance(X, y)`` gets the float ndarray (NaN kept) and returns one non-negative score per
         feature, or a ``(scores, p_values)`` tuple like scikit-learn's score functions (e.g.
-        ``functools.partial(mutual_info_classif, random_state=0)``).
+        ``functools.partial(mutual_info_classif, random_state=0)``). ``"cox"`` (survival targets): the
+        univariate Cox score-test chi-square (Breslow ties), each feature on its non-missing rows.
+        ``"auto"``: ``"cox"`` for a survival target, ``"f"`` otherwise.
     redundancy : {"pearson"}, default="pearson"
         Absolute Pearson correlation with pairwise deletion of missing values.
     denominator : {"mean", "max"}, default="mean"
         How the redundancies with the already selected features are combined.
-    task : {"auto", "classification", "regression"}, default="auto"
-        ``"auto"``: a float ``y`` with more than two distinct values is a regression target; integer,
-        string, boolean or categorical labels, and any binary ``y``, are classes. Integer-typed outcomes
-        with many levels (e.g. days) are therefore classes: set the task explicitly when in doubt.
+    task : {"auto", "classification", "regression", "survival"}, default="auto"
+        ``"auto"``: an ``(n, 2)`` ``y`` is a survival target (time, event); a float ``y`` with more than two
+        distinct values is a regression target; integer, string, boolean or categorical labels, and any
+        binary ``y``, are classes. Integer-typed outcomes with many levels (e.g. days) are therefore
+        classes: set the task explicitly when in doubt.
     only_same_domain : bool, default=False
         Compute redundancy only between features of the same domain (the name up to the first ``_``,
         e.g. ``"original"`` in ``"original_glcm_Contrast"``); other pairs count as the floor 0.001.
@@ -554,10 +602,10 @@ class MRMRSelector(SelectorMixin, BaseEstimator):
             raise ValueError(f"{owner}: denominator must be 'mean' or 'max', got {self.denominator!r}")
         X, y = _validate_fit_data(self, X, y)
         self.task_ = _resolve_task(self.task, y, owner)
-        _check_relevance(self.relevance, self.task_, owner)
+        relevance = _check_relevance(self.relevance, self.task_, owner)
         y = _prepare_target(y, self.task_, owner)
 
-        self.relevance_ = _relevance(self.relevance, self.task_, X, y, self.random_state, owner)
+        self.relevance_ = _relevance(relevance, self.task_, X, y, self.random_state, owner)
         names = _feature_names(self)
         candidates = np.flatnonzero(self.relevance_ > 0)
         candidate_names = [str(names[j]) for j in candidates]
@@ -761,7 +809,7 @@ class CorrelationFilter(SelectorMixin, BaseEstimator):
     ----------
     threshold : float, default=0.9
         Absolute correlation above which the less relevant feature of a pair is dropped.
-    relevance : {"f", "ks", "rf"}, callable or None, default="f"
+    relevance : {"f", "ks", "rf", "cox", "auto"}, callable or None, default="f"
         Relevance used to decide which feature of a pair to keep, as in :class:`MRMRSelector`. ``None``
         needs no ``y`` and keeps the earlier column.
     task : {"auto", "classification", "regression"}, default="auto"
@@ -831,9 +879,9 @@ class CorrelationFilter(SelectorMixin, BaseEstimator):
                 )
             X, y = _validate_fit_data(self, X, y)
             task = _resolve_task(self.task, y, owner)
-            _check_relevance(self.relevance, task, owner)
+            relevance = _check_relevance(self.relevance, task, owner)
             y = _prepare_target(y, task, owner)
-            self.relevance_ = _relevance(self.relevance, task, X, y, self.random_state, owner)
+            self.relevance_ = _relevance(relevance, task, X, y, self.random_state, owner)
 
         abs_corr = _AbsCorrelation(np.ascontiguousarray(X.T))
         order = np.argsort(-self.relevance_, kind="stable")

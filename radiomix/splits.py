@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator, StratifiedGroupKFold, StratifiedKFold
 
-__all__ = ["IndexGroupKFold", "inner_cv"]
+__all__ = ["IndexGroupKFold", "StratifyOn", "inner_cv"]
 
 
 class IndexGroupKFold(BaseCrossValidator):
@@ -49,9 +49,29 @@ class IndexGroupKFold(BaseCrossValidator):
         raise NotImplementedError
 
 
-def inner_cv(n_splits: int, groups=None, seed: int = 0):
+class StratifyOn(BaseCrossValidator):
+    """A splitter that stratifies on ``strata(y)`` instead of ``y`` (e.g. a survival target's event status and
+    follow-up tertile): ``cv.split(X, strata(y), groups)``."""
+
+    def __init__(self, cv, strata):
+        self.cv = cv
+        self.strata = strata
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.cv.get_n_splits(X, y, groups)
+
+    def split(self, X, y=None, groups=None):
+        yield from self.cv.split(X, self.strata(np.asarray(y)), groups)
+
+    def _iter_test_indices(self, X=None, y=None, groups=None):  # pragma: no cover - split() is overridden
+        raise NotImplementedError
+
+
+def inner_cv(n_splits: int, groups=None, seed: int = 0, strata=None):
     """The inner-fold splitter: stratified k-fold, or stratified group k-fold when ``groups`` is given
-    (rows of one patient never split)."""
+    (rows of one patient never split); stratified on ``strata(y)`` when ``strata`` is given."""
     if groups is not None:
-        return StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    else:
+        cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return cv if strata is None else StratifyOn(cv, strata)

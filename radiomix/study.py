@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import load_config, validate_config
+from .config import is_survival, load_config, target_columns, validate_config
 from .pipeline import build_pipeline, search_space
 from .search import SearchPlan
 from .tasks import Task, get_task, infer_task
@@ -114,10 +114,13 @@ class Study:
     config : the validated config (every key present).
     task : the outcome type (:class:`radiomix.tasks.Task`).
     X : the model's input (features, plus the batch column when ComBat needs it), indexed 0..n-1.
-    y : the encoded target (0/1 for binary); ``classes`` the original labels (negative, positive).
+    y : the encoded target (0/1 for binary; the (n, 2) array of time and event for survival); ``classes`` the
+        original labels (negative, positive; empty for survival).
     ids, groups, sites : per-row case ids (text), patient groups and sites (or None).
     columns : :class:`Columns`; ``n_dropped_missing_target`` rows without a target were left out.
     outer : :class:`SplitPlan`; ``search``: :class:`radiomix.search.SearchPlan`; ``pipeline``: the template.
+    outcome : task settings resolved on the data (survival: ``horizons``, ``tau``, ``grid`` of the integrated
+        Brier score, ``time``/``event`` column names, and how each was chosen).
     """
 
     config: dict
@@ -134,6 +137,7 @@ class Study:
     sites: np.ndarray | None = None
     n_dropped_missing_target: int = 0
     notes: list = field(default_factory=list)
+    outcome: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return (f"Study({self.task.name}: {len(self.y)} rows x {len(self.columns.features)} features, outer "
@@ -285,14 +289,20 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
     if len(table) == 0:
         raise ValueError("the table has no rows")
     df, target = _index_and_check(table, cfg)
-    missing_y = df[target].isna()
+    # A survival outcome with a missing time or event is refused (SurvivalTask.encode_target names the rows).
+    missing_y = pd.Series(False, index=df.index) if is_survival(cfg) else df[target].isna()
     if missing_y.any():
         notes.append(f"{int(missing_y.sum())} row(s) without a value of target {target!r} were left out: "
                      f"{_names(df.index[missing_y])}")
     df = df.loc[~missing_y]
-    task = infer_task(df[target]) if cfg["task"] == "auto" else get_task(cfg["task"])
-    y, classes = task.encode_target(df[target], target, positive=cfg["positive"])
-    if cfg["positive"] is None and not ({str(c) for c in classes} <= {"0", "1", "False", "True"}):
+    outcome = df[target_columns(cfg)] if is_survival(cfg) else df[target]
+    task = infer_task(outcome) if cfg["task"] == "auto" else get_task(cfg["task"])
+    y, classes = task.encode_target(outcome, target, positive=cfg["positive"])
+    if cfg["task"] == "auto" and task.name != "binary":
+        notes.append(f"task: {task.name} (inferred from target {target!r})")
+    cfg["task"] = task.name
+    if task.name == "binary" and not ({str(c) for c in classes} <= {"0", "1", "False", "True"}) and \
+            cfg["positive"] is None:
         notes.append(f"positive class of {target!r}: {classes[1]!r} (negative {classes[0]!r}); set positive: "
                      "(or --positive) to choose")
     _check_model_serves(cfg["model"]["name"], task)
@@ -315,13 +325,17 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
     outer = _outer_plan(cfg, groups, notes)
     pipe = build_pipeline(cfg, features, blocks=blocks, categorical=categorical, harmonize=harmonized,
                           groups=groups)
+    survival = task.name == "survival"
     search = SearchPlan(search_space(cfg, pipe), cfg["search"]["method"], cfg["search"]["n_candidates"],
-                        cfg["search"]["time_budget"], cfg["cv"]["inner"]["n_splits"], cfg["cv"]["inner"]["scoring"],
-                        cfg["threshold"], correction=_correction(cfg, notes))
+                        cfg["search"]["time_budget"], cfg["cv"]["inner"]["n_splits"], _scoring(cfg, task),
+                        "median_risk" if survival else cfg["threshold"],
+                        correction=None if survival else _correction(cfg, notes),
+                        strata=task.strata if survival else None)
     study = Study(config=cfg, task=task, X=X.reset_index(drop=True), y=y, ids=df.index.astype(str).to_numpy(),
                   classes=classes, columns=columns, outer=outer, search=search, pipeline=pipe, groups=groups,
                   sites=df[batch].astype(str).to_numpy() if batch else None,
-                  n_dropped_missing_target=int(missing_y.sum()), notes=notes)
+                  n_dropped_missing_target=int(missing_y.sum()), notes=notes,
+                  outcome=_survival_settings(cfg, y, notes) if survival else {})
     if outer.kind != "leave_site_out":
         task.check_folds(y, outer.n_splits)
     elif cfg["harmonize"]["method"] == "combat" and study.sites is not None:
@@ -334,6 +348,45 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
         for note in notes:
             warnings.warn(note, StudyNote, stacklevel=2)
     return study
+
+
+def _scoring(cfg: dict, task: Task) -> str:
+    got = cfg["cv"]["inner"]["scoring"]
+    if got == "auto":
+        return task.scoring
+    if task.name == "survival" and got != "c_index":
+        raise ValueError(f"cv.inner.scoring {got!r} does not score a survival model; use auto or c_index")
+    if task.name != "survival" and got == "c_index":
+        raise ValueError("cv.inner.scoring 'c_index' scores survival models only")
+    return got
+
+
+def _survival_settings(cfg: dict, y: np.ndarray, notes: list) -> dict:
+    """Horizons, Uno's truncation time and the integrated-Brier grid, from the config or the event times (the
+    whole cohort's: evaluation points, not model parameters), each with how it was chosen."""
+    from .survival.metrics import default_horizons, default_tau
+
+    time, event = y[:, 0], y[:, 1] > 0
+    sv = cfg.get("survival") or {}
+    tau = float(sv["tau"]) if sv.get("tau") is not None else default_tau(time, event)
+    if sv.get("horizons") is not None:
+        horizons, how = np.asarray(sorted(sv["horizons"]), float), "from survival.horizons"
+    else:
+        horizons, how = default_horizons(time, event), "quartiles of the event times"
+    late = horizons[horizons >= time.max()]
+    if late.size:
+        raise ValueError(f"survival.horizons {late.tolist()} lie at or beyond the longest follow-up "
+                         f"({time.max():g}): nothing can be estimated there")
+    t_ev = time[event]
+    lo = float(np.quantile(t_ev, 0.1))
+    grid = np.unique(np.linspace(lo, tau, 25).round(6)) if tau > lo else np.array([lo, tau])
+    notes.append(f"survival: horizons {horizons.tolist()} ({how}); Uno's C truncated at tau={tau:g} "
+                 f"({'survival.tau' if sv.get('tau') is not None else '90th percentile of the event times'}); "
+                 f"integrated Brier score over [{grid[0]:g}, {grid[-1]:g}]")
+    tcols = target_columns(cfg)
+    return {"time": tcols[0], "event": tcols[1], "horizons": horizons, "horizons_from": how, "tau": tau,
+            "tau_from": "survival.tau" if sv.get("tau") is not None else "90th percentile of the event times",
+            "grid": grid, "n_events": int(event.sum()), "max_time": float(time.max())}
 
 
 class StudyNote(UserWarning):
@@ -403,8 +456,10 @@ def _index_and_check(table: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, str]
         df = df.set_index(id_col)
     elif df.index.name != id_col:
         raise ValueError(f"id column {id_col!r} not found; columns: {list(df.columns)[:20]}")
-    if target not in df.columns:
-        raise ValueError(f"target column {target!r} not found; columns: {list(df.columns)[:20]}")
+    for col in target_columns(cfg):
+        if col not in df.columns:
+            role = "target" if not is_survival(cfg) else ("time" if col == target["time"] else "event")
+            raise ValueError(f"{role} column {col!r} not found; columns: {list(df.columns)[:20]}")
     batch, grp = cfg.get("batch"), cfg.get("groups")
     if batch is not None and batch not in df.columns:
         raise ValueError(f"batch column {batch!r} not found (set batch: null when there is none); "
@@ -422,7 +477,7 @@ def _index_and_check(table: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, str]
 
 def _feature_columns(df: pd.DataFrame, cfg: dict) -> list:
     batch, grp = cfg.get("batch"), cfg.get("groups")
-    reserved = {cfg["target"]} | {c for c in (batch, grp) if c}
+    reserved = set(target_columns(cfg)) | {c for c in (batch, grp) if c}
     exclude = set(cfg["features"].get("exclude") or [])
     unknown = exclude - set(df.columns)
     if unknown:

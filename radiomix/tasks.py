@@ -3,8 +3,8 @@ survival outcome: how the target column is checked and encoded, how rows are str
 default model and search space, the scorer used for tuning, the metrics and their confidence intervals,
 what the explainer reports, and which report panels apply.
 
-Binary classification is the task radiomix implements today; :func:`get_task` refuses the others with a
-message, and adding one means adding a Task here, not touching nested cross-validation.
+Binary classification and time-to-event survival are implemented; :func:`get_task` refuses the others with a
+message, and adding one means adding a Task here (and its summary of out-of-fold predictions).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 
 from .metrics import METRICS, binary_metrics, bootstrap_ci
 
-__all__ = ["Task", "BinaryTask", "TASKS", "get_task", "infer_task"]
+__all__ = ["Task", "BinaryTask", "SurvivalTask", "TASKS", "get_task", "infer_task"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,8 @@ class Task:
     """What differs per outcome type. Subclasses implement the methods; the attributes describe it.
 
     name : ``"binary"``, ...
-    metrics : names of the metrics in a run's summary, in report order; ``headline`` is the one quoted first.
+    metrics : names of the metrics in a run's summary, in report order; ``headline`` is the one quoted first
+        (``headline_label`` its name in text).
     scoring : scikit-learn scorer used to rank hyperparameter candidates on the inner folds.
     default_model : registry name of the model used when the config names none.
     explainer_output : the scale of SHAP values of the default model (e.g. ``"log-odds"``).
@@ -34,6 +35,7 @@ class Task:
     name: str = "task"
     metrics: tuple = ()
     headline: str = ""
+    headline_label: str = ""
     scoring: str = ""
     default_model: str = ""
     explainer_output: str = ""
@@ -74,6 +76,7 @@ class BinaryTask(Task):
     name: str = "binary"
     metrics: tuple = METRICS
     headline: str = "auc"
+    headline_label: str = "AUC"
     scoring: str = "roc_auc"
     default_model: str = "xgboost"
     explainer_output: str = "log-odds"
@@ -131,9 +134,76 @@ class BinaryTask(Task):
         return bootstrap_ci(y, scores, labels, n_boot=n_boot, random_state=random_state, groups=groups)
 
 
+@dataclass(frozen=True)
+class SurvivalTask(Task):
+    """A censored time-to-event outcome: a follow-up time column (> 0) and an event column (1 = event,
+    0 = censored). The model's target is the ``(n, 2)`` array (time, event); its output a risk score (higher =
+    shorter survival). Folds are stratified on the event and on the tertile of the follow-up time."""
+
+    name: str = "survival"
+    metrics: tuple = ("c_index", "uno_c", "ibs")
+    headline: str = "c_index"
+    headline_label: str = "C-index"
+    scoring: str = "c_index"
+    default_model: str = "coxph"
+    explainer_output: str = "log-hazard"
+    report_sections: tuple = ("km", "td-auc", "calibration-horizons")
+
+    def encode_target(self, target: pd.DataFrame, column, positive=None) -> tuple[np.ndarray, list]:
+        time_col, event_col = target.columns[:2]
+        time = pd.to_numeric(target[time_col], errors="coerce")
+        bad = target.index[time.isna()]
+        if len(bad):
+            raise ValueError(f"time column {time_col!r} is missing or not a number in {len(bad)} row(s): "
+                             f"{[str(v) for v in bad[:10]]}; survival needs a follow-up time for every patient")
+        neg = target.index[time <= 0]
+        if len(neg):
+            raise ValueError(f"time column {time_col!r} holds {len(neg)} value(s) <= 0 (rows "
+                             f"{[str(v) for v in neg[:10]]}: {time[time <= 0].tolist()[:10]}); follow-up must be > 0")
+        ev = target[event_col]
+        if ev.dtype == bool:
+            ev = ev.astype(int)
+        ev_num = pd.to_numeric(ev, errors="coerce")
+        wrong = target.index[~ev_num.isin([0, 1])]
+        if len(wrong):
+            raise ValueError(f"event column {event_col!r} must be 0 (censored) or 1 (event); {len(wrong)} row(s) "
+                             f"hold {sorted({str(v) for v in ev[~ev_num.isin([0, 1])]})[:10]} (rows "
+                             f"{[str(v) for v in wrong[:10]]})")
+        if ev_num.sum() == 0:
+            raise ValueError(f"event column {event_col!r} has no event (all {len(ev_num)} rows censored)")
+        return np.column_stack([time.to_numpy(float), ev_num.to_numpy(float)]), []
+
+    def strata(self, y: np.ndarray) -> np.ndarray:
+        """Event status x tertile of follow-up; a stratum too small to spread over folds merges into its
+        event status."""
+        y = np.asarray(y, float)
+        time, event = y[:, 0], y[:, 1].astype(int)
+        out = event.copy()
+        for e in (0, 1):
+            rows = np.flatnonzero(event == e)
+            if rows.size >= 15:
+                cuts = np.quantile(time[rows], [1 / 3, 2 / 3])
+                out[rows] = 10 * (e + 1) + np.searchsorted(cuts, time[rows], side="right")
+        return out
+
+    def check_folds(self, y: np.ndarray, n_splits: int) -> None:
+        n_events = int(np.asarray(y)[:, 1].sum())
+        if n_events < n_splits:
+            raise ValueError(f"{n_events} event(s): fewer than outer_splits={n_splits}; every test fold needs events")
+
+    def predict(self, estimator, X) -> np.ndarray:
+        return np.asarray(estimator.predict(X), dtype=float)
+
+    def fold_metrics(self, y, scores, labels) -> dict:
+        from .survival.metrics import harrell_c
+
+        y = np.asarray(y, float)
+        return {"c_index": harrell_c(y[:, 0], y[:, 1] > 0, scores)}
+
+
 #: Registered outcome types by name.
-TASKS = {"binary": BinaryTask()}
-_PLANNED = ("multiclass", "regression", "survival")
+TASKS = {"binary": BinaryTask(), "survival": SurvivalTask()}
+_PLANNED = ("multiclass", "regression")
 
 
 def get_task(name: str) -> Task:
@@ -141,11 +211,14 @@ def get_task(name: str) -> Task:
     if name in TASKS:
         return TASKS[name]
     if name in _PLANNED:
-        raise ValueError(f"task {name!r} is not supported yet: radiomix train supports binary outcomes only")
+        raise ValueError(f"task {name!r} is not supported yet: radiomix train supports binary and survival outcomes")
     raise ValueError(f"unknown task {name!r}; valid: {sorted(TASKS)}")
 
 
-def infer_task(target: pd.Series) -> Task:
-    """The Task for a target column whose config says ``task: auto``: binary when it has two observed values
-    (anything else is refused by :meth:`BinaryTask.encode_target` with a message naming what was seen)."""
+def infer_task(target) -> Task:
+    """The Task for a target whose config says ``task: auto``: survival for a (time, event) frame, binary when
+    a column has two observed values (anything else is refused by :meth:`BinaryTask.encode_target` with a
+    message naming what was seen)."""
+    if isinstance(target, pd.DataFrame) and target.shape[1] == 2:
+        return TASKS["survival"]
     return TASKS["binary"]
