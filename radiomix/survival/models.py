@@ -175,8 +175,9 @@ class CoxPH(SurvivalMixin, BaseEstimator):
         if beta.size == 0:
             return beta, pl.evaluate(beta, hessian=False)[0], 0
         f, ll, grad, info = self._objective(pl, beta, n)
-        it = 0
-        for it in range(1, int(self.max_iter) + 1):
+        n_iter = 0
+        while n_iter < int(self.max_iter):
+            n_iter += 1
             target = self._newton_target(beta, -grad / n, info / n)
             step, improved = 1.0, False
             for _ in range(30):  # step halving until the objective decreases
@@ -192,7 +193,7 @@ class CoxPH(SurvivalMixin, BaseEstimator):
             beta, f, ll, grad, info = cand, f_new, ll_new, g_new, i_new
             if done:
                 break
-        return beta, ll, it
+        return beta, ll, n_iter
 
     def _newton_target(self, beta, g, H):
         """The minimiser of the quadratic model of the objective around ``beta`` (``g``, ``H``: gradient and
