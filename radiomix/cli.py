@@ -90,20 +90,30 @@ def main(debug):
 @click.option("--id", "id_", help="Case-id column (overrides the config).")
 @click.option("--batch", help="Site/batch column (overrides the config).")
 @click.option("--groups", help="Patient/group column (overrides the config).")
+@click.option("--time", "time_", help="Follow-up time column of a survival outcome (with --event).")
+@click.option("--event", help="Event column of a survival outcome: 1 = event, 0 = censored (with --time).")
 @click.option("--positive", help="Label of the positive class (overrides the config's positive).")
 @click.option("--permutations", type=int, default=None,
               help="Permutation test of the whole nested CV with N permutations (overrides safeguards.permutations).")
 @click.option("--jobs", "-j", type=int, default=None, help="Parallel outer folds (overrides the config).")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Run folder.")
 @_table_options
-def train(table, config, target, id_, batch, groups, positive, permutations, jobs, out, decimal, encoding):
+def train(table, config, target, id_, batch, groups, time_, event, positive, permutations, jobs, out, decimal,
+          encoding):
     """Nested cross-validation on TABLE, then the final model refit on all rows; writes metrics.json,
-    folds.csv, oof_predictions.csv, config.resolved.yaml and model.skops into the run folder."""
+    folds.csv, oof_predictions.csv, config.resolved.yaml and model.skops into the run folder. A survival
+    outcome: --time and --event (or target: {time:, event:} in the config)."""
     import warnings
 
     from .config import ConfigError
     from .train import train as run
 
+    if (time_ is None) != (event is None):
+        raise click.UsageError("a survival outcome needs both --time and --event")
+    if time_ is not None:
+        if target is not None:
+            raise click.UsageError("--target names a binary outcome; --time/--event a survival one: give one of them")
+        target = {"time": time_, "event": event}
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -227,9 +237,44 @@ def escape_markup(text: str) -> str:
     return escape(str(text))
 
 
+def _print_survival_summary(summary: dict) -> None:
+    from rich.table import Table
+
+    sv = summary["survival"]
+    t = Table(title="out-of-fold performance, survival (95% bootstrap CI)")
+    for col, just in (("metric", "left"), ("estimate", "right"), ("95% CI", "right")):
+        t.add_column(col, justify=just)
+    labels = {"c_index": "Harrell's C", "uno_c": f"Uno's C (tau {sv['tau']:g})",
+              "ibs": f"integrated Brier ({sv['ibs_grid'][0]:g}-{sv['ibs_grid'][1]:g})"}
+    for m, label in labels.items():
+        s = summary[m]
+        t.add_row(label, f"{s['estimate']:.3f}", f"{s['ci_low']:.3f} - {s['ci_high']:.3f}")
+    for h, a in summary["td_auc"].items():
+        t.add_row(f"AUC at t={h}", *((f"{a['estimate']:.3f}", f"{a['ci_low']:.3f} - {a['ci_high']:.3f}")
+                                     if a["estimable"] else ("not estimable", f"{a['cases']} cases, {a['controls']} controls")))
+    for h, b in summary["brier_at"].items():
+        t.add_row(f"Brier at t={h}", f"{b['estimate']:.3f}", f"{b['ci_low']:.3f} - {b['ci_high']:.3f}")
+    _console().print(t)
+    f = summary["c_index_folds"]
+    _console().print(f"C-index per outer fold: {f['mean']:.3f} +- {f['sd']:.3f} (mean +- sd over {f['n']} folds); "
+                     f"horizons: {sv['horizons_from']}", highlight=False)
+    rg = summary["risk_groups"]
+    g = rg["groups"]
+    _console().print(f"risk groups (out of fold; cut-off: median risk of each training fold): low n={g['low']['n']} "
+                     f"({g['low']['events']} events), high n={g['high']['n']} ({g['high']['events']} events); "
+                     "log-rank p of cross-validated groups is not valid: see the permutation test", highlight=False)
+    for site, s in (summary.get("per_site") or {}).items():
+        _console().print(f"  site {site:<12} n={s['n']:<4} events={s['n_events']:<4} C-index {s['c_index']:.3f}")
+
+
 def _print_summary(summary: dict, folds: bool = True):
     from rich.table import Table
 
+    if "c_index" in summary:
+        _print_survival_summary(summary)
+        _print_safeguards(summary)
+        _print_verdict(summary.get("verdict"))
+        return
 
     t = Table(title="out-of-fold performance (95% bootstrap CI)")
     t.add_column("metric")
@@ -251,20 +296,7 @@ def _print_summary(summary: dict, folds: bool = True):
         if o:
             _console().print(f"inner-CV score {o['inner_score_mean']:.3f} vs outer AUC per fold: optimism "
                              f"{o['mean']:+.3f} (mean over folds)")
-        for name, b in (summary.get("baselines") or {}).items():
-            verdict = "beats it" if b["beats_baseline"] else "does NOT beat it"
-            _console().print(f"baseline {name} ({b['description']}): {b['headline']} {b['baseline']:.3f} vs model "
-                             f"{b['model']:.3f}; difference {b['difference']:+.3f} (95% CI {b['ci_low']:+.3f} to "
-                             f"{b['ci_high']:+.3f}, paired bootstrap): the model {verdict}", highlight=False)
-        mix = summary.get("case_mix")
-        if mix:
-            _console().print(f"case mix: the site alone predicts the outcome with AUC {mix['auc']:.3f} ({mix['cv']}; "
-                             "not a baseline under the run's folds)", highlight=False)
-        perm = summary.get("permutation")
-        if perm:
-            _console().print(f"permutation test ({perm['n_permutations']} refits, outcomes permuted within site): "
-                             f"p = {perm['p_value']:.3f} (Monte-Carlo SE {perm['mc_se']:.3f}); null AUC mean "
-                             f"{perm['null_auc_mean']:.3f}, 95th percentile {perm['null_auc_95th']:.3f}", highlight=False)
+        _print_safeguards(summary)
         pl = summary.get("patient_level")
         if pl:
             a = pl["auc"]
@@ -274,6 +306,25 @@ def _print_summary(summary: dict, folds: bool = True):
     if c:
         _console().print(f"calibration intercept {c['intercept']:.3f}, slope {c['slope']:.3f}")
     _print_verdict(summary.get("verdict"))
+
+
+def _print_safeguards(summary: dict) -> None:
+    """Baselines, case mix and the permutation test, one line each."""
+    for name, b in (summary.get("baselines") or {}).items():
+        verdict = "beats it" if b["beats_baseline"] else "does NOT beat it"
+        _console().print(f"baseline {name} ({b['description']}): {b['headline']} {b['baseline']:.3f} vs model "
+                         f"{b['model']:.3f}; difference {b['difference']:+.3f} (95% CI {b['ci_low']:+.3f} to "
+                         f"{b['ci_high']:+.3f}, paired bootstrap): the model {verdict}", highlight=False)
+    mix = summary.get("case_mix")
+    if mix:
+        _console().print(f"case mix: the site alone predicts the outcome with {mix.get('metric', 'AUC')} "
+                         f"{mix['auc']:.3f} ({mix['cv']}; not a baseline under the run's folds)", highlight=False)
+    perm = summary.get("permutation")
+    if perm:
+        _console().print(f"permutation test ({perm['n_permutations']} refits, outcomes permuted within site): "
+                         f"p = {perm['p_value']:.3f} (Monte-Carlo SE {perm['mc_se']:.3f}); null "
+                         f"{perm.get('metric', 'AUC')} mean {perm['null_auc_mean']:.3f}, 95th percentile "
+                         f"{perm['null_auc_95th']:.3f}", highlight=False)
 
 
 def _print_verdict(v: dict | None) -> None:

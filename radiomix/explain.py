@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .steps import transform_for_model, unwrap_correction
+
 __all__ = ["ShapResult", "fold_shap", "nested_cv_shap", "explain_model", "explain_pipeline", "source_columns",
            "transform_for_model", "unwrap_correction"]
 
@@ -198,16 +200,6 @@ def source_columns(output_names, input_columns) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------- explainers
-def unwrap_correction(model):
-    """``(model, correction)``: a :class:`radiomix.calibration.RecalibratedClassifier` is split into the
-    pipeline it corrects and the correction; anything else is returned with ``None``."""
-    from .calibration import RecalibratedClassifier
-
-    if isinstance(model, RecalibratedClassifier):
-        return model.estimator_, model
-    return model, None
-
-
 def _split(pipeline):
     """(pre-processing part or None, final estimator)."""
     pipeline = unwrap_correction(pipeline)[0]
@@ -245,6 +237,8 @@ def _explain_matrix(model, Xt: pd.DataFrame, background: pd.DataFrame, random_st
     """SHAP values (n, p), base values (n,), output scale and explainer name for one model on ``Xt``."""
     import shap
 
+    if getattr(model, "_estimator_type", None) == "survival":
+        return _explain_survival(model, Xt, background, random_state, max_background)
     kind = _kind(model)
     if kind == "xgboost":
         ex = shap.TreeExplainer(model)
@@ -282,30 +276,30 @@ def _explain_matrix(model, Xt: pd.DataFrame, background: pd.DataFrame, random_st
         "PermutationExplainer"
 
 
-def transform_for_model(pipeline, X: pd.DataFrame) -> pd.DataFrame:
-    """``X`` as the model step of ``pipeline`` sees it: every step but the last, samplers skipped.
+def _explain_survival(model, Xt: pd.DataFrame, background: pd.DataFrame, random_state=0, max_background=50):
+    """SHAP values of a survival model's risk score: exact linear SHAP of a Cox model's log hazard ratio
+    (``coef_``), TreeExplainer of XGBoost's margin (Cox: log hazard ratio; AFT: minus log time, the sign
+    flipped so higher means higher risk as ``predict`` does), permutation SHAP of ``predict`` otherwise."""
+    import shap
 
-    imbalanced-learn's ``pipeline[:-1].transform`` skips samplers between transformers but has no
-    ``transform`` when the sampler is the last of those steps (radiomix puts class balancing right before
-    the model), so the steps are applied here one by one. Column names follow ``get_feature_names_out``.
-    """
-    pipeline = unwrap_correction(pipeline)[0]
-    if not hasattr(pipeline, "steps"):
-        return X
-    Xt, names = X, [str(c) for c in X.columns]
-    for _, step in pipeline.steps[:-1]:
-        if step is None or step == "passthrough" or hasattr(step, "fit_resample"):
-            continue
-        Xt = step.transform(Xt)
-        if isinstance(Xt, pd.DataFrame):
-            names = [str(c) for c in Xt.columns]
-        elif hasattr(step, "get_feature_names_out"):
-            names = [str(c) for c in step.get_feature_names_out(names)]
-        else:
-            names = [f"x{j}" for j in range(np.shape(Xt)[1])]
-    if not isinstance(Xt, pd.DataFrame):
-        Xt = pd.DataFrame(np.asarray(Xt), columns=names, index=X.index)
-    return Xt
+    if hasattr(model, "coef_"):
+        bg = background.to_numpy(float)
+        ex = shap.LinearExplainer((np.asarray(model.coef_, float), 0.0), bg)
+        sv = np.asarray(ex.shap_values(Xt.to_numpy(float)), float).reshape(len(Xt), Xt.shape[1])
+        return sv, np.full(len(Xt), float(np.ravel(ex.expected_value)[0])), "log-hazard", "LinearExplainer"
+    if hasattr(model, "booster_"):
+        ex = shap.TreeExplainer(model.booster_)
+        sign = 1.0 if model.objective == "survival:cox" else -1.0
+        sv = sign * np.asarray(ex.shap_values(Xt.to_numpy(float)), float)
+        base = np.full(len(Xt), sign * float(np.ravel(ex.expected_value)[-1]))
+        return sv, base, ("log-hazard" if sign > 0 else "minus log time"), "TreeExplainer"
+    bg = background if len(background) <= max_background else background.sample(max_background,
+                                                                                  random_state=random_state)
+    ex = shap.PermutationExplainer(lambda a: model.predict(a), shap.maskers.Independent(bg.to_numpy(float)),
+                                   seed=random_state)
+    exp = ex(Xt.to_numpy(float), max_evals=2 * Xt.shape[1] + 1 if Xt.shape[1] > 0 else 10, silent=True)
+    return np.asarray(exp.values, float), np.asarray(exp.base_values, float).ravel(), "risk score", \
+        "PermutationExplainer"
 
 
 def explain_pipeline(pipeline, X: pd.DataFrame, background: pd.DataFrame | None = None, *, features=None,

@@ -15,7 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import target_columns
+
 __all__ = ["RadiomixModel", "fit_final_model", "save_model", "load_model", "model_file_sha256", "TRUSTED_TYPES"]
+
 
 class RadiomixModel:
     """A fitted pipeline with what applying it to new patients needs.
@@ -33,10 +36,13 @@ class RadiomixModel:
         patients of a new site too few to estimate that site's ComBat shift (``predict(...,
         unseen_site="unharmonized")``).
     data_sha256 : SHA-256 of the training data (ids, features, outcome) as the model saw them: provenance.
+    horizons : survival models: the times at which ``predict`` gives survival probabilities (the run's
+        horizons); ``threshold`` is then the risk cut-off between the low- and high-risk group (median risk of
+        the training patients).
     """
 
     def __init__(self, pipeline, threshold, features, dtypes, categories, config, versions, cv_summary,
-                 novelty, novelty_threshold, sites, classes, unharmonized=None, data_sha256=None):
+                 novelty, novelty_threshold, sites, classes, unharmonized=None, data_sha256=None, horizons=None):
         self.pipeline = pipeline
         self.threshold = threshold
         self.features = features
@@ -51,6 +57,14 @@ class RadiomixModel:
         self.classes = classes
         self.unharmonized = unharmonized
         self.data_sha256 = data_sha256
+        self.horizons = horizons
+
+    @property
+    def is_survival(self) -> bool:
+        return self.config.get("task") == "survival"
+
+    def _score_rows(self, pipeline, X) -> np.ndarray:
+        return pipeline.predict(X) if self.is_survival else pipeline.predict_proba(X)[:, 1]
 
     # ---------------------------------------------------------------------------------------- applying
     def check_table(self, table: pd.DataFrame, *, allow_unseen: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
@@ -81,7 +95,7 @@ class RadiomixModel:
         if missing:
             raise ValueError(f"the table lacks {len(missing)} column(s) the model needs: {missing[:20]}"
                              f"{' ...' if len(missing) > 20 else ''}")
-        reserved = {cfg["target"], batch, cfg.get("groups")}
+        reserved = {*target_columns(cfg), batch, cfg.get("groups")}
         extra = [c for c in df.columns if c not in needed and c not in reserved]
         if extra:
             warnings.warn(f"{len(extra)} column(s) not used by the model are ignored: {extra[:10]}", stacklevel=2)
@@ -145,7 +159,8 @@ class RadiomixModel:
         return self._scores(X, unseen_site)[0]
 
     def _scores(self, X: pd.DataFrame, unseen_site: str):
-        """``(probability, threshold per row, rows scored by the unharmonized model)`` for a checked ``X``."""
+        """``(probability (survival: risk score), threshold per row, rows scored by the unharmonized model)`` for a
+        checked ``X``."""
         if unseen_site not in ("refuse", "unharmonized"):
             raise ValueError(f"unseen_site must be 'refuse' or 'unharmonized', got {unseen_site!r}")
         fallback = self._rows_needing_fallback(X)
@@ -159,16 +174,29 @@ class RadiomixModel:
         p = np.full(len(X), np.nan)
         thr = np.full(len(X), float(self.threshold))
         if (~fallback).any():
-            p[~fallback] = self.pipeline.predict_proba(X[~fallback])[:, 1]
+            p[~fallback] = self._score_rows(self.pipeline, X[~fallback])
         if fallback.any():
             alt = self.unharmonized
-            p[fallback] = alt.pipeline.predict_proba(X.loc[fallback, list(alt.features)])[:, 1]
+            p[fallback] = self._score_rows(alt.pipeline, X.loc[fallback, list(alt.features)])
             thr[fallback] = alt.threshold
         return p, thr, fallback
 
+    def _survival(self, X, fallback) -> np.ndarray:
+        from .survival.evaluate import survival_function
+
+        S = np.full((len(X), len(self.horizons)), np.nan)
+        if (~fallback).any():
+            S[~fallback] = survival_function(self.pipeline, X[~fallback], self.horizons)
+        if fallback.any():
+            alt = self.unharmonized
+            S[fallback] = survival_function(alt.pipeline, X.loc[fallback, list(alt.features)], self.horizons)
+        return S
+
     def predict(self, table: pd.DataFrame, *, unseen_site: str = "refuse") -> pd.DataFrame:
         """Per patient: probability of the positive class, 0/1 label at the training threshold, the
-        novelty score and whether the patient lies outside the training distribution.
+        novelty score and whether the patient lies outside the training distribution. Survival models give
+        the risk score (log hazard ratio for Cox models), the risk group (above the training patients' median
+        risk: ``high``) and the probability of surviving past each horizon (``surv_<t>``) instead.
 
         ``unseen_site``: what happens to patients of a site the model's ComBat cannot handle (a site unseen in
         training with ``unseen: error``, or with fewer rows than ``harmonize.min_unseen_rows`` here):
@@ -180,9 +208,15 @@ class RadiomixModel:
         X, ids = self.check_table(table, allow_unseen=unseen_site == "unharmonized")
         p, thr, fallback = self._scores(X, unseen_site)
         score = self.novelty.score_samples(X[[c for c in self.features if c not in self.categories]])
-        out = pd.DataFrame({"id": ids, "proba": p, "label": (p >= thr).astype(int),
-                            "predicted_class": [self.classes[int(v)] for v in (p >= thr)],
-                            "novelty_score": score, "novel": score < self.novelty_threshold})
+        if self.is_survival:
+            out = pd.DataFrame({"id": ids, "risk": p, "risk_group": np.where(p > thr, "high", "low")})
+            for h, col in zip(self.horizons, self._survival(X, fallback).T):
+                out[f"surv_{h:g}"] = col
+            out["novelty_score"], out["novel"] = score, score < self.novelty_threshold
+        else:
+            out = pd.DataFrame({"id": ids, "proba": p, "label": (p >= thr).astype(int),
+                                "predicted_class": [self.classes[int(v)] for v in (p >= thr)],
+                                "novelty_score": score, "novel": score < self.novelty_threshold})
         if self.config["harmonize"]["method"] == "combat":
             out["harmonized"] = ~fallback
         if out["novel"].any():
@@ -227,6 +261,7 @@ def fit_final_model(study, *, cv_summary=None) -> RadiomixModel:
         sites=sorted(set(study.sites)) if study.sites is not None else None,
         classes=[v.item() if hasattr(v, "item") else v for v in study.classes], unharmonized=unharmonized,
         data_sha256=_data_sha256(study),
+        horizons=[float(h) for h in study.outcome["horizons"]] if study.task.name == "survival" else None,
     )
 
 
@@ -238,7 +273,8 @@ def _data_sha256(study) -> str:
     h.update("\x1f".join(map(str, study.ids)).encode())
     h.update("\x1f".join(map(str, study.X.columns)).encode())
     h.update(pd.util.hash_pandas_object(study.X, index=False).to_numpy().tobytes())
-    h.update(np.asarray(study.y).astype(np.int64).tobytes())
+    y = np.asarray(study.y)
+    h.update((y.astype(np.float64) if y.ndim == 2 else y.astype(np.int64)).tobytes())  # survival: time, event
     return h.hexdigest()
 
 
@@ -326,6 +362,7 @@ TRUSTED_TYPES = frozenset({
     "radiomix.impute.SurrogateTreeRegressor", "radiomix.impute.SurrogateTreeClassifier", "radiomix.impute._Encoder",
     "radiomix._cart.Tree", "radiomix.select.CorrelationFilter", "radiomix.select.MRMRSelector",
     "radiomix.select.NearZeroVarianceFilter", "radiomix.splits.IndexGroupKFold",
+    "radiomix.survival.models.CoxPH", "radiomix.survival.models.XGBSurvival",
     # imbalanced-learn
     "imblearn.pipeline.Pipeline", "imblearn.over_sampling._smote.base.SMOTE",
     "imblearn.over_sampling._smote.base.SMOTENC", "imblearn.over_sampling._adasyn.ADASYN",

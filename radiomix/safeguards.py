@@ -25,7 +25,8 @@ import pandas as pd
 from .metrics import Resampler, roc_auc
 
 __all__ = ["VOLUME_PATTERNS", "detect_volume_column", "baseline_studies", "paired_bootstrap_difference",
-           "delong_test", "compare_with_baselines", "case_mix", "permutation_test", "study_headline", "headline"]
+           "delong_test", "compare_with_baselines", "case_mix", "permutation_test", "study_headline", "headline",
+           "headline_name", "oof_scores"]
 
 #: Names of a tumour-volume feature in common extractors, most specific first.
 VOLUME_PATTERNS = (
@@ -56,6 +57,10 @@ def detect_volume_column(columns, explicit: str | None = None) -> tuple[str, str
                       "Shape_volume, CaPTk Volume); name it in safeguards.volume")
 
 
+def _is_survival(study) -> bool:
+    return study.task.name == "survival"
+
+
 def _volume_study(study, column: str):
     import copy
 
@@ -68,12 +73,19 @@ def _volume_study(study, column: str):
 
     x = pd.to_numeric(study.X[column], errors="coerce")
     X = pd.DataFrame({column: np.log(x.clip(lower=1e-6))}, index=study.X.index)
-    pipe = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=1000))
+    if _is_survival(study):
+        from .survival.models import CoxPH
+
+        model = CoxPH(alpha=0.0)
+    else:
+        model = LogisticRegression(max_iter=1000)
+    pipe = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), model)
     cfg = copy.deepcopy(study.config)
     cfg["harmonize"]["method"] = "none"
     return replace(study, X=X, pipeline=pipe, config=cfg, columns=replace(study.columns, features=[column],
                                                                           categorical=[], harmonized=[]),
-                   search=SearchPlan({}, inner_splits=study.search.inner_splits, threshold=study.search.threshold))
+                   search=SearchPlan({}, inner_splits=study.search.inner_splits, threshold=study.search.threshold,
+                                     strata=study.search.strata))
 
 
 def _clinical_study(study):
@@ -85,7 +97,9 @@ def _clinical_study(study):
     cols = [c for c in study.columns.blocks.get("clinical", []) if c in study.columns.features]
     cfg = copy.deepcopy(study.config)
     cfg["harmonize"]["method"] = "none"
-    cfg["model"] = {"name": "logistic", "params": {"C": 1.0}, "search": {}, "trusted_modules": []}
+    cfg["model"] = ({"name": "coxph", "params": {"alpha": 0.1}, "search": {}, "trusted_modules": []}
+                    if _is_survival(study) else
+                    {"name": "logistic", "params": {"C": 1.0}, "search": {}, "trusted_modules": []})
     cfg["select"] = {**cfg["select"], "mrmr": None, "correlation_threshold": None, "near_zero_variance": False}
     cfg["balance"] = {**cfg["balance"], "method": "none"}
     cfg["fusion"] = {**cfg["fusion"], "mode": "early"}
@@ -95,7 +109,8 @@ def _clinical_study(study):
     pipe = build_pipeline(cfg, cols, blocks={"clinical": cols}, categorical=categorical, harmonize=[])
     return replace(study, X=study.X[cols], pipeline=pipe, config=cfg,
                    columns=replace(study.columns, features=cols, categorical=categorical, harmonized=[]),
-                   search=SearchPlan({}, inner_splits=study.search.inner_splits, threshold=study.search.threshold))
+                   search=SearchPlan({}, inner_splits=study.search.inner_splits, threshold=study.search.threshold,
+                                     strata=study.search.strata))
 
 
 def baseline_studies(study, volume: str | None = None) -> dict:
@@ -106,24 +121,54 @@ def baseline_studies(study, volume: str | None = None) -> dict:
     out = {}
     try:
         col, how = detect_volume_column(study.columns.features, volume)
-        out["volume"] = (_volume_study(study, col), f"log {col} alone, logistic ({how})", True)
+        kind = "Cox" if _is_survival(study) else "logistic"
+        out["volume"] = (_volume_study(study, col), f"log {col} alone, {kind} ({how})", True)
     except LookupError as err:
         warnings.warn(f"safeguards: no volume baseline in this run: {err}", stacklevel=2)
     clinical = [c for c in study.columns.blocks.get("clinical", []) if c in study.columns.features]
     radiomic = set(study.columns.blocks.get("radiomic", []))
     if clinical and radiomic:
-        out["clinical"] = (_clinical_study(study), f"the {len(clinical)} clinical column(s) alone, logistic", True)
+        kind = "penalized Cox" if _is_survival(study) else "logistic"
+        out["clinical"] = (_clinical_study(study), f"the {len(clinical)} clinical column(s) alone, {kind}", True)
     if study.config["harmonize"]["method"] == "combat":
         out["no_harmonization"] = (study.without_harmonization(), "the full pipeline without ComBat", False)
     return out
 
 
+def _score(y, p) -> float:
+    """AUC of a binary target; Harrell's C of a survival target ((n, 2): time, event)."""
+    if np.ndim(y) == 2:
+        from .survival.metrics import harrell_c
+
+        return harrell_c(y[:, 0], y[:, 1] > 0, p)
+    return roc_auc(y, p)
+
+
+def _unit_class(y) -> np.ndarray:
+    """What bootstrap resamples are stratified on: the class, or a survival target's event status."""
+    y = np.asarray(y)
+    return (y[:, 1] if y.ndim == 2 else y).astype(int)
+
+
 def headline(y, p, sites=None) -> float:
-    """Pooled AUC, or the mean per-site AUC when ``sites`` is given (leave-site-out)."""
+    """Pooled AUC (Harrell's C for a survival target), or its mean over sites when ``sites`` is given
+    (leave-site-out)."""
+    y = np.asarray(y)
     if sites is None:
-        return roc_auc(y, p)
+        return _score(y, p)
     s = np.asarray(sites)
-    return float(np.nanmean([roc_auc(y[s == k], p[s == k]) for k in np.unique(s)]))
+    return float(np.nanmean([_score(y[s == k], p[s == k]) for k in np.unique(s)]))
+
+
+def headline_name(study) -> str:
+    metric = "C-index" if _is_survival(study) else "AUC"
+    return f"mean per-site {metric}" if study.outer.kind == "leave_site_out" else f"pooled {metric}"
+
+
+def oof_scores(cv, ids) -> np.ndarray:
+    """One out-of-fold score per row (probability, or survival risk), averaged over repeats, in ``ids`` order."""
+    col = "risk" if "risk" in cv.oof.columns else "proba"
+    return cv.oof.groupby("id", sort=False)[col].mean().reindex(ids).to_numpy()
 
 
 def paired_bootstrap_difference(y, p_model, p_base, *, n_boot=2000, groups=None, sites=None, random_state=0,
@@ -132,10 +177,11 @@ def paired_bootstrap_difference(y, p_model, p_base, *, n_boot=2000, groups=None,
     resamples shared by both models (whole groups when given; within each class, as for the AUC; with
     ``sites``, within each site and class, so each site keeps its size and the per-site AUCs their
     denominators)."""
-    y = np.asarray(y).astype(int)
+    y = np.asarray(y) if np.ndim(y) == 2 else np.asarray(y).astype(int)
     p_model, p_base = np.asarray(p_model, float), np.asarray(p_base, float)
     est = headline(y, p_model, sites) - headline(y, p_base, sites)
-    res = Resampler(y, groups, strata=sites)  # with sites: within site and class (sites keep their size)
+    # with sites: within site and class (event status for survival), so sites keep their size
+    res = Resampler(_unit_class(y), groups, strata=sites)
     rng = np.random.default_rng(random_state)
     draws = np.empty(n_boot)
     s = None if sites is None else np.asarray(sites)
@@ -180,27 +226,29 @@ def compare_with_baselines(study, cv, *, volume: str | None = None, progress: bo
 
     leave_site_out = study.outer.kind == "leave_site_out"
     sites = study.sites if leave_site_out else None
-    p_model = cv.oof.groupby("id", sort=False)["proba"].mean().reindex(study.ids).to_numpy()
+    p_model = oof_scores(cv, study.ids)
     out = {}
     for name, (base, description, nested) in baseline_studies(study, volume).items():
         res = nested_cv(replace(base, config={**base.config, "bootstrap": 0}), progress=False)
-        p_base = res.oof.groupby("id", sort=False)["proba"].mean().reindex(study.ids).to_numpy()
+        p_base = oof_scores(res, study.ids)
         cmp_ = paired_bootstrap_difference(study.y, p_model, p_base, n_boot=study.n_bootstrap or 1000,
                                            groups=study.groups, sites=sites, random_state=study.random_state)
-        row = {"description": description, "headline": "mean per-site AUC" if leave_site_out else "pooled AUC",
+        row = {"description": description, "headline": headline_name(study),
                "baseline": headline(study.y, p_base, sites), "model": headline(study.y, p_model, sites), **cmp_,
                "beats_baseline": bool(cmp_["ci_low"] > 0)}
-        if not nested and study.groups is None:
+        if not nested and study.groups is None and not _is_survival(study):
             row["delong"] = delong_test(study.y, p_model, p_base)
         else:
             row["delong"] = None
             row["delong_note"] = ("not reported: the baseline's inputs are part of the model's (nested models)"
-                                  if nested else "not reported: rows are clustered within patients")
+                                  if nested else "not reported: rows are clustered within patients"
+                                  if study.groups is not None else "not reported: DeLong compares ROC AUCs of a "
+                                                                   "binary outcome")
         out[name] = row
         if progress:
             import sys
 
-            print(f"safeguard baseline {name}: {row['baseline']:.3f} vs model {row['model']:.3f}, difference "
+            print(f"safeguard baseline {name} ({row['headline']}): {row['baseline']:.3f} vs model {row['model']:.3f}, difference "
                   f"{row['difference']:+.3f} ({row['ci_low']:+.3f} to {row['ci_high']:+.3f})", file=sys.stderr)
     return out
 
@@ -220,11 +268,19 @@ def case_mix(study, *, n_splits: int = 5, random_state: int | None = None) -> di
         cv, g = StratifiedGroupKFold(n_splits, shuffle=True, random_state=rs), study.groups
     else:
         cv, g = StratifiedKFold(n_splits, shuffle=True, random_state=rs), None
-    p = cross_val_predict(LogisticRegression(max_iter=1000), X, study.y, cv=cv, groups=g,
-                          method="predict_proba")[:, 1]
-    rates = pd.Series(study.y).groupby(np.asarray(study.sites).astype(str)).mean()
-    return {"auc": roc_auc(study.y, p), "cv": f"{n_splits}-fold stratified{' grouped' if g is not None else ''}",
-            "positive_rate_by_site": {str(k): float(v) for k, v in rates.items()},
+    if _is_survival(study):
+        from .splits import StratifyOn
+        from .survival.models import CoxPH
+
+        p = cross_val_predict(CoxPH(alpha=0.1), X, study.y, cv=StratifyOn(cv, study.task.strata), groups=g)
+    else:
+        p = cross_val_predict(LogisticRegression(max_iter=1000), X, study.y, cv=cv, groups=g,
+                              method="predict_proba")[:, 1]
+    rates = pd.Series(_unit_class(study.y)).groupby(np.asarray(study.sites).astype(str)).mean()
+    return {"auc": _score(study.y, p), "metric": "C-index" if _is_survival(study) else "AUC",
+            "cv": f"{n_splits}-fold stratified{' grouped' if g is not None else ''}",
+            ("event_rate_by_site" if _is_survival(study) else "positive_rate_by_site"):
+                {str(k): float(v) for k, v in rates.items()},
             "what": "site alone predicting the outcome (case mix), under stratified CV, not the run's folds"}
 
 
@@ -248,9 +304,8 @@ def _permuted(y, sites, groups, rng) -> np.ndarray:
 def study_headline(study, cv) -> float:
     """The run's headline metric from a nested-CV result: the mean per-site AUC under leave-site-out, else the
     pooled AUC, on one out-of-fold probability per row (averaged over repeats)."""
-    p = cv.oof.groupby("id", sort=False)["proba"].mean().reindex(study.ids).to_numpy()
     sites = study.sites if study.outer.kind == "leave_site_out" else None
-    return headline(study.y, p, sites)
+    return headline(study.y, oof_scores(cv, study.ids), sites)
 
 
 def _permutation_auc(study, y_permuted, config) -> float:
@@ -293,4 +348,5 @@ def permutation_test(study, observed: float, n_permutations: int, *, random_stat
     return {"n_permutations": int(n_permutations), "observed_auc": float(observed), "p_value": float(p),
             "mc_se": float(np.sqrt(p * (1 - p) / (n_permutations + 1))),
             "null_auc_mean": float(np.mean(aucs)), "null_auc_95th": float(np.percentile(aucs, 95)),
+            "metric": headline_name(study),
             "scheme": "outcomes permuted within site, whole patients; every outer fold refitted"}

@@ -27,21 +27,22 @@ VOLUME_SURROGATE_RHO = 0.8
 
 
 def events_per_feature(study, cv=None) -> dict:
-    """Events (patients in the smaller outcome class) per candidate feature and per feature that entered the
+    """Events (patients in the smaller outcome class; survival: patients with the event) per candidate feature and per feature that entered the
     fold models (the median over outer folds of the features left after selection; all candidates when
     nothing selects). Warns once when either is below :data:`EPV_CANDIDATE_MIN` / :data:`EPV_MODEL_MIN`."""
-    y = pd.Series(np.asarray(study.y))
+    survival = np.ndim(study.y) == 2
+    y = pd.Series(np.asarray(study.y)[:, 1].astype(int) if survival else np.asarray(study.y))
     if study.groups is not None:  # one outcome per patient
         y = y.groupby(np.asarray(study.groups, dtype=object)).first()
     counts = y.value_counts()
-    events = int(counts.min()) if len(counts) > 1 else 0
+    events = int(y.sum()) if survival else int(counts.min()) if len(counts) > 1 else 0
     n_candidates = len(study.columns.features)
     n_model = n_candidates
     if cv is not None and "selected" in cv.folds.columns:
         sizes = [len(s) for s in cv.folds["selected"] if isinstance(s, (list, tuple))]
         if sizes:
             n_model = int(np.median(sizes))
-    out = {"events": events, "event_class": str(counts.idxmin()) if len(counts) else None,
+    out = {"events": events, "event_class": "event" if survival else str(counts.idxmin()) if len(counts) else None,
            "candidate_features": n_candidates, "model_features": n_model,
            "per_candidate_feature": events / n_candidates if n_candidates else np.nan,
            "per_model_feature": events / n_model if n_model else np.nan,
@@ -138,7 +139,8 @@ def verdict(summary: dict) -> dict:
         high = mix["auc"] >= 0.6
         rows.append({"check": "site alone predicts the outcome (case mix)",
                      "result": "sites differ in outcome" if high else "little case mix",
-                     "value": f"AUC {mix['auc']:.3f} ({mix['cv']})", "status": "caution" if high else "ok"})
+                     "value": f"{mix.get('metric', 'AUC')} {mix['auc']:.3f} ({mix['cv']})",
+                     "status": "caution" if high else "ok"})
     epv = summary.get("events_per_feature")
     if epv:
         rows.append({"check": "events per candidate / per model feature",

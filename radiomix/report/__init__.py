@@ -89,6 +89,15 @@ def write_report(run_dir: str | os.PathLike, *, table=None, out: str | os.PathLi
 
     run = RunRecord.load(run_dir, table=table, top=top, n_bootstrap=n_bootstrap)
     doc = Document(run.path / "figures")
+    if run.settings.get("task") == "survival":
+        from .survival import SURVIVAL_REGISTRY, survival_header
+
+        survival_header(doc, run, title)
+        for _sid, _title, section in SURVIVAL_REGISTRY:
+            section(doc, run)
+        target = Path(out) if out is not None else run.path / "report.html"
+        atomic_write_text(target, doc.page(title or run.name))
+        return target
     header(doc, run, title)
     # Sections every run has, plus the panels its Task (binary today) declares.
     from ..tasks import TASKS, get_task

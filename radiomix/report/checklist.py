@@ -35,14 +35,26 @@ def _model_text(cfg: dict, settings: dict) -> str:
     return "; ".join(steps)
 
 
+def _performance_text(s: dict) -> str:
+    if "c_index" in s:  # survival
+        c, ibs = s["c_index"], s["ibs"]
+        return (f"Harrell's C {_f(c['estimate'])} ({_f(c['ci_low'])}-{_f(c['ci_high'])}); integrated Brier "
+                f"{_f(ibs['estimate'])}; time-dependent AUC and calibration at horizons "
+                f"{s['survival']['horizons']} in their sections")
+    auc, cal = s["auc"], s.get("calibration") or {}
+    return (f"AUC {_f(auc['estimate'])} ({_f(auc['ci_low'])}-{_f(auc['ci_high'])}); calibration intercept "
+            f"{_f(cal.get('intercept'), '{:.2f}')}, slope {_f(cal.get('slope'), '{:.2f}')}; decision curve in its "
+            "section")
+
+
 def checklist_rows(run: RunRecord) -> list[dict]:
     """``[{guideline, topic, from this run, status}]`` in reporting order."""
     s, cfg, settings = run.summary, run.config, run.settings
     data = run.metrics.get("data", {})
     epv = s.get("events_per_feature") or {}
     sites = s.get("per_site") or {}
-    auc = s["auc"]
-    cal = s.get("calibration") or {}
+    survival = "c_index" in s
+    perf = _performance_text(s)
     base = s.get("baselines") or {}
     v = s.get("verdict") or {}
     has_shap = (run.path / "shap_heldout.parquet").is_file()
@@ -53,8 +65,11 @@ def checklist_rows(run: RunRecord) -> list[dict]:
         ("TRIPOD+AI", "Participants: eligibility, flow, numbers", f"{data.get('n_rows', len(run.pooled))} rows "
          f"analysed, {data.get('n_dropped_missing_target', 0)} dropped for a missing outcome"
          + (f", {data['n_groups']} patients" if data.get("n_groups") else ""), PARTLY),
-        ("TRIPOD+AI", "Outcome: definition, horizon, blinding", f"column {cfg.get('target')!r}, positive class "
-         f"{data.get('positive_class')!r}, {epv.get('events', '?')} events in the smaller class", PARTLY),
+        ("TRIPOD+AI", "Outcome: definition, horizon, blinding", (
+            f"time {cfg['target'].get('time')!r}, event {cfg['target'].get('event')!r}, {epv.get('events', '?')} "
+            f"events; horizons {s['survival']['horizons']} ({s['survival']['horizons_from']})") if survival else
+         f"column {cfg.get('target')!r}, positive class {data.get('positive_class')!r}, {epv.get('events', '?')} "
+         "events in the smaller class", PARTLY),
         ("TRIPOD+AI", "Predictors: candidate features and their blocks", f"{data.get('n_features', '?')} candidate "
          "features (" + ", ".join(f"{k}: {n}" for k, n in (data.get("column_groups") or {}).items()) + ")", PARTLY),
         ("TRIPOD+AI", "Sample size", f"{_f(epv.get('per_candidate_feature'), '{:.3g}')} events per candidate "
@@ -67,10 +82,8 @@ def checklist_rows(run: RunRecord) -> list[dict]:
          f"{settings.get('n_repeats', 1)})", FROM_RUN),
         ("TRIPOD+AI", "Class imbalance", f"balance {cfg.get('balance', {}).get('method')!r}, probability correction "
          f"{settings.get('probability_correction', 'none')!r}", FROM_RUN),
-        ("TRIPOD+AI", "Model performance: discrimination, calibration, clinical utility", f"AUC {_f(auc['estimate'])} "
-         f"({_f(auc['ci_low'])}-{_f(auc['ci_high'])}); calibration intercept {_f(cal.get('intercept'), '{:.2f}')}, "
-         f"slope {_f(cal.get('slope'), '{:.2f}')}; decision curve in its section", FROM_RUN),
-        ("TRIPOD+AI", "Fairness: performance by subgroup", "per-site AUC in the Sites section" if sites else
+        ("TRIPOD+AI", "Model performance: discrimination, calibration, clinical utility", perf, FROM_RUN),
+        ("TRIPOD+AI", "Fairness: performance by subgroup", "per-site results in the Sites section" if sites else
          "no site column; subgroups (sex, age, scanner) must be analysed separately", PARTLY if sites else PROVIDE),
         ("TRIPOD+AI", "Comparison with simple models", v.get("sentence", "no baselines run") if base else
          "no baselines run (safeguards.baselines: false, or none applied)", FROM_RUN if base else PROVIDE),

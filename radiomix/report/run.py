@@ -14,7 +14,12 @@ __all__ = ["RunRecord", "pooled_predictions"]
 
 
 def pooled_predictions(oof: pd.DataFrame) -> pd.DataFrame:
-    """One row per patient: the true class and the out-of-fold probability averaged over repeats."""
+    """One row per patient: the true class and the out-of-fold probability averaged over repeats (survival:
+    ``time``, ``event`` and the risk score, with ``y`` the event and ``proba`` the risk)."""
+    if "risk" in oof.columns:
+        out = oof.groupby("id", sort=False).agg(time=("time", "first"), event=("event", "first"),
+                                                risk=("risk", "mean"))
+        return out.assign(y=out["event"], proba=out["risk"])
     return oof.groupby("id", sort=False).agg(y=("y", "first"), proba=("proba", "mean"))
 
 

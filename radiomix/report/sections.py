@@ -68,6 +68,10 @@ def header(doc: Document, run: RunRecord, title: str | None = None) -> None:
 _STATUS_MARK = {"ok": "ok", "caution": "caution", "fail": "NOT MET", "info": ""}
 
 
+#: The section decorator, for task-specific section modules (radiomix.report.survival).
+report_section = _section
+
+
 @_section("verdict", "Verdict: does the model beat the obvious?")
 def verdict_section(doc: Document, run: RunRecord) -> None:
     """One sentence and a small table: each baseline (difference, CI), the permutation p-value, the case mix,
@@ -448,13 +452,14 @@ def baselines_section(doc: Document, run: RunRecord) -> None:
     if perm:
         doc.text(f"Permutation test of the whole nested procedure ({perm['n_permutations']} refits, outcomes permuted "
                  f"within site, whole patients): p = {fmt_number(perm['p_value'])} (Monte-Carlo SE "
-                 f"{fmt_number(perm['mc_se'])}); AUC under the null: mean {fmt_number(perm['null_auc_mean'])}, 95th "
-                 f"percentile {fmt_number(perm['null_auc_95th'])}.")
+                 f"{fmt_number(perm['mc_se'])}); {perm.get('metric', 'AUC')} under the null: mean "
+                 f"{fmt_number(perm['null_auc_mean'])}, 95th percentile {fmt_number(perm['null_auc_95th'])}.")
     if mix:
-        doc.text(f"Case mix: the site alone predicts the outcome with AUC {fmt_number(mix['auc'])} ({mix['cv']}; "
-                 "under leave-site-out the site is constant within each test fold, so this is not a baseline of the "
-                 "run's folds). Outcome rate by site: "
-                 + ", ".join(f"{k} {v:.0%}" for k, v in mix["positive_rate_by_site"].items()) + ".", cls="note")
+        rates = mix.get("positive_rate_by_site") or mix.get("event_rate_by_site") or {}
+        doc.text(f"Case mix: the site alone predicts the outcome with {mix.get('metric', 'AUC')} "
+                 f"{fmt_number(mix['auc'])} ({mix['cv']}; under leave-site-out the site is constant within each test "
+                 "fold, so this is not a baseline of the run's folds). Outcome (event) rate by site: "
+                 + ", ".join(f"{k} {v:.0%}" for k, v in rates.items()) + ".", cls="note")
     base = run.summary.get("baselines")
     if not base:
         doc.text("No baselines in this run (safeguards.baselines: false, or none applies: no volume column, "

@@ -40,11 +40,12 @@ def survival_function(model, X, times) -> np.ndarray:
     steps = getattr(model, "steps", None)
     if not steps or not hasattr(steps[-1][1], "predict_survival"):
         raise TypeError(f"{type(model).__name__} gives no survival probabilities (predict_survival)")
-    Xt = X
-    for _, step in steps[:-1]:
-        if step is not None and step != "passthrough" and hasattr(step, "transform"):
-            Xt = step.transform(Xt)
-    return steps[-1][1].predict_survival(Xt, times)
+    from ..steps import transform_for_model
+
+    final, Xt = steps[-1][1], transform_for_model(model, X)
+    if not hasattr(final, "feature_names_in_"):  # fitted on an array (a plain scikit-learn Pipeline)
+        Xt = np.asarray(Xt, dtype=float)
+    return final.predict_survival(Xt, times)
 
 
 def fold_outputs(model, X, outcome: dict) -> dict:
