@@ -180,6 +180,12 @@ def predict(model, table, out, unseen_site, trust, decimal, encoding):
         raise click.ClickException(str(err)) from err
     _print_warnings(caught)
     write_table(pred, out, index=False)
+    if "risk" in pred.columns:  # survival: risk score, risk group, S(t) at the horizons
+        surv = [c for c in pred.columns if c.startswith("surv_")]
+        con.print(f"[green]wrote[/] {out}: {len(pred)} patients, {int((pred['risk_group'] == 'high').sum())} in the "
+                  f"high-risk group (risk above {m.threshold:.3f}), survival probabilities {surv}, "
+                  f"{int(pred['novel'].sum())} flagged as novel")
+        return
     con.print(f"[green]wrote[/] {out}: {len(pred)} patients, {int(pred['label'].sum())} predicted positive "
               f"(threshold {m.threshold:.3f}), {int(pred['novel'].sum())} flagged as novel")
 

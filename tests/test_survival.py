@@ -202,3 +202,122 @@ def test_survival_r_oracle_live(rscript, tmp_path):
         assert live["harrell"]["c_index"] == pytest.approx(stored["harrell"]["c_index"], abs=1e-12)
         assert live["cox_efron"]["coef"] == pytest.approx(stored["cox_efron"]["coef"], abs=1e-9)
         assert live["score_test"] == pytest.approx(stored["score_test"], rel=1e-9)
+
+
+# ------------------------------------------------------------------------------------ nested CV, CLI
+def _survival_table(n=160, p=20, seed=0, signal=True):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    lp = X[:, 0] - 0.7 * X[:, 1] if signal else np.zeros(n)
+    tt = np.round(rng.exponential(np.exp(-lp)) * 800) + 1
+    cc = np.round(rng.uniform(200, 2500, n))
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(p)])
+    df.insert(0, "id", [f"p{i:03d}" for i in range(n)])
+    df["os_days"], df["os_event"] = np.minimum(tt, cc), (tt <= cc).astype(int)
+    df["site"] = rng.choice(["A", "B", "C"], n)
+    return df
+
+
+_CFG = {"target": {"time": "os_days", "event": "os_event"}, "model": {"name": "coxph", "params": {},
+                                                                     "search": {"alpha": [0.03, 0.3]}},
+        "select": {"mrmr": 3}, "bootstrap": 0, "safeguards": {"baselines": False, "shap": False}}
+
+
+def test_survival_canary_random_times_score_half():
+    """Random survival times with random censoring: out-of-fold C-index 0.5 +- 0.1 on average over seeds."""
+    import warnings
+
+    from radiomix.evaluate import nested_cv
+    from radiomix.study import make_study
+
+    cs = []
+    for seed in range(4):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            study = make_study(_survival_table(seed=seed, signal=False), _CFG)
+        cs.append(nested_cv(study, progress=False).summary["c_index"]["estimate"])
+    assert abs(np.mean(cs) - 0.5) < 0.05, cs
+    assert all(abs(c - 0.5) < 0.1 for c in cs), cs
+
+
+def test_survival_nested_cv_finds_the_signal_and_never_sees_test_outcomes():
+    """A real signal is found (C > 0.7); corrupting the test fold's outcomes leaves its predictions unchanged."""
+    import warnings
+    from dataclasses import replace
+
+    from radiomix.evaluate import fit_outer_fold, nested_cv
+    from radiomix.study import make_study
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = make_study(_survival_table(seed=1), {**_CFG, "bootstrap": 50})
+    res = nested_cv(study, progress=False)
+    assert res.summary["c_index"]["estimate"] > 0.7
+    assert res.summary["c_index"]["ci_low"] < res.summary["c_index"]["estimate"] < res.summary["c_index"]["ci_high"]
+    fold = study.outer_folds()[0]
+    y = study.y.copy()
+    y[fold.test, 0] = 1.0 + np.arange(len(fold.test))[::-1]   # test outcomes scrambled
+    y[fold.test, 1] = 1.0
+    a = fit_outer_fold(study, fold)
+    b = fit_outer_fold(replace(study, y=y), fold)
+    np.testing.assert_array_equal(a.proba, b.proba)
+    np.testing.assert_array_equal(a.extra["surv"], b.extra["surv"])
+
+
+def test_survival_train_and_predict_cli(tmp_path):
+    from click.testing import CliRunner
+
+    from radiomix.cli import main
+
+    df = _survival_table(n=120, seed=2)
+    df["original_shape_MeshVolume"] = np.exp(df["f0"] + 6)
+    df.to_csv(tmp_path / "t.csv", index=False)
+    cfg = Path(__file__).parents[1] / "params" / "train_survival.yaml"
+    r = CliRunner().invoke(main, ["train", str(tmp_path / "t.csv"), "--config", str(cfg), "--time", "os_days",
+                                  "--event", "os_event", "--batch", "site", "--out", str(tmp_path / "run")])
+    assert r.exit_code == 0, r.output
+    assert "Harrell's C" in r.output and "AUC at t=" in r.output and "baseline volume (log original_shape" in r.output
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert m["settings"]["task"] == "survival" and set(m["summary"]["td_auc"]) and "baselines" in m["summary"]
+    html = (tmp_path / "run" / "report.html").read_text()
+    for needle in ("km_risk_groups", "td_auc", "calibration_horizons", "Verdict"):
+        assert needle in html
+    r = CliRunner().invoke(main, ["predict", str(tmp_path / "run" / "model.skops"), str(tmp_path / "t.csv"),
+                                  "--out", str(tmp_path / "pred.csv")])
+    assert r.exit_code == 0, r.output
+    pred = pd.read_csv(tmp_path / "pred.csv")
+    horizons = m["summary"]["survival"]["horizons"]
+    assert {"risk", "risk_group"} <= set(pred.columns) and [f"surv_{h:g}" for h in horizons] == \
+        [c for c in pred.columns if c.startswith("surv_")]
+    assert (np.diff(pred[[f"surv_{h:g}" for h in horizons]].to_numpy(), axis=1) <= 0).all()
+
+
+@pytest.mark.parametrize("change, needle", [
+    (lambda d: d.assign(os_days=d["os_days"].where(d.index != 3, -5)), "<= 0"),
+    (lambda d: d.assign(os_days=d["os_days"].where(d.index != 3, np.nan)), "missing or not a number"),
+    (lambda d: d.assign(os_event=d["os_event"].where(d.index != 3, 2)), "must be 0 (censored) or 1"),
+])
+def test_survival_bad_outcome_is_one_line_error(change, needle):
+    from radiomix.study import make_study
+
+    with pytest.raises(ValueError, match=re_escape(needle)) as err:
+        make_study(change(_survival_table(n=60)), _CFG)
+    assert "\n" not in str(err.value) and "p003" in str(err.value)
+
+
+def test_survival_config_refusals():
+    from radiomix.config import ConfigError, validate_config
+
+    t = {"time": "os_days", "event": "os_event"}
+    with pytest.raises(ConfigError, match="balance.method"):
+        validate_config({"target": t, "balance": {"method": "smote"}})
+    with pytest.raises(ConfigError, match="target column 'os_event'"):
+        validate_config({"target": t, "harmonize": {"covariates": ["os_event"]}})
+    with pytest.raises(ConfigError, match="task: survival"):
+        validate_config({"target": t, "task": "binary"})
+
+
+def re_escape(s):
+    import re
+
+    return re.escape(s)
