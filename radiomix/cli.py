@@ -180,6 +180,11 @@ def predict(model, table, out, unseen_site, trust, decimal, encoding):
         raise click.ClickException(str(err)) from err
     _print_warnings(caught)
     write_table(pred, out, index=False)
+    if "prediction" in pred.columns or "proba" not in pred.columns and "predicted_class" in pred.columns:
+        what = "predicted values" if "prediction" in pred.columns else \
+            f"class probabilities {[c for c in pred.columns if c.startswith('proba_')]}"
+        con.print(f"[green]wrote[/] {out}: {len(pred)} patients, {what}, {int(pred['novel'].sum())} flagged as novel")
+        return
     if "risk" in pred.columns:  # survival: risk score, risk group, S(t) at the horizons
         surv = [c for c in pred.columns if c.startswith("surv_")]
         con.print(f"[green]wrote[/] {out}: {len(pred)} patients, {int((pred['risk_group'] == 'high').sum())} in the "

@@ -60,7 +60,7 @@ def _merge(base: dict, over: dict, path: str = "") -> dict:
 
 
 _ENUMS = {
-    "task": ("auto", "binary", "survival"),
+    "task": ("auto", "binary", "multiclass", "regression", "survival"),
     "harmonize.method": ("none", "combat"),
     "harmonize.unseen": ("error", "estimate"),
     "aggregate": ("none", "max", "mean"),

@@ -55,10 +55,14 @@ class NestedCVResult:
     models: list = field(default_factory=list)
 
     def __repr__(self) -> str:
-        m = "c_index" if "c_index" in self.summary else "auc"
+        m, label = next((k, v) for k, v in _HEADLINES.items() if k in self.summary)
         a, f = self.summary[m], self.summary[f"{m}_folds"]
-        return (f"NestedCVResult({'C-index' if m == 'c_index' else 'AUC'} {a['estimate']:.3f} [95% CI "
-                f"{a['ci_low']:.3f}-{a['ci_high']:.3f}], per-fold {f['mean']:.3f} +- {f['sd']:.3f} over {f['n']} folds)")
+        return (f"NestedCVResult({label} {a['estimate']:.3f} [95% CI {a['ci_low']:.3f}-{a['ci_high']:.3f}], "
+                f"per-fold {f['mean']:.3f} +- {f['sd']:.3f} over {f['n']} folds)")
+
+
+#: Headline metric of each task's summary and its name in text.
+_HEADLINES = {"c_index": "C-index", "auc_macro": "macro AUC", "r2": "R2", "auc": "AUC"}
 
 
 @dataclass
@@ -259,6 +263,22 @@ def _patient_level(study: Study, P, L) -> dict:
     return out
 
 
+def _task_outputs(name: str):
+    """The function summarising the outer-fold results of a non-binary task: ``(study, results) -> (oof,
+    folds, summary)``."""
+    if name == "survival":
+        from .survival.evaluate import survival_outputs
+
+        return survival_outputs
+    if name == "regression":
+        from .regression import regression_outputs
+
+        return regression_outputs
+    from .multiclass import multiclass_outputs
+
+    return multiclass_outputs
+
+
 def nested_cv(study: Study, *, progress: bool = True) -> NestedCVResult:
     """Nested cross-validation of a :class:`radiomix.study.Study`.
 
@@ -278,13 +298,11 @@ def nested_cv(study: Study, *, progress: bool = True) -> NestedCVResult:
         raise TypeError(f"nested_cv takes a radiomix.study.Study (make_study(table, config) or "
                         f"Study.from_pipeline(pipeline, X, y)); got {type(study).__name__}")
     results = _run_folds(study, study.outer_folds(), progress)
-    if study.task.name == "survival":
-        from .survival.evaluate import survival_outputs
-
-        oof, folds, summary = survival_outputs(study, results)
-    else:
+    if study.task.name == "binary":
         oof, folds, P, L, B = _collect(study, results)
         summary = _summarize(study, folds, P, L, B)
+    else:
+        oof, folds, summary = _task_outputs(study.task.name)(study, results)
     return NestedCVResult(oof=oof, folds=folds, summary=summary, settings=study.settings(),
                           models=[(r.model, r.fold.test, r.fold.train, r.fold.repeat, r.fold.fold) for r in results])
 

@@ -236,9 +236,12 @@ def _kind(model) -> str:
 def _explain_matrix(model, Xt: pd.DataFrame, background: pd.DataFrame, random_state=0, max_background=50):
     """SHAP values (n, p), base values (n,), output scale and explainer name for one model on ``Xt``."""
     import shap
+    from sklearn.base import is_regressor
 
     if getattr(model, "_estimator_type", None) == "survival":
         return _explain_survival(model, Xt, background, random_state, max_background)
+    if is_regressor(model):
+        return _explain_regression(model, Xt, background, random_state, max_background)
     kind = _kind(model)
     if kind == "xgboost":
         ex = shap.TreeExplainer(model)
@@ -276,6 +279,72 @@ def _explain_matrix(model, Xt: pd.DataFrame, background: pd.DataFrame, random_st
         "PermutationExplainer"
 
 
+def _permutation(f, Xt: pd.DataFrame, background: pd.DataFrame, random_state, max_background):
+    """Permutation SHAP of a function of the model's input rows (an array)."""
+    import shap
+
+    bg = background if len(background) <= max_background else background.sample(max_background,
+                                                                                  random_state=random_state)
+    ex = shap.PermutationExplainer(f, shap.maskers.Independent(bg.to_numpy(float)), seed=random_state)
+    exp = ex(Xt.to_numpy(float), max_evals=2 * Xt.shape[1] + 1 if Xt.shape[1] > 0 else 10, silent=True)
+    return np.asarray(exp.values, float), np.asarray(exp.base_values, float).ravel()
+
+
+def _as_input(model, Xt: pd.DataFrame):
+    """A function turning an array of rows back into what ``model`` was fitted on (named columns or not)."""
+    if not hasattr(model, "feature_names_in_"):
+        return lambda a: a
+    cols, dtypes = list(Xt.columns), Xt.dtypes.to_dict()
+    return lambda a: pd.DataFrame(a, columns=cols).astype(dtypes)
+
+
+def _explain_regression(model, Xt: pd.DataFrame, background: pd.DataFrame, random_state=0, max_background=50):
+    """SHAP values of a regression model's prediction: TreeExplainer for XGBoost and tree ensembles, exact
+    linear SHAP for linear models, permutation SHAP of ``predict`` otherwise."""
+    import shap
+    from sklearn.ensemble import ExtraTreesRegressor, GradientBoostingRegressor, RandomForestRegressor
+
+    name = type(model).__module__
+    if name.startswith("xgboost.") or isinstance(model, (RandomForestRegressor, ExtraTreesRegressor,
+                                                         GradientBoostingRegressor)):
+        ex = shap.TreeExplainer(model)
+        sv = np.asarray(ex.shap_values(Xt.to_numpy(float)), float)
+        return sv, np.full(len(Xt), float(np.ravel(ex.expected_value)[-1])), "prediction", "TreeExplainer"
+    coef = getattr(model, "coef_", None)
+    if coef is not None and np.ndim(coef) == 1 and np.ndim(getattr(model, "intercept_", 0.0)) == 0:
+        ex = shap.LinearExplainer((np.asarray(coef, float), float(model.intercept_)), background.to_numpy(float))
+        sv = np.asarray(ex.shap_values(Xt.to_numpy(float)), float).reshape(len(Xt), Xt.shape[1])
+        return sv, np.full(len(Xt), float(np.ravel(ex.expected_value)[0])), "prediction", "LinearExplainer"
+    to_input = _as_input(model, Xt)
+    sv, base = _permutation(lambda a: np.asarray(model.predict(to_input(a)), float).ravel(), Xt, background,
+                            random_state, max_background)
+    return sv, base, "prediction", "PermutationExplainer"
+
+
+def _explain_class(model, Xt: pd.DataFrame, background: pd.DataFrame, c: int, random_state=0, max_background=50):
+    """SHAP values of one class of a multiclass model: its softmax margin (XGBoost: TreeExplainer; multinomial
+    linear models: exact linear SHAP of the class's linear predictor), else permutation SHAP of its probability."""
+    import shap
+
+    _kind(model)  # refuses late fusion
+    if type(model).__module__.startswith("xgboost."):
+        ex = shap.TreeExplainer(model)
+        sv = np.asarray(ex.shap_values(Xt.to_numpy(float)), float)
+        sv = sv[:, :, c] if sv.ndim == 3 else sv
+        return sv, np.full(len(Xt), float(np.ravel(ex.expected_value)[c])), "class margin (softmax logit)", \
+            "TreeExplainer"
+    coef = getattr(model, "coef_", None)
+    if coef is not None and np.ndim(coef) == 2 and coef.shape[0] > 1:
+        ex = shap.LinearExplainer((np.asarray(coef[c], float), float(model.intercept_[c])), background.to_numpy(float))
+        sv = np.asarray(ex.shap_values(Xt.to_numpy(float)), float).reshape(len(Xt), Xt.shape[1])
+        return sv, np.full(len(Xt), float(np.ravel(ex.expected_value)[0])), "class margin (softmax logit)", \
+            "LinearExplainer"
+    to_input = _as_input(model, Xt)
+    sv, base = _permutation(lambda a: model.predict_proba(to_input(a))[:, c], Xt, background, random_state,
+                            max_background)
+    return sv, base, "class probability", "PermutationExplainer"
+
+
 def _explain_survival(model, Xt: pd.DataFrame, background: pd.DataFrame, random_state=0, max_background=50):
     """SHAP values of a survival model's risk score: exact linear SHAP of a Cox model's log hazard ratio
     (``coef_``), TreeExplainer of XGBoost's margin (Cox: log hazard ratio; AFT: minus log time, the sign
@@ -293,17 +362,14 @@ def _explain_survival(model, Xt: pd.DataFrame, background: pd.DataFrame, random_
         sv = sign * np.asarray(ex.shap_values(Xt.to_numpy(float)), float)
         base = np.full(len(Xt), sign * float(np.ravel(ex.expected_value)[-1]))
         return sv, base, ("log-hazard" if sign > 0 else "minus log time"), "TreeExplainer"
-    bg = background if len(background) <= max_background else background.sample(max_background,
-                                                                                  random_state=random_state)
-    ex = shap.PermutationExplainer(lambda a: model.predict(a), shap.maskers.Independent(bg.to_numpy(float)),
-                                   seed=random_state)
-    exp = ex(Xt.to_numpy(float), max_evals=2 * Xt.shape[1] + 1 if Xt.shape[1] > 0 else 10, silent=True)
-    return np.asarray(exp.values, float), np.asarray(exp.base_values, float).ravel(), "risk score", \
-        "PermutationExplainer"
+    to_input = _as_input(model, Xt)
+    sv, base = _permutation(lambda a: np.asarray(model.predict(to_input(a)), float), Xt, background, random_state,
+                            max_background)
+    return sv, base, "risk score", "PermutationExplainer"
 
 
 def explain_pipeline(pipeline, X: pd.DataFrame, background: pd.DataFrame | None = None, *, features=None,
-                     random_state: int = 0):
+                     random_state: int = 0, class_index: int | None = None):
     """SHAP values of one fitted Pipeline on the rows of ``X``, summed per input column.
 
     Returns ``(values, base_values, selected, output, explainer)``: ``values`` a DataFrame (rows of ``X``,
@@ -314,14 +380,18 @@ def explain_pipeline(pipeline, X: pd.DataFrame, background: pd.DataFrame | None 
     A model with a probability correction (:class:`radiomix.calibration.RecalibratedClassifier`) is
     explained through the pipeline it corrects: a logit-linear correction (sigmoid, prevalence) of a
     log-odds explanation is exact (values times the slope, base value ``a + b * base``), so base + sum is the
-    corrected log-odds; otherwise the output is labelled as before the correction.
+    corrected log-odds; otherwise the output is labelled as before the correction. ``class_index`` (multiclass
+    models) explains that class's output: its margin for XGBoost and linear models, its probability otherwise.
     """
     features = [str(c) for c in (features if features is not None else X.columns)]
     pipeline, correction = unwrap_correction(pipeline)
     model = _split(pipeline)[1]
     Xt = transform_for_model(pipeline, X)
     Bt = Xt if background is None else transform_for_model(pipeline, background)
-    sv, base, output, name = _explain_matrix(model, Xt, Bt, random_state=random_state)
+    if class_index is not None:
+        sv, base, output, name = _explain_class(model, Xt, Bt, class_index, random_state=random_state)
+    else:
+        sv, base, output, name = _explain_matrix(model, Xt, Bt, random_state=random_state)
     if correction is not None:
         if correction.logit_linear and output == "log-odds":
             sv, base = sv * correction.slope_, correction.intercept_ + correction.slope_ * base
@@ -343,7 +413,8 @@ def _input_data(X: pd.DataFrame, features) -> pd.DataFrame:
     return d
 
 
-def fold_shap(cv_result_or_models, X: pd.DataFrame, *, ids=None, features=None, random_state: int = 0) -> ShapResult:
+def fold_shap(cv_result_or_models, X: pd.DataFrame, *, ids=None, features=None, random_state: int = 0,
+              class_index: int | None = None) -> ShapResult:
     """SHAP values of each outer-fold model on its own test rows.
 
     Parameters
@@ -361,6 +432,8 @@ def fold_shap(cv_result_or_models, X: pd.DataFrame, *, ids=None, features=None, 
     features : list of str, optional
         Input features to report (default: ``X``'s columns except a ComBat batch column, which ComBat
         drops).
+    class_index : int, optional
+        Multiclass models: explain this class (code in the model's class order).
     """
     models = getattr(cv_result_or_models, "models", cv_result_or_models)
     if models is None or not isinstance(models, (list, tuple)) or \
@@ -389,7 +462,7 @@ def fold_shap(cv_result_or_models, X: pd.DataFrame, *, ids=None, features=None, 
         train = np.asarray(m[2]) if len(m) > 2 and m[2] is not None else np.setdiff1d(np.arange(len(X)), test)
         repeat, fold = (int(m[3]), int(m[4])) if len(m) > 4 else (0, k)
         vals, base, used, output, name = explain_pipeline(pipe, Xr.iloc[test], Xr.iloc[train], features=features,
-                                                          random_state=random_state)
+                                                          random_state=random_state, class_index=class_index)
         idx = pd.MultiIndex.from_arrays([np.full(len(test), repeat), np.full(len(test), fold), ids[test]],
                                         names=["repeat", "fold", "id"])
         vals.index = idx

@@ -66,7 +66,8 @@ BOOTSTRAP_SCHEME = {"auc": "stratified", "sensitivity": "stratified", "specifici
 
 class Resampler:
     """Bootstrap resamples of patients: rows (or, with ``groups``, whole groups of rows: all lesions of a
-    patient together), drawn within each class (``stratified``; a group's class is its largest label) or
+    patient together), drawn within each class (``stratified``; a group's class is its largest label; any
+    number of integer classes, a constant for an outcome without classes) or
     freely (``simple``, redrawn until both classes are present). With ``strata`` (e.g. the site of each row;
     a group takes its first row's) the stratified draw is within each stratum and class, so every stratum
     keeps its size and both classes (the per-site AUCs of a leave-site-out run stay defined)."""
@@ -90,7 +91,7 @@ class Resampler:
             first = self.order[self.starts]
         unit_stratum = np.zeros(self.unit_y.size, int) if strata is None else _factorize(np.asarray(strata)[first])[0]
         self.by_class = [np.flatnonzero((self.unit_y == c) & (unit_stratum == s))
-                         for s in np.unique(unit_stratum) for c in (0, 1)]
+                         for s in np.unique(unit_stratum) for c in np.unique(self.unit_y)]
 
     def _rows(self, units: np.ndarray) -> np.ndarray:
         lengths = self.sizes[units]

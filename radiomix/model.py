@@ -60,11 +60,19 @@ class RadiomixModel:
         self.horizons = horizons
 
     @property
+    def task(self) -> str:
+        return self.config.get("task") if self.config.get("task") in ("multiclass", "regression", "survival") \
+            else "binary"
+
+    @property
     def is_survival(self) -> bool:
-        return self.config.get("task") == "survival"
+        return self.task == "survival"
 
     def _score_rows(self, pipeline, X) -> np.ndarray:
-        return pipeline.predict(X) if self.is_survival else pipeline.predict_proba(X)[:, 1]
+        if self.task in ("survival", "regression"):
+            return np.asarray(pipeline.predict(X), float).ravel()
+        P = pipeline.predict_proba(X)
+        return P if self.task == "multiclass" else P[:, 1]
 
     # ---------------------------------------------------------------------------------------- applying
     def check_table(self, table: pd.DataFrame, *, allow_unseen: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
@@ -171,7 +179,8 @@ class RadiomixModel:
                              f"their ComBat shift ({int(fallback.sum())} row(s); at least {need} per site needed in "
                              "one call)" + (self._fallback_hint() if unseen_site == "refuse" else
                                             "; this model was saved without an unharmonized variant"))
-        p = np.full(len(X), np.nan)
+        shape = (len(X), len(self.classes)) if self.task == "multiclass" else (len(X),)
+        p = np.full(shape, np.nan)
         thr = np.full(len(X), float(self.threshold))
         if (~fallback).any():
             p[~fallback] = self._score_rows(self.pipeline, X[~fallback])
@@ -180,6 +189,18 @@ class RadiomixModel:
             p[fallback] = self._score_rows(alt.pipeline, X.loc[fallback, list(alt.features)])
             thr[fallback] = alt.threshold
         return p, thr, fallback
+
+    def _task_frame(self, ids, p, thr, X, fallback) -> pd.DataFrame:
+        if self.task == "regression":
+            return pd.DataFrame({"id": ids, "prediction": p})
+        if self.task == "multiclass":
+            out = pd.DataFrame({"id": ids, **{f"proba_{c}": p[:, j] for j, c in enumerate(self.classes)}})
+            out["predicted_class"] = [self.classes[j] for j in p.argmax(axis=1)]
+            return out
+        out = pd.DataFrame({"id": ids, "risk": p, "risk_group": np.where(p > thr, "high", "low")})
+        for h, col in zip(self.horizons, self._survival(X, fallback).T):
+            out[f"surv_{h:g}"] = col
+        return out
 
     def _survival(self, X, fallback) -> np.ndarray:
         from .survival.evaluate import survival_function
@@ -196,7 +217,9 @@ class RadiomixModel:
         """Per patient: probability of the positive class, 0/1 label at the training threshold, the
         novelty score and whether the patient lies outside the training distribution. Survival models give
         the risk score (log hazard ratio for Cox models), the risk group (above the training patients' median
-        risk: ``high``) and the probability of surviving past each horizon (``surv_<t>``) instead.
+        risk: ``high``) and the probability of surviving past each horizon (``surv_<t>``) instead; multiclass
+        models the probability of each class (``proba_<class>``) and the most probable class; regression models
+        the predicted value (``prediction``).
 
         ``unseen_site``: what happens to patients of a site the model's ComBat cannot handle (a site unseen in
         training with ``unseen: error``, or with fewer rows than ``harmonize.min_unseen_rows`` here):
@@ -208,10 +231,8 @@ class RadiomixModel:
         X, ids = self.check_table(table, allow_unseen=unseen_site == "unharmonized")
         p, thr, fallback = self._scores(X, unseen_site)
         score = self.novelty.score_samples(X[[c for c in self.features if c not in self.categories]])
-        if self.is_survival:
-            out = pd.DataFrame({"id": ids, "risk": p, "risk_group": np.where(p > thr, "high", "low")})
-            for h, col in zip(self.horizons, self._survival(X, fallback).T):
-                out[f"surv_{h:g}"] = col
+        if self.task != "binary":
+            out = self._task_frame(ids, p, thr, X, fallback)
             out["novelty_score"], out["novel"] = score, score < self.novelty_threshold
         else:
             out = pd.DataFrame({"id": ids, "proba": p, "label": (p >= thr).astype(int),

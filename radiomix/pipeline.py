@@ -39,10 +39,12 @@ def _xgboost(random_state, n_jobs, task="binary", **params):
 
         params.setdefault("n_jobs", n_jobs)
         return XGBSurvival(objective="survival:cox", random_state=random_state, **params)
-    from xgboost import XGBClassifier
+    from xgboost import XGBClassifier, XGBRegressor
 
     params.setdefault("n_jobs", n_jobs)  # a config's model.params.n_jobs wins
-    params.setdefault("eval_metric", "logloss")
+    if task == "regression":
+        return XGBRegressor(random_state=random_state, **params)
+    params.setdefault("eval_metric", "mlogloss" if task == "multiclass" else "logloss")
     return XGBClassifier(random_state=random_state, **params)
 
 
@@ -58,24 +60,28 @@ def _logistic(random_state, n_jobs, task="binary", **params):
 
 
 def _svm(random_state, n_jobs, task="binary", **params):
-    from sklearn.svm import SVC
+    from sklearn.svm import SVC, SVR
+
+    if task == "regression":
+        return SVR(**params)
 
     params.setdefault("probability", True)
     return SVC(random_state=random_state, **params)
 
 
 def _random_forest(random_state, n_jobs, task="binary", **params):
-    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
     params.setdefault("n_jobs", n_jobs)
-    return RandomForestClassifier(random_state=random_state, **params)
+    cls = RandomForestRegressor if task == "regression" else RandomForestClassifier
+    return cls(random_state=random_state, **params)
 
 
 def _knn(random_state, n_jobs, task="binary", **params):
-    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
     params.setdefault("n_jobs", n_jobs)
-    return KNeighborsClassifier(**params)
+    return (KNeighborsRegressor if task == "regression" else KNeighborsClassifier)(**params)
 
 
 def _lda(random_state, n_jobs, task="binary", **params):
@@ -88,6 +94,19 @@ def _lda(random_state, n_jobs, task="binary", **params):
 
 def _plsda(random_state, n_jobs, task="binary", **params):
     return PLSDAClassifier(**params)
+
+
+def _elastic_net(random_state, n_jobs, task="regression", **params):
+    from sklearn.linear_model import ElasticNet
+
+    params.setdefault("max_iter", 10000)
+    return ElasticNet(random_state=random_state, **params)
+
+
+def _pls(random_state, n_jobs, task="regression", **params):
+    from sklearn.cross_decomposition import PLSRegression
+
+    return PLSRegression(**params)
 
 
 def _coxph(random_state, n_jobs, task="survival", **params):
@@ -122,14 +141,19 @@ class ModelSpec:
 
 
 #: Model name -> :class:`ModelSpec`.
+_ALL = ("binary", "multiclass", "regression", "survival")
+_CLASSES = ("binary", "multiclass")
 MODELS = {spec.name: spec for spec in (
-    ModelSpec("xgboost", _xgboost, handles_missing=True, needs_scaling=False, tasks=("binary", "survival")),
-    ModelSpec("logistic", _logistic, handles_missing=False, needs_scaling=True),
-    ModelSpec("svm", _svm, handles_missing=False, needs_scaling=True),
-    ModelSpec("random_forest", _random_forest, handles_missing=False, needs_scaling=False),
-    ModelSpec("knn", _knn, handles_missing=False, needs_scaling=True),
-    ModelSpec("lda", _lda, handles_missing=False, needs_scaling=True),
+    ModelSpec("xgboost", _xgboost, handles_missing=True, needs_scaling=False, tasks=_ALL),
+    ModelSpec("logistic", _logistic, handles_missing=False, needs_scaling=True, tasks=_CLASSES),
+    ModelSpec("svm", _svm, handles_missing=False, needs_scaling=True, tasks=(*_CLASSES, "regression")),
+    ModelSpec("random_forest", _random_forest, handles_missing=False, needs_scaling=False,
+              tasks=(*_CLASSES, "regression")),
+    ModelSpec("knn", _knn, handles_missing=False, needs_scaling=True, tasks=(*_CLASSES, "regression")),
+    ModelSpec("lda", _lda, handles_missing=False, needs_scaling=True, tasks=_CLASSES),
     ModelSpec("plsda", _plsda, handles_missing=False, needs_scaling=True),
+    ModelSpec("elastic_net", _elastic_net, handles_missing=False, needs_scaling=True, tasks=("regression",)),
+    ModelSpec("pls", _pls, handles_missing=False, needs_scaling=True, tasks=("regression",)),
     ModelSpec("coxph", _coxph, handles_missing=False, needs_scaling=True, tasks=("survival",)),
     ModelSpec("xgboost_aft", _xgboost_aft, handles_missing=True, needs_scaling=False, tasks=("survival",)),
 )}
@@ -228,10 +252,11 @@ def _model_class(name: str, trusted_modules=(), task: str = "binary"):
         obj = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError, ValueError) as err:
         raise ValueError(f"model {name!r} is neither one of {sorted(MODELS)} nor an importable class") from err
-    method = "predict" if task == "survival" else "predict_proba"
+    method = "predict" if task in ("survival", "regression") else "predict_proba"
     if not (inspect.isclass(obj) and issubclass(obj, BaseEstimator) and hasattr(obj, "fit")
             and hasattr(obj, method)):
-        raise ValueError(f"model.name {name!r} is not a scikit-learn estimator class with fit and {method} "
+        kind = {"regression": "regressor", "survival": "survival estimator"}.get(task, "classifier")
+        raise ValueError(f"model.name {name!r} is not a scikit-learn {kind} class with fit and {method} "
                          f"(got {type(obj).__name__}); nothing was called")
     return obj
 
@@ -411,7 +436,7 @@ def _block_steps(cfg: dict, columns: list[str], harmonize: list[str], categorica
 def _final_model(cfg: dict, n_jobs):
     return make_model(cfg["model"]["name"], cfg["model"].get("params"), random_state=cfg["random_state"],
                       n_jobs=n_jobs, trusted_modules=cfg["model"].get("trusted_modules") or (),
-                      task="survival" if cfg["task"] == "survival" else "binary")
+                      task=cfg["task"] if cfg["task"] in _ALL else "binary")
 
 
 def block_columns(columns, cfg: dict, groups: dict) -> dict[str, list[str]]:

@@ -77,6 +77,10 @@ def _volume_study(study, column: str):
         from .survival.models import CoxPH
 
         model = CoxPH(alpha=0.0)
+    elif study.task.name == "regression":
+        from sklearn.linear_model import LinearRegression
+
+        model = LinearRegression()
     else:
         model = LogisticRegression(max_iter=1000)
     pipe = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), model)
@@ -88,6 +92,15 @@ def _volume_study(study, column: str):
                                      strata=study.search.strata))
 
 
+#: The clinical baseline's model per task: (registry name, fixed parameters), mildly penalized.
+_CLINICAL_MODEL = {"binary": ("logistic", {"C": 1.0}), "multiclass": ("logistic", {"C": 1.0}),
+                   "regression": ("elastic_net", {"alpha": 0.1, "l1_ratio": 0.5}),
+                   "survival": ("coxph", {"alpha": 0.1})}
+#: How each task's baselines are named in the output.
+_KIND = {"binary": ("logistic", "logistic"), "multiclass": ("multinomial logistic", "multinomial logistic"),
+         "regression": ("linear regression", "elastic net"), "survival": ("Cox", "penalized Cox")}
+
+
 def _clinical_study(study):
     import copy
 
@@ -97,9 +110,8 @@ def _clinical_study(study):
     cols = [c for c in study.columns.blocks.get("clinical", []) if c in study.columns.features]
     cfg = copy.deepcopy(study.config)
     cfg["harmonize"]["method"] = "none"
-    cfg["model"] = ({"name": "coxph", "params": {"alpha": 0.1}, "search": {}, "trusted_modules": []}
-                    if _is_survival(study) else
-                    {"name": "logistic", "params": {"C": 1.0}, "search": {}, "trusted_modules": []})
+    name, params = _CLINICAL_MODEL[study.task.name]
+    cfg["model"] = {"name": name, "params": params, "search": {}, "trusted_modules": []}
     cfg["select"] = {**cfg["select"], "mrmr": None, "correlation_threshold": None, "near_zero_variance": False}
     cfg["balance"] = {**cfg["balance"], "method": "none"}
     cfg["fusion"] = {**cfg["fusion"], "mode": "early"}
@@ -121,33 +133,46 @@ def baseline_studies(study, volume: str | None = None) -> dict:
     out = {}
     try:
         col, how = detect_volume_column(study.columns.features, volume)
-        kind = "Cox" if _is_survival(study) else "logistic"
-        out["volume"] = (_volume_study(study, col), f"log {col} alone, {kind} ({how})", True)
+        out["volume"] = (_volume_study(study, col), f"log {col} alone, {_KIND[study.task.name][0]} ({how})", True)
     except LookupError as err:
         warnings.warn(f"safeguards: no volume baseline in this run: {err}", stacklevel=2)
     clinical = [c for c in study.columns.blocks.get("clinical", []) if c in study.columns.features]
     radiomic = set(study.columns.blocks.get("radiomic", []))
     if clinical and radiomic:
-        kind = "penalized Cox" if _is_survival(study) else "logistic"
-        out["clinical"] = (_clinical_study(study), f"the {len(clinical)} clinical column(s) alone, {kind}", True)
+        out["clinical"] = (_clinical_study(study), f"the {len(clinical)} clinical column(s) alone, "
+                                                   f"{_KIND[study.task.name][1]}", True)
     if study.config["harmonize"]["method"] == "combat":
         out["no_harmonization"] = (study.without_harmonization(), "the full pipeline without ComBat", False)
     return out
 
 
 def _score(y, p) -> float:
-    """AUC of a binary target; Harrell's C of a survival target ((n, 2): time, event)."""
-    if np.ndim(y) == 2:
+    """The headline metric of a study's encoded target: AUC (binary 0/1), Harrell's C (survival: (n, 2) time
+    and event), macro one-vs-rest AUC (multiclass: ``p`` holds one column per class), R^2 (regression: a float
+    target)."""
+    y, p = np.asarray(y), np.asarray(p, float)
+    if y.ndim == 2:
         from .survival.metrics import harrell_c
 
         return harrell_c(y[:, 0], y[:, 1] > 0, p)
+    if p.ndim == 2:
+        from .multiclass import multiclass_metrics
+
+        return multiclass_metrics(y, p)["auc_macro"]
+    if y.dtype.kind == "f":
+        from .regression import regression_metrics
+
+        return regression_metrics(y, p)["r2"]
     return roc_auc(y, p)
 
 
 def _unit_class(y) -> np.ndarray:
-    """What bootstrap resamples are stratified on: the class, or a survival target's event status."""
+    """What bootstrap resamples are stratified on: the class, a survival target's event status, nothing (one
+    stratum) for a continuous target."""
     y = np.asarray(y)
-    return (y[:, 1] if y.ndim == 2 else y).astype(int)
+    if y.ndim == 2:
+        return y[:, 1].astype(int)
+    return np.zeros(len(y), int) if y.dtype.kind == "f" else y.astype(int)
 
 
 def headline(y, p, sites=None) -> float:
@@ -161,14 +186,18 @@ def headline(y, p, sites=None) -> float:
 
 
 def headline_name(study) -> str:
-    metric = "C-index" if _is_survival(study) else "AUC"
+    metric = study.task.headline_label
     return f"mean per-site {metric}" if study.outer.kind == "leave_site_out" else f"pooled {metric}"
 
 
 def oof_scores(cv, ids) -> np.ndarray:
-    """One out-of-fold score per row (probability, or survival risk), averaged over repeats, in ``ids`` order."""
-    col = "risk" if "risk" in cv.oof.columns else "proba"
-    return cv.oof.groupby("id", sort=False)[col].mean().reindex(ids).to_numpy()
+    """The out-of-fold predictions per row, averaged over repeats, in ``ids`` order: probability (binary), risk
+    (survival), predicted value (regression), or a matrix of class probabilities (multiclass)."""
+    oof = cv.oof
+    cols = [c for c in oof.columns if c.startswith("proba_")] if "class" in oof.columns else \
+        next([c] for c in ("risk", "pred", "proba") if c in oof.columns)
+    out = oof.groupby("id", sort=False)[cols].mean().reindex(ids).to_numpy()
+    return out if len(cols) > 1 else out[:, 0]
 
 
 def paired_bootstrap_difference(y, p_model, p_base, *, n_boot=2000, groups=None, sites=None, random_state=0,
@@ -177,7 +206,8 @@ def paired_bootstrap_difference(y, p_model, p_base, *, n_boot=2000, groups=None,
     resamples shared by both models (whole groups when given; within each class, as for the AUC; with
     ``sites``, within each site and class, so each site keeps its size and the per-site AUCs their
     denominators)."""
-    y = np.asarray(y) if np.ndim(y) == 2 else np.asarray(y).astype(int)
+    y = np.asarray(y)
+    y = y if y.ndim == 2 or y.dtype.kind == "f" else y.astype(int)
     p_model, p_base = np.asarray(p_model, float), np.asarray(p_base, float)
     est = headline(y, p_model, sites) - headline(y, p_base, sites)
     # with sites: within site and class (event status for survival), so sites keep their size
@@ -236,14 +266,14 @@ def compare_with_baselines(study, cv, *, volume: str | None = None, progress: bo
         row = {"description": description, "headline": headline_name(study),
                "baseline": headline(study.y, p_base, sites), "model": headline(study.y, p_model, sites), **cmp_,
                "beats_baseline": bool(cmp_["ci_low"] > 0)}
-        if not nested and study.groups is None and not _is_survival(study):
+        if not nested and study.groups is None and study.task.name == "binary":
             row["delong"] = delong_test(study.y, p_model, p_base)
         else:
             row["delong"] = None
             row["delong_note"] = ("not reported: the baseline's inputs are part of the model's (nested models)"
                                   if nested else "not reported: rows are clustered within patients"
-                                  if study.groups is not None else "not reported: DeLong compares ROC AUCs of a "
-                                                                   "binary outcome")
+                                  if study.groups is not None else "not reported: DeLong compares the ROC AUCs "
+                                                                   "of a binary outcome")
         out[name] = row
         if progress:
             import sys
@@ -268,19 +298,31 @@ def case_mix(study, *, n_splits: int = 5, random_state: int | None = None) -> di
         cv, g = StratifiedGroupKFold(n_splits, shuffle=True, random_state=rs), study.groups
     else:
         cv, g = StratifiedKFold(n_splits, shuffle=True, random_state=rs), None
-    if _is_survival(study):
+    if _is_survival(study) or study.task.name == "regression":
+        from sklearn.linear_model import LinearRegression
+
         from .splits import StratifyOn
         from .survival.models import CoxPH
 
-        p = cross_val_predict(CoxPH(alpha=0.1), X, study.y, cv=StratifyOn(cv, study.task.strata), groups=g)
+        est = CoxPH(alpha=0.1) if _is_survival(study) else LinearRegression()
+        p = cross_val_predict(est, X, study.y, cv=StratifyOn(cv, study.task.strata), groups=g)
     else:
         p = cross_val_predict(LogisticRegression(max_iter=1000), X, study.y, cv=cv, groups=g,
-                              method="predict_proba")[:, 1]
-    rates = pd.Series(_unit_class(study.y)).groupby(np.asarray(study.sites).astype(str)).mean()
-    return {"auc": _score(study.y, p), "metric": "C-index" if _is_survival(study) else "AUC",
+                              method="predict_proba")
+        p = p[:, 1] if study.task.name == "binary" else p
+    site_of = np.asarray(study.sites).astype(str)
+    if study.task.name in ("binary", "survival"):
+        rates = pd.Series(_unit_class(study.y)).groupby(site_of).mean()
+        key = "event_rate_by_site" if _is_survival(study) else "positive_rate_by_site"
+    elif study.task.name == "regression":
+        rates, key = pd.Series(study.y).groupby(site_of).mean(), "mean_by_site"
+    else:
+        rates = pd.Series(np.asarray(study.classes, dtype=object)[study.y]).groupby(site_of).agg(
+            lambda v: v.value_counts().idxmax())
+        key = "commonest_class_by_site"
+    return {"auc": _score(study.y, p), "metric": study.task.headline_label,
             "cv": f"{n_splits}-fold stratified{' grouped' if g is not None else ''}",
-            ("event_rate_by_site" if _is_survival(study) else "positive_rate_by_site"):
-                {str(k): float(v) for k, v in rates.items()},
+            key: {str(k): (float(v) if not isinstance(v, str) else v) for k, v in rates.items()},
             "what": "site alone predicting the outcome (case mix), under stratified CV, not the run's folds"}
 
 

@@ -32,7 +32,7 @@ class SearchPlan:
     ``inner_splits`` folds (grouped when the rows have groups) score candidates with ``scoring``;
     ``threshold`` is ``"youden"`` (chosen on inner out-of-fold predictions), a fixed number, or
     ``"median_risk"`` (survival: the median risk score of the training rows, which splits patients into a low-
-    and a high-risk group);
+    and a high-risk group) or ``"none"`` (regression; multiclass, which calls the most probable class);
     ``correction`` is None or the probability correction of :class:`radiomix.calibration.RecalibratedClassifier`
     (``"sigmoid"``, ``"isotonic"``, ``"prevalence"``) applied to the tuned model, learned from inner
     out-of-fold predictions of rows that were not resampled. ``strata`` maps the target to the labels folds
@@ -262,6 +262,8 @@ def finalize(estimator, plan: SearchPlan, X, y, *, groups=None, seed: int = 0, c
 
     if plan.threshold == "median_risk":  # survival: the risk-group cut-off of these training rows
         return estimator, float(np.median(estimator.predict(X)))
+    if plan.threshold == "none":  # regression, multiclass (the most probable class): no threshold to learn
+        return estimator, float("nan")
     needs_oof = plan.threshold == "youden" or plan.correction in ("sigmoid", "isotonic")
     cv = cv if cv is not None else inner_cv(plan.inner_splits, groups, seed, strata=plan.strata)
     oof = None

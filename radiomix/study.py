@@ -301,6 +301,7 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
     if cfg["task"] == "auto" and task.name != "binary":
         notes.append(f"task: {task.name} (inferred from target {target!r})")
     cfg["task"] = task.name
+    _check_task_settings(cfg, task, notes)
     if task.name == "binary" and not ({str(c) for c in classes} <= {"0", "1", "False", "True"}) and \
             cfg["positive"] is None:
         notes.append(f"positive class of {target!r}: {classes[1]!r} (negative {classes[0]!r}); set positive: "
@@ -326,11 +327,11 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
     pipe = build_pipeline(cfg, features, blocks=blocks, categorical=categorical, harmonize=harmonized,
                           groups=groups)
     survival = task.name == "survival"
+    threshold = {"binary": cfg["threshold"], "survival": "median_risk"}.get(task.name, "none")
     search = SearchPlan(search_space(cfg, pipe), cfg["search"]["method"], cfg["search"]["n_candidates"],
                         cfg["search"]["time_budget"], cfg["cv"]["inner"]["n_splits"], _scoring(cfg, task),
-                        "median_risk" if survival else cfg["threshold"],
-                        correction=None if survival else _correction(cfg, notes),
-                        strata=task.strata if survival else None)
+                        threshold, correction=_correction(cfg, notes) if task.name == "binary" else None,
+                        strata=task.strata if task.name in ("survival", "regression") else None)
     study = Study(config=cfg, task=task, X=X.reset_index(drop=True), y=y, ids=df.index.astype(str).to_numpy(),
                   classes=classes, columns=columns, outer=outer, search=search, pipeline=pipe, groups=groups,
                   sites=df[batch].astype(str).to_numpy() if batch else None,
@@ -358,7 +359,23 @@ def _scoring(cfg: dict, task: Task) -> str:
         raise ValueError(f"cv.inner.scoring {got!r} does not score a survival model; use auto or c_index")
     if task.name != "survival" and got == "c_index":
         raise ValueError("cv.inner.scoring 'c_index' scores survival models only")
+    if task.name == "multiclass" and got == "roc_auc":
+        raise ValueError("cv.inner.scoring 'roc_auc' is binary; use auto (roc_auc_ovr: macro one-vs-rest AUC)")
     return got
+
+
+def _check_task_settings(cfg: dict, task: Task, notes: list) -> None:
+    """Settings that do not apply to the outcome type: refused with the fix, or (multiclass balancing without a
+    probability correction) said."""
+    b, recal = cfg["balance"]["method"], cfg["calibration"]["recalibrate"]
+    if task.name == "regression" and b != "none":
+        raise ValueError(f"balance.method {b!r} resamples classes; a regression outcome has none: set balance.method: none")
+    if task.name in ("regression", "multiclass") and recal != "none":
+        raise ValueError(f"calibration.recalibrate {recal!r} corrects binary probabilities; set it to none for a "
+                         f"{task.name} outcome")
+    if task.name == "multiclass" and b != "none":
+        notes.append(f"balance.method {b!r} with a multiclass outcome: predicted probabilities keep the resampled "
+                     "class mix (no probability correction for more than two classes)")
 
 
 def _survival_settings(cfg: dict, y: np.ndarray, notes: list) -> dict:

@@ -3,8 +3,9 @@ survival outcome: how the target column is checked and encoded, how rows are str
 default model and search space, the scorer used for tuning, the metrics and their confidence intervals,
 what the explainer reports, and which report panels apply.
 
-Binary classification and time-to-event survival are implemented; :func:`get_task` refuses the others with a
-message, and adding one means adding a Task here (and its summary of out-of-fold predictions).
+Binary, multiclass, regression and time-to-event survival outcomes are implemented; adding one means adding a
+Task here and its summary of out-of-fold predictions (:mod:`radiomix.multiclass`, :mod:`radiomix.regression`,
+:mod:`radiomix.survival`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import pandas as pd
 
 from .metrics import METRICS, binary_metrics, bootstrap_ci
 
-__all__ = ["Task", "BinaryTask", "SurvivalTask", "TASKS", "get_task", "infer_task"]
+__all__ = ["Task", "BinaryTask", "SurvivalTask", "RegressionTask", "MulticlassTask", "TASKS", "get_task",
+           "infer_task"]
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,8 @@ class BinaryTask(Task):
             kind = "a continuous target (regression)" if pd.api.types.is_float_dtype(obs) and len(levels) > 10 else \
                 f"{len(levels)} classes"
             raise ValueError(
-                f"target {column!r} has {kind}: radiomix train supports binary outcomes only (multiclass and "
-                f"regression are not supported yet); values seen: {levels[:10]}"
+                f"target {column!r} has {kind}, not two classes: set task: "
+                f"{'regression' if 'regression' in kind else 'multiclass'} (or auto); values seen: {levels[:10]}"
             )
         if set(levels) == {0, 1} or set(levels) == {False, True}:
             levels = [0, 1] if 0 in levels else [False, True]
@@ -201,24 +203,128 @@ class SurvivalTask(Task):
         return {"c_index": harrell_c(y[:, 0], y[:, 1] > 0, scores)}
 
 
+def _check_labels(obs: pd.Series, column: str) -> None:
+    if obs.dtype == object or pd.api.types.is_string_dtype(obs):
+        text = obs.astype(str)
+        folded = text.str.strip().str.lower()
+        clash = sorted({v for v in text.unique() if text[folded == v.strip().lower()].nunique() > 1})
+        if clash:
+            raise ValueError(f"target {column!r} holds labels that differ only in case or spaces: {clash}; "
+                             "make them identical in the table")
+
+
+@dataclass(frozen=True)
+class MulticlassTask(Task):
+    """A categorical outcome with three or more classes (grade, subtype). The model's target is the class
+    code 0..k-1 (classes in sorted order); its output the probability of every class."""
+
+    name: str = "multiclass"
+    metrics: tuple = ("auc_macro", "auc_micro", "balanced_accuracy", "accuracy", "brier")
+    headline: str = "auc_macro"
+    headline_label: str = "macro AUC"
+    scoring: str = "roc_auc_ovr"
+    default_model: str = "xgboost"
+    explainer_output: str = "probability"
+    report_sections: tuple = ("roc-classes", "confusion-classes")
+
+    def encode_target(self, target: pd.Series, column: str, positive=None) -> tuple[np.ndarray, list]:
+        obs = target.dropna()
+        _check_labels(obs, column)
+        levels = sorted(obs.unique().tolist(), key=str)
+        if len(levels) < 3:
+            raise ValueError(f"target {column!r} has {len(levels)} class(es) {levels}: a multiclass outcome needs "
+                             "at least 3 (use task: binary for two)")
+        codes = {v: i for i, v in enumerate(levels)}
+        return obs.map(codes).to_numpy(int), levels
+
+    def strata(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(y)
+
+    def check_folds(self, y: np.ndarray, n_splits: int) -> None:
+        counts = np.bincount(np.asarray(y, int))
+        small = np.flatnonzero(counts < n_splits)
+        if small.size:
+            raise ValueError(f"class code(s) {small.tolist()} have {counts[small].tolist()} member(s): fewer than "
+                             f"outer_splits={n_splits}; merge rare classes into a neighbouring one")
+
+    def predict(self, estimator, X) -> np.ndarray:
+        return np.asarray(estimator.predict_proba(X), dtype=float)
+
+    def fold_metrics(self, y, scores, labels) -> dict:
+        from .multiclass import multiclass_metrics
+
+        return multiclass_metrics(y, scores)
+
+
+@dataclass(frozen=True)
+class RegressionTask(Task):
+    """A continuous outcome (a lab value, a dose, a volume change). Folds are stratified on the quintile of
+    the target; the model's output is the predicted value."""
+
+    name: str = "regression"
+    metrics: tuple = ("r2", "rmse", "mae")
+    headline: str = "r2"
+    headline_label: str = "R2"
+    scoring: str = "r2"
+    default_model: str = "xgboost"
+    explainer_output: str = "prediction"
+    report_sections: tuple = ("observed-predicted",)
+
+    def encode_target(self, target: pd.Series, column: str, positive=None) -> tuple[np.ndarray, list]:
+        obs = target.dropna()
+        num = pd.to_numeric(obs, errors="coerce")
+        bad = obs.index[num.isna()]
+        if len(bad):
+            raise ValueError(f"target {column!r} is not a number in {len(bad)} row(s) "
+                             f"({[str(v) for v in bad[:10]]}: {obs[num.isna()].astype(str).tolist()[:10]}); a "
+                             "regression outcome must be numeric")
+        if not np.isfinite(num.to_numpy(float)).all():
+            raise ValueError(f"target {column!r} holds infinite values")
+        if num.nunique() < 3:
+            raise ValueError(f"target {column!r} has {num.nunique()} distinct value(s): not a continuous outcome")
+        return num.to_numpy(float), []
+
+    def strata(self, y: np.ndarray) -> np.ndarray:
+        y = np.asarray(y, float)
+        k = int(min(5, max(1, len(y) // 15)))
+        return np.searchsorted(np.quantile(y, np.linspace(0, 1, k + 1)[1:-1]), y, side="right")
+
+    def check_folds(self, y: np.ndarray, n_splits: int) -> None:
+        if len(y) < 2 * n_splits:
+            raise ValueError(f"{len(y)} rows: too few for outer_splits={n_splits}")
+
+    def predict(self, estimator, X) -> np.ndarray:
+        return np.asarray(estimator.predict(X), dtype=float).ravel()
+
+    def fold_metrics(self, y, scores, labels) -> dict:
+        from .regression import regression_metrics
+
+        return regression_metrics(y, scores)
+
+
 #: Registered outcome types by name.
-TASKS = {"binary": BinaryTask(), "survival": SurvivalTask()}
-_PLANNED = ("multiclass", "regression")
+TASKS = {"binary": BinaryTask(), "survival": SurvivalTask(), "multiclass": MulticlassTask(),
+         "regression": RegressionTask()}
 
 
 def get_task(name: str) -> Task:
-    """The Task called ``name``; the planned ones (multiclass, regression, survival) are refused with a message."""
+    """The Task called ``name``."""
     if name in TASKS:
         return TASKS[name]
-    if name in _PLANNED:
-        raise ValueError(f"task {name!r} is not supported yet: radiomix train supports binary and survival outcomes")
     raise ValueError(f"unknown task {name!r}; valid: {sorted(TASKS)}")
 
 
 def infer_task(target) -> Task:
-    """The Task for a target whose config says ``task: auto``: survival for a (time, event) frame, binary when
-    a column has two observed values (anything else is refused by :meth:`BinaryTask.encode_target` with a
-    message naming what was seen)."""
+    """The Task for a target whose config says ``task: auto``: survival for a (time, event) frame; binary for
+    two observed values; multiclass for 3-20 labels that are text, or integers; regression for a numeric
+    column with more distinct values. The inferred task is said in the run's notes."""
     if isinstance(target, pd.DataFrame) and target.shape[1] == 2:
         return TASKS["survival"]
-    return TASKS["binary"]
+    obs = target.dropna()
+    k = obs.nunique()
+    if k <= 2:
+        return TASKS["binary"]
+    if not pd.api.types.is_numeric_dtype(obs) or pd.api.types.is_bool_dtype(obs):
+        return TASKS["multiclass"]
+    integral = pd.api.types.is_integer_dtype(obs) or bool(np.all(np.mod(obs.to_numpy(float), 1) == 0))
+    return TASKS["multiclass"] if integral and k <= 20 else TASKS["regression"]

@@ -96,11 +96,16 @@ def test_nested_cv_takes_a_study_only():
         nested_cv({"target": "outcome"})
 
 
-def test_tasks_not_yet_supported_are_refused():
-    with pytest.raises(ValueError, match="not supported yet"):
-        get_task("multiclass")
-    with pytest.raises(ValueError, match="binary outcomes only"):
-        make_study(_table().assign(outcome=np.arange(60) % 3), {"target": "outcome"})
+def test_task_inference_and_refusals():
+    with pytest.raises(ValueError, match="unknown task 'ordinal'"):
+        get_task("ordinal")
+    with pytest.warns(UserWarning, match="task: multiclass"):
+        assert make_study(_table().assign(outcome=np.arange(60) % 3), {"target": "outcome"}).task.name == "multiclass"
+    with pytest.warns(UserWarning, match="task: regression"):
+        study = make_study(_table().assign(outcome=np.linspace(0, 1, 60) ** 2), {"target": "outcome"})
+    assert study.task.name == "regression" and study.search.scoring == "r2"
+    with pytest.raises(ValueError, match="not two classes: set task: multiclass"):
+        make_study(_table().assign(outcome=np.arange(60) % 3), {"target": "outcome", "task": "binary"})
 
 
 def test_from_pipeline_checks_the_target():

@@ -455,11 +455,13 @@ def baselines_section(doc: Document, run: RunRecord) -> None:
                  f"{fmt_number(perm['mc_se'])}); {perm.get('metric', 'AUC')} under the null: mean "
                  f"{fmt_number(perm['null_auc_mean'])}, 95th percentile {fmt_number(perm['null_auc_95th'])}.")
     if mix:
-        rates = mix.get("positive_rate_by_site") or mix.get("event_rate_by_site") or {}
+        key = next(k for k in mix if k.endswith("_by_site"))
+        shown = {k: (f"{v:.0%}" if key.endswith("rate_by_site") else fmt_number(v) if not isinstance(v, str) else v)
+                 for k, v in mix[key].items()}
         doc.text(f"Case mix: the site alone predicts the outcome with {mix.get('metric', 'AUC')} "
                  f"{fmt_number(mix['auc'])} ({mix['cv']}; under leave-site-out the site is constant within each test "
-                 "fold, so this is not a baseline of the run's folds). Outcome (event) rate by site: "
-                 + ", ".join(f"{k} {v:.0%}" for k, v in rates.items()) + ".", cls="note")
+                 f"fold, so this is not a baseline of the run's folds). {key.replace('_', ' ')}: "
+                 + ", ".join(f"{k} {v}" for k, v in shown.items()) + ".", cls="note")
     base = run.summary.get("baselines")
     if not base:
         doc.text("No baselines in this run (safeguards.baselines: false, or none applies: no volume column, "

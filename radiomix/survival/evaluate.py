@@ -59,24 +59,18 @@ def _estimable(time, event, h) -> bool:
 
 
 def _fold_row(study, res, y) -> dict:
+    from ..records import fold_record
+
     f, out = res.fold, study.outcome
-    test, train = f.test, f.train
-    t, e = y[test, 0], y[test, 1] > 0
-    tr_t, tr_e = y[train, 0], y[train, 1] > 0
-    c = M.harrell_c(t, e, res.proba)
-    row = {"repeat": f.repeat, "fold": f.fold, "n_test": len(test), "n_events_test": int(e.sum()), "c_index": c,
-           "uno_c": M.uno_c(t, e, res.proba, ref_time=tr_t, ref_event=tr_e, tau=out["tau"])}
+    t, e = y[f.test, 0], y[f.test, 1] > 0
+    tr_t, tr_e = y[f.train, 0], y[f.train, 1] > 0
+    m = {"n_events_test": int(e.sum()), "c_index": M.harrell_c(t, e, res.proba),
+         "uno_c": M.uno_c(t, e, res.proba, ref_time=tr_t, ref_event=tr_e, tau=out["tau"])}
     for h in out["horizons"]:
-        row[f"td_auc_{h:g}"] = (M.cumulative_dynamic_auc(t, e, res.proba, [h], ref_time=tr_t, ref_event=tr_e)[0]
-                                if _estimable(t, e, h) else np.nan)
-    row.update({"cutoff": res.threshold, "inner_score": res.inner_score,
-                "optimism": res.inner_score - c if np.isfinite(res.inner_score) else np.nan, "inner": res.inner,
-                "n_candidates": res.n_candidates, "seconds": round(res.seconds, 3), "params": res.params})
-    if res.selected is not None:
-        row["selected"] = res.selected
-    if f.site is not None:
-        row = {"test_site": f.site, **row}
-    return row
+        m[f"td_auc_{h:g}"] = (M.cumulative_dynamic_auc(t, e, res.proba, [h], ref_time=tr_t, ref_event=tr_e)[0]
+                              if _estimable(t, e, h) else np.nan)
+    m["cutoff"] = res.threshold
+    return fold_record(res, m, "c_index")
 
 
 def _collect(study, results):

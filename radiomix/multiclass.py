@@ -1,0 +1,127 @@
+"""Outcomes with three or more classes: metrics of class probabilities and the out-of-fold summary of a
+multiclass nested CV.
+
+Macro one-vs-rest AUC (the headline and inner scoring: the mean over classes of the AUC of each class
+against the rest, as scikit-learn's ``roc_auc_score(multi_class="ovr", average="macro")``), micro AUC (all
+class-vs-rest decisions pooled), balanced accuracy and accuracy of the most probable class, the multiclass
+Brier score (mean over patients of the summed squared error over classes), per-class sensitivity (recall),
+PPV (precision) and AUC, and the confusion matrix. Confidence intervals: percentile bootstrap over patients
+within each class (whole patients with groups; within site and class under leave-site-out).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .metrics import roc_auc
+from .records import fold_record
+
+__all__ = ["multiclass_metrics", "per_class", "confusion", "multiclass_outputs"]
+
+
+def _onehot(y, k) -> np.ndarray:
+    return (np.asarray(y, int)[:, None] == np.arange(k)[None, :]).astype(float)
+
+
+def multiclass_metrics(y, P) -> dict:
+    """Macro and micro one-vs-rest AUC, balanced accuracy, accuracy and Brier score of class probabilities
+    ``P`` ((n, k), columns in class-code order) for class codes ``y``."""
+    y, P = np.asarray(y, int), np.asarray(P, float)
+    k = P.shape[1]
+    Y = _onehot(y, k)
+    present = [c for c in range(k) if 0 < Y[:, c].sum() < len(y)]
+    aucs = [roc_auc(Y[:, c], P[:, c]) for c in present]
+    label = P.argmax(axis=1)
+    recall = [np.mean(label[y == c] == c) for c in range(k) if (y == c).any()]
+    return {"auc_macro": float(np.mean(aucs)) if aucs else np.nan,
+            "auc_micro": roc_auc(Y.ravel(), P.ravel()),
+            "balanced_accuracy": float(np.mean(recall)), "accuracy": float(np.mean(label == y)),
+            "brier": float(np.mean(np.sum((P - Y) ** 2, axis=1)))}
+
+
+def per_class(y, P, classes) -> dict:
+    """``{class: {n, sensitivity, ppv, auc}}`` (one class against the rest, the most probable class called)."""
+    y, P = np.asarray(y, int), np.asarray(P, float)
+    label = P.argmax(axis=1)
+    out = {}
+    for c, name in enumerate(classes):
+        called = label == c
+        out[str(name)] = {"n": int((y == c).sum()),
+                          "sensitivity": float(np.mean(called[y == c])) if (y == c).any() else np.nan,
+                          "ppv": float(np.mean(y[called] == c)) if called.any() else np.nan,
+                          "auc": roc_auc(y == c, P[:, c])}
+    return out
+
+
+def confusion(y, P, classes) -> dict:
+    """Confusion matrix of the most probable class: ``{"classes", "matrix"}`` (rows true, columns predicted)."""
+    k = len(classes)
+    m = np.zeros((k, k), int)
+    np.add.at(m, (np.asarray(y, int), np.asarray(P).argmax(axis=1)), 1)
+    return {"classes": [str(c) for c in classes], "matrix": m.tolist()}
+
+
+def _boot(study, P, rng) -> dict:
+    from .metrics import Resampler
+
+    strata = study.sites if study.outer.kind == "leave_site_out" else None
+    rs = Resampler(study.y, groups=study.groups, strata=strata)
+    draws = []
+    for _ in range(study.n_bootstrap):
+        idx = rs.draw(rng, "stratified")
+        per = [multiclass_metrics(study.y[idx], p[idx]) for p in P]
+        draws.append({m: np.nanmean([d[m] for d in per]) for m in per[0]})
+    return {m: np.array([d[m] for d in draws]) for m in draws[0]} if draws else {}
+
+
+def multiclass_outputs(study, results):
+    """``(oof, folds, summary)`` of a multiclass nested CV from its outer-fold results."""
+    y, n, R, k = study.y, len(study.y), study.outer.n_repeats, len(study.classes)
+    P = np.full((R, n, k), np.nan)
+    oof_rows, fold_rows = [], []
+    names = [str(c) for c in study.classes]
+    for res in results:
+        f = res.fold
+        P[f.repeat, f.test] = res.proba
+        frame = {"id": study.ids[f.test], "repeat": f.repeat, "fold": f.fold, "y": y[f.test],
+                 "label": res.proba.argmax(axis=1), "class": [names[v] for v in y[f.test]],
+                 "predicted_class": [names[v] for v in res.proba.argmax(axis=1)]}
+        frame.update({f"proba_{c}": res.proba[:, j] for j, c in enumerate(names)})
+        if study.sites is not None:
+            frame["site"] = np.asarray(study.sites)[f.test]
+        oof_rows.append(pd.DataFrame(frame))
+        fold_rows.append(fold_record(res, {"n_per_class": np.bincount(y[f.test], minlength=k).tolist(),
+                                           **multiclass_metrics(y[f.test], res.proba)}, "auc_macro"))
+    if np.isnan(P).any():
+        raise RuntimeError("some samples received no out-of-fold prediction")
+    oof, folds = pd.concat(oof_rows, ignore_index=True), pd.DataFrame(fold_rows)
+    return oof, folds, _summarize(study, folds, P)
+
+
+def _summarize(study, folds, P) -> dict:
+    y, classes = study.y, study.classes
+    per = [multiclass_metrics(y, p) for p in P]
+    boot = _boot(study, P, np.random.default_rng(study.random_state))
+    summary = {}
+    for m in per[0]:
+        lo, hi = np.nanquantile(boot[m], [0.025, 0.975]) if m in boot else (np.nan, np.nan)
+        summary[m] = {"estimate": float(np.nanmean([d[m] for d in per])), "ci_low": float(lo), "ci_high": float(hi)}
+    pbar = P.mean(axis=0)
+    summary["per_class"] = per_class(y, pbar, classes)
+    summary["confusion"] = confusion(y, pbar, classes)
+    summary["auc_macro_folds"] = {"mean": float(folds["auc_macro"].mean()),
+                                  "sd": float(folds["auc_macro"].std(ddof=1)), "n": int(folds["auc_macro"].notna().sum())}
+    if study.sites is not None:
+        s_arr = np.asarray(study.sites).astype(str)
+        summary["per_site"] = {s: {"n": int((s_arr == s).sum()),
+                                   "auc_macro": multiclass_metrics(y[s_arr == s], pbar[s_arr == s])["auc_macro"]}
+                               for s in sorted(set(s_arr))}
+    if folds["inner_score"].notna().any():
+        opt = folds["optimism"]
+        summary["optimism"] = {"mean": float(opt.mean()), "sd": float(opt.std(ddof=1)) if opt.notna().sum() > 1
+                               else np.nan, "inner_score_mean": float(folds["inner_score"].mean()),
+                               "what": "inner-CV macro AUC of the chosen candidate minus the outer fold's"}
+    summary["n_samples"] = int(len(y))
+    summary["classes"] = {str(c): int((y == i).sum()) for i, c in enumerate(classes)}
+    return summary

@@ -1,0 +1,23 @@
+"""The per-fold record every outcome type writes to ``folds.csv``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["fold_record"]
+
+
+def fold_record(res, metrics: dict, headline: str) -> dict:
+    """One row of a run's per-fold table: ``metrics`` of the fold's test rows plus what every task records
+    (chosen parameters, inner score and optimism, candidates, seconds, selected features, test site)."""
+    f = res.fold
+    score = metrics.get(headline, np.nan)
+    row = {"repeat": f.repeat, "fold": f.fold, "n_test": len(f.test), **metrics,
+           "inner_score": res.inner_score,
+           "optimism": res.inner_score - score if np.isfinite(res.inner_score) else np.nan, "inner": res.inner,
+           "n_candidates": res.n_candidates, "seconds": round(res.seconds, 3), "params": res.params}
+    if res.selected is not None:
+        row["selected"] = res.selected
+    if f.site is not None:
+        row = {"test_site": f.site, **row}
+    return row
