@@ -248,6 +248,34 @@ def escape_markup(text: str) -> str:
     return escape(str(text))
 
 
+def _print_outcome_summary(summary: dict) -> None:
+    """Multiclass or regression metrics with CIs, per-class or calibration lines, per-site results."""
+    from rich.table import Table
+
+    names = (("auc_macro", "macro AUC (one vs rest)"), ("auc_micro", "micro AUC"), ("balanced_accuracy",
+             "balanced accuracy"), ("accuracy", "accuracy"), ("brier", "Brier (multiclass)"), ("r2", "R2"),
+             ("rmse", "RMSE"), ("mae", "MAE"))
+    t = Table(title="out-of-fold performance (95% bootstrap CI)")
+    for col, just in (("metric", "left"), ("estimate", "right"), ("95% CI", "right")):
+        t.add_column(col, justify=just)
+    for m, label in names:
+        if m in summary:
+            s = summary[m]
+            t.add_row(label, f"{s['estimate']:.3f}", f"{s['ci_low']:.3f} - {s['ci_high']:.3f}")
+    _console().print(t)
+    key, label = ("auc_macro", "macro AUC") if "auc_macro" in summary else ("r2", "R2")
+    f = summary[f"{key}_folds"]
+    _console().print(f"{label} per outer fold: {f['mean']:.3f} +- {f['sd']:.3f} (mean +- sd over {f['n']} folds)")
+    for c, pc in (summary.get("per_class") or {}).items():
+        _console().print(f"  class {c:<12} n={pc['n']:<4} sensitivity {pc['sensitivity']:.3f}, PPV {pc['ppv']:.3f}, "
+                         f"AUC {pc['auc']:.3f}", highlight=False)
+    if "r2" in summary:
+        c = summary["calibration"]
+        _console().print(f"calibration-in-the-large {c['intercept']:.3g}, slope {c['slope']:.3f}", highlight=False)
+    for site, s in (summary.get("per_site") or {}).items():
+        _console().print(f"  site {site:<12} n={s['n']:<4} {label} {s[key]:.3f}")
+
+
 def _print_survival_summary(summary: dict) -> None:
     from rich.table import Table
 
@@ -281,8 +309,8 @@ def _print_survival_summary(summary: dict) -> None:
 def _print_summary(summary: dict, folds: bool = True):
     from rich.table import Table
 
-    if "c_index" in summary:
-        _print_survival_summary(summary)
+    if "c_index" in summary or "r2" in summary or "auc_macro" in summary:
+        (_print_survival_summary if "c_index" in summary else _print_outcome_summary)(summary)
         _print_safeguards(summary)
         _print_verdict(summary.get("verdict"))
         return

@@ -390,7 +390,7 @@ TRUSTED_TYPES = frozenset({
     "imblearn.over_sampling._random_over_sampler.RandomOverSampler",
     "imblearn.under_sampling._prototype_selection._random_under_sampler.RandomUnderSampler",
     # XGBoost
-    "xgboost.sklearn.XGBClassifier", "xgboost.core.Booster",
+    "xgboost.sklearn.XGBClassifier", "xgboost.sklearn.XGBRegressor", "xgboost.core.Booster",
     # scikit-learn internals held by fitted estimators
     "sklearn.compose._column_transformer.make_column_selector", "sklearn.tree._tree.Tree",
     "sklearn.metrics._dist_metrics.EuclideanDistance64", "sklearn.metrics._dist_metrics.EuclideanDistance32",

@@ -129,12 +129,16 @@ def run_safeguards(study: Study, cv: NestedCVResult, *, progress: bool = False) 
 
 
 def _heldout_shap(study: Study, cv: NestedCVResult):
-    """SHAP of each outer-fold model on its own test patients, or None (with a warning) when it fails."""
+    """SHAP of each outer-fold model on its own test patients ({class: ShapResult} for a multiclass outcome), or
+    None (with a warning) when it fails."""
     from .explain import fold_shap
 
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", module="shap")
+            if study.task.name == "multiclass":  # one explanation per class
+                return {str(c): fold_shap(cv, study.X, ids=study.ids, random_state=study.random_state, class_index=j)
+                        for j, c in enumerate(study.classes)}
             return fold_shap(cv, study.X, ids=study.ids, random_state=study.random_state)
     except (ValueError, TypeError) as err:  # late fusion, or a model SHAP cannot explain
         warnings.warn(f"held-out SHAP not computed: {err}", stacklevel=2)
@@ -210,6 +214,8 @@ def write_run(study: Study, cv: NestedCVResult, model, out: str | os.PathLike, *
         "versions": versions(),
         "warnings": [{k: w[k] for k in ("category", "message", "count", "source")} for w in run_warnings],
     }
+    if isinstance(heldout_shap, dict):
+        metrics["shap_heldout_classes"] = list(heldout_shap)
     files = {"metrics": atomic_write_text(out / "metrics.json", json.dumps(to_jsonable(metrics), indent=2))}
     folds = cv.folds.copy()
     folds["params"] = folds["params"].map(lambda d: json.dumps(to_jsonable(d)))
@@ -222,6 +228,9 @@ def write_run(study: Study, cv: NestedCVResult, model, out: str | os.PathLike, *
         f"{w['category']} ({w['source']}, x{w['count']}): {w['message']}\n" for w in run_warnings))
     if model is not None:
         files["model"] = save_model(model, out / "model.skops")
-    if heldout_shap is not None:
+    if isinstance(heldout_shap, dict):  # multiclass: shap_heldout_class<k>*.parquet, classes in metrics.json
+        for k, res in enumerate(heldout_shap.values()):
+            files.update(res.save(out, f"shap_heldout_class{k}"))
+    elif heldout_shap is not None:
         files.update(heldout_shap.save(out, "shap_heldout"))
     return files

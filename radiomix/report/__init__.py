@@ -89,11 +89,15 @@ def write_report(run_dir: str | os.PathLike, *, table=None, out: str | os.PathLi
 
     run = RunRecord.load(run_dir, table=table, top=top, n_bootstrap=n_bootstrap)
     doc = Document(run.path / "figures")
-    if run.settings.get("task") == "survival":
+    if run.settings.get("task") in ("survival", "multiclass", "regression"):
+        from .outcomes import MULTICLASS_REGISTRY, REGRESSION_REGISTRY, outcome_header
         from .survival import SURVIVAL_REGISTRY, survival_header
 
-        survival_header(doc, run, title)
-        for _sid, _title, section in SURVIVAL_REGISTRY:
+        head, registry = {"survival": (survival_header, SURVIVAL_REGISTRY),
+                          "multiclass": (outcome_header, MULTICLASS_REGISTRY),
+                          "regression": (outcome_header, REGRESSION_REGISTRY)}[run.settings["task"]]
+        head(doc, run, title)
+        for _sid, _title, section in registry:
             section(doc, run)
         target = Path(out) if out is not None else run.path / "report.html"
         atomic_write_text(target, doc.page(title or run.name))

@@ -16,6 +16,12 @@ __all__ = ["RunRecord", "pooled_predictions"]
 def pooled_predictions(oof: pd.DataFrame) -> pd.DataFrame:
     """One row per patient: the true class and the out-of-fold probability averaged over repeats (survival:
     ``time``, ``event`` and the risk score, with ``y`` the event and ``proba`` the risk)."""
+    if "pred" in oof.columns:  # regression: y and the predicted value (as proba)
+        out = oof.groupby("id", sort=False).agg(y=("y", "first"), pred=("pred", "mean"))
+        return out.assign(proba=out["pred"])
+    if "class" in oof.columns:  # multiclass: class code and the probability of each class
+        cols = [c for c in oof.columns if c.startswith("proba_")]
+        return oof.groupby("id", sort=False).agg(y=("y", "first"), **{c: (c, "mean") for c in cols})
     if "risk" in oof.columns:
         out = oof.groupby("id", sort=False).agg(time=("time", "first"), event=("event", "first"),
                                                 risk=("risk", "mean"))

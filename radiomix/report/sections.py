@@ -380,6 +380,17 @@ def shap_section(doc: Document, run: RunRecord) -> None:
                      f"{res.output} units). A feature a fold's selection dropped has SHAP 0 there; 'selected_fraction' "
                      "is the share of fold models that used it. These are the explanations to report: they describe "
                      "predictions on patients the model did not see.")
+    elif run.metrics.get("shap_heldout_classes"):
+        from ..explain import ShapResult
+
+        for k, c in enumerate(run.metrics["shap_heldout_classes"]):
+            res = ShapResult.load(run.path, f"shap_heldout_class{k}")
+            _shap_panels(doc, run, res, f"shap_heldout_class{k}", (f"Mean |SHAP|, class {c}, held-out patients",
+                                                                   f"SHAP per held-out patient, class {c}"),
+                         f" for class {c} on held-out patients",
+                         f"Class {c}: each outer fold's model explained on its own test patients "
+                         f"({', '.join(sorted(set(res.explainer)))}; SHAP values in {res.output} units).")
+        return  # the final model's in-sample SHAP is not drawn per class
     else:
         doc.text("No held-out SHAP in this run (safeguards.shap: false, or SHAP could not explain the fold models).",
                  cls="note")
