@@ -44,6 +44,11 @@ def load_horng_survival() -> tuple[pd.DataFrame, dict]:
     for c in ("sex", "smoking", "histology", "path-t-stage", "path-n-stage"):
         t[c] = t[c].astype("string")
     radiomic = [c for c in t.columns if c.startswith("T1_ED_")]
+    bad = {c: int(pd.to_numeric(t[c], errors="coerce").isna().sum() - t[c].isna().sum()) for c in radiomic}
+    bad = {c: k for c, k in bad.items() if k}
+    for c in bad:
+        t[c] = pd.to_numeric(t[c], errors="coerce")
+    print(f"non-numeric radiomic cells (spreadsheet errors such as '#NAME?') read as missing: {bad}")
     clinical = ["age", "sex", "smoking", "histology", "path-t-stage", "path-n-stage"]
     cfg = {"features": {"groups": {"radiomic": radiomic, "clinical": clinical}},
            "harmonize": {"method": "combat", "covariates": [], "unseen": "estimate"},
