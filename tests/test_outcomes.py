@@ -127,8 +127,8 @@ def test_multiclass_shap_per_class_sums_to_the_margin():
     """Per-class held-out SHAP of multinomial logistic models: base + sum = the class's linear predictor."""
     from radiomix.evaluate import nested_cv
     from radiomix.explain import fold_shap
-    from radiomix.study import make_study
     from radiomix.steps import transform_for_model
+    from radiomix.study import make_study
 
     df = _table(seed=2).drop(columns=["marker"])
     cfg = {**_FAST, "target": "grade", "model": {"name": "logistic", "params": {}, "search": {"C": [0.3, 1.0]}}}
