@@ -384,6 +384,7 @@ TRUSTED_TYPES = frozenset({
     "radiomix._cart.Tree", "radiomix.select.CorrelationFilter", "radiomix.select.MRMRSelector",
     "radiomix.select.NearZeroVarianceFilter", "radiomix.splits.IndexGroupKFold",
     "radiomix.survival.models.CoxPH", "radiomix.survival.models.XGBSurvival",
+    "radiomix.survival.models.SurvivalStacking", "radiomix.splits.StratifyOn",
     # imbalanced-learn
     "imblearn.pipeline.Pipeline", "imblearn.over_sampling._smote.base.SMOTE",
     "imblearn.over_sampling._smote.base.SMOTENC", "imblearn.over_sampling._adasyn.ADASYN",

@@ -516,9 +516,6 @@ def build_pipeline(config: dict, columns=None, *, blocks: dict | None = None, ca
     n_jobs = config.get("n_jobs", 1)
     inner_jobs = 1 if n_jobs not in (None, 1) else None  # parallelism goes to the outer folds
     if config["fusion"]["mode"] == "late":
-        from sklearn.ensemble import StackingClassifier
-        from sklearn.linear_model import LogisticRegression
-
         blocks = block_columns(columns, config, block_map)
         if len(blocks) < 2:
             raise ValueError(f"late fusion needs at least two non-empty blocks; found {sorted(blocks)} among "
@@ -530,18 +527,38 @@ def build_pipeline(config: dict, columns=None, *, blocks: dict | None = None, ca
             steps = [("columns", _Select(entry))] + _block_steps(config, entry, harmonize, categorical,
                                                                  _final_model(config, inner_jobs))
             estimators.append((name, Pipeline(steps).set_output(transform="pandas")))
-        k, rs = config["cv"]["inner"]["n_splits"], config["random_state"]
-        if groups is not None:
-            from .splits import IndexGroupKFold
-
-            inner = IndexGroupKFold(pd.factorize(pd.Series(np.asarray(groups, dtype=object)))[0], k, True, rs)
-        else:
-            inner = StratifiedKFold(k, shuffle=True, random_state=rs)
-        stack = StackingClassifier(estimators, final_estimator=LogisticRegression(max_iter=1000), cv=inner,
-                                   stack_method="predict_proba")
-        return Pipeline([("model", stack)])
+        return Pipeline([("model", _stack(config, estimators, groups))])
     pipe = Pipeline(_block_steps(config, columns, harmonize, categorical, _final_model(config, inner_jobs)))
     return pipe.set_output(transform="pandas")
+
+
+def _stack(config: dict, estimators: list, groups):
+    """The late-fusion meta-model over the blocks' out-of-fold outputs on inner folds of the training rows
+    (by patient with ``groups``): logistic regression of the blocks' probabilities (binary, multiclass), ridge
+    regression of their predictions (regression), a penalized Cox model of their risk scores (survival)."""
+    from sklearn.ensemble import StackingClassifier, StackingRegressor
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+
+    task = config["task"] if config["task"] in _ALL else "binary"
+    k, rs = config["cv"]["inner"]["n_splits"], config["random_state"]
+    if groups is not None:
+        from .splits import IndexGroupKFold
+
+        inner = IndexGroupKFold(pd.factorize(pd.Series(np.asarray(groups, dtype=object)))[0], k, True, rs)
+    else:
+        inner = StratifiedKFold(k, shuffle=True, random_state=rs)
+    if task in ("regression", "survival"):
+        from .splits import StratifyOn
+
+        inner = StratifyOn(inner, task)
+    if task == "regression":
+        return StackingRegressor(estimators, final_estimator=RidgeCV(), cv=inner)
+    if task == "survival":
+        from .survival.models import SurvivalStacking
+
+        return SurvivalStacking(estimators, cv=inner)
+    return StackingClassifier(estimators, final_estimator=LogisticRegression(max_iter=1000), cv=inner,
+                              stack_method="predict_proba")
 
 
 def make_pipeline(config: dict, columns=None, *, groups: dict | None = None, categorical=None):

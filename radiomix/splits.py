@@ -51,7 +51,8 @@ class IndexGroupKFold(BaseCrossValidator):
 
 class StratifyOn(BaseCrossValidator):
     """A splitter that stratifies on ``strata(y)`` instead of ``y`` (e.g. a survival target's event status and
-    follow-up tertile): ``cv.split(X, strata(y), groups)``."""
+    follow-up tertile): ``cv.split(X, strata(y), groups)``. ``strata`` is a function, or the name of a task
+    (:mod:`radiomix.tasks`) whose ``strata`` to use (what a saved model holds: a name, not code)."""
 
     def __init__(self, cv, strata):
         self.cv = cv
@@ -61,7 +62,12 @@ class StratifyOn(BaseCrossValidator):
         return self.cv.get_n_splits(X, y, groups)
 
     def split(self, X, y=None, groups=None):
-        yield from self.cv.split(X, self.strata(np.asarray(y)), groups)
+        strata = self.strata
+        if isinstance(strata, str):
+            from .tasks import get_task
+
+            strata = get_task(strata).strata
+        yield from self.cv.split(X, strata(np.asarray(y)), groups)
 
     def _iter_test_indices(self, X=None, y=None, groups=None):  # pragma: no cover - split() is overridden
         raise NotImplementedError

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .metrics import breslow, harrell_c, split_surv, step_at
 
-__all__ = ["CoxPH", "XGBSurvival", "SurvivalMixin"]
+__all__ = ["CoxPH", "XGBSurvival", "SurvivalMixin", "SurvivalStacking"]
 
 
 class SurvivalMixin:
@@ -323,3 +323,62 @@ class XGBSurvival(SurvivalMixin, BaseEstimator):
         for k, v in gain.items():
             out[int(k[1:])] = v
         return out / out.sum() if out.sum() > 0 else out
+
+
+def _composition():
+    from sklearn.utils.metaestimators import _BaseComposition
+
+    return _BaseComposition
+
+
+class SurvivalStacking(SurvivalMixin, _composition()):
+    """Late fusion of survival models: each block's pipeline gives out-of-fold risk scores on the inner folds
+    ``cv`` of the training rows, a penalized Cox model (``final_alpha``) combines them, and each block is refitted
+    on all training rows. ``predict`` is the meta-model's log hazard ratio; survival probabilities come from its
+    Breslow baseline on the out-of-fold scores.
+
+    Parameters
+    ----------
+    estimators : list of (name, estimator)
+        One survival pipeline per block.
+    cv : cross-validation splitter
+        Inner folds for the out-of-fold block scores.
+    final_alpha : float, default=0.1
+        Penalty of the Cox meta-model.
+    """
+
+    def __init__(self, estimators, cv=3, final_alpha=0.1):
+        self.estimators = estimators
+        self.cv = cv
+        self.final_alpha = final_alpha
+
+    def get_params(self, deep=True):
+        return self._get_params("estimators", deep=deep)
+
+    def set_params(self, **params):
+        self._set_params("estimators", **params)
+        return self
+
+    def fit(self, X, y):
+        from sklearn.base import clone
+        from sklearn.model_selection import cross_val_predict
+
+        y = np.asarray(y, float)
+        split_surv(y, "SurvivalStacking")
+        if hasattr(X, "columns"):  # the blocks select their columns by name
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = np.shape(X)[1]
+        oof = np.column_stack([cross_val_predict(clone(est), X, y, cv=self.cv) for _, est in self.estimators])
+        self.final_estimator_ = CoxPH(alpha=self.final_alpha).fit(oof, y)
+        self.estimators_ = [clone(est).fit(X, y) for _, est in self.estimators]
+        self.named_estimators_ = dict(zip([n for n, _ in self.estimators], self.estimators_))
+        self.baseline_times_ = self.final_estimator_.baseline_times_
+        self.baseline_cumhaz_ = self.final_estimator_.baseline_cumhaz_
+        return self
+
+    def _stacked(self, X) -> np.ndarray:
+        check_is_fitted(self, "estimators_")
+        return np.column_stack([est.predict(X) for est in self.estimators_])
+
+    def predict(self, X):
+        return self.final_estimator_.predict(self._stacked(X))
