@@ -13,7 +13,8 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 def test_notebooks_run_and_are_committed_without_outputs(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    assert [p.name for p in NOTEBOOKS] == ["01_extraction.ipynb", "02_harmonization.ipynb", "03_training.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == ["01_extraction.ipynb", "02_harmonization.ipynb", "03_training.ipynb",
+                                           "04_survival.ipynb"]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         assert all(not c.get("outputs") and c.get("execution_count") is None
@@ -33,6 +34,7 @@ def test_notebooks_run_and_are_committed_without_outputs(tmp_path):
     work = tmp_path / "radiomix_notebooks"
     assert (work / "table.parquet").is_file() and (work / "run" / "report.html").is_file()
     assert (work / "run" / "figures" / "shap_beeswarm.png").is_file()
+    assert (work / "run_survival" / "figures" / "km_risk_groups.png").is_file()
     print(seconds)
     # README: each notebook "runs in under a minute"; 120 s leaves room for a busy 2-core machine.
     assert max(seconds.values()) < 120, seconds
