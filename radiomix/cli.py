@@ -198,13 +198,16 @@ def predict(model, table, out, unseen_site, trust, decimal, encoding):
 @main.command()
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.argument("tables", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--target", required=True, help="Outcome column of the external table(s).")
+@click.option("--target", help="Outcome column of the external table(s).")
+@click.option("--time", "time_", help="Follow-up time column (survival models, with --event).")
+@click.option("--event", help="Event column, 1 = event, 0 = censored (survival models, with --time).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write all cohorts' metrics as JSON.")
 @click.option("--bootstrap", default=2000, show_default=True, help="Bootstrap resamples for the CIs.")
 @_table_options
-def evaluate(model, tables, target, out, bootstrap, decimal, encoding):
+def evaluate(model, tables, target, time_, event, out, bootstrap, decimal, encoding):
     """Score a saved MODEL on one or several external cohorts TABLES, each separately, with the same
-    metrics and 95% CIs as the nested cross-validation (at the model's own threshold)."""
+    metrics and 95% CIs as the nested cross-validation (at the model's own threshold). Survival models:
+    --time and --event instead of --target."""
     import json
     import warnings
 
@@ -213,6 +216,10 @@ def evaluate(model, tables, target, out, bootstrap, decimal, encoding):
     from .model import load_model
     from .runmeta import to_jsonable
 
+    if (time_ is None) != (event is None) or (time_ is None) == (target is None):
+        raise click.UsageError("give --target (binary, multiclass, regression) or both --time and --event (survival)")
+    if time_ is not None:
+        target = {"time": time_, "event": event}
     m = load_model(model)
     _print_provenance(model, m)
     results = {}
@@ -223,8 +230,11 @@ def evaluate(model, tables, target, out, bootstrap, decimal, encoding):
                 results[path] = score_external(m, _read(path, decimal, encoding), target, n_bootstrap=bootstrap)
         except ValueError as err:
             raise click.ClickException(f"{path}: {err}") from err
-        _console().rule(f"{path}: {results[path]['n_samples']} patients, {results[path]['n_positive']} positive")
-        _print_summary(results[path], folds=False)
+        r = results[path]
+        what = f"{r['n_positive']} positive" if "n_positive" in r else f"{r['n_events']} events" if "n_events" in r \
+            else m.task
+        _console().rule(f"{path}: {r['n_samples']} patients, {what}")
+        _print_summary(r, folds=False)
     if out:
         atomic_write_text(out, json.dumps(to_jsonable(results), indent=2))
 
@@ -264,8 +274,9 @@ def _print_outcome_summary(summary: dict) -> None:
             t.add_row(label, f"{s['estimate']:.3f}", f"{s['ci_low']:.3f} - {s['ci_high']:.3f}")
     _console().print(t)
     key, label = ("auc_macro", "macro AUC") if "auc_macro" in summary else ("r2", "R2")
-    f = summary[f"{key}_folds"]
-    _console().print(f"{label} per outer fold: {f['mean']:.3f} +- {f['sd']:.3f} (mean +- sd over {f['n']} folds)")
+    f = summary.get(f"{key}_folds")
+    if f:
+        _console().print(f"{label} per outer fold: {f['mean']:.3f} +- {f['sd']:.3f} (mean +- sd over {f['n']} folds)")
     for c, pc in (summary.get("per_class") or {}).items():
         _console().print(f"  class {c:<12} n={pc['n']:<4} sensitivity {pc['sensitivity']:.3f}, PPV {pc['ppv']:.3f}, "
                          f"AUC {pc['auc']:.3f}", highlight=False)
@@ -283,8 +294,9 @@ def _print_survival_summary(summary: dict) -> None:
     t = Table(title="out-of-fold performance, survival (95% bootstrap CI)")
     for col, just in (("metric", "left"), ("estimate", "right"), ("95% CI", "right")):
         t.add_column(col, justify=just)
-    labels = {"c_index": "Harrell's C", "uno_c": f"Uno's C (tau {sv['tau']:g})",
-              "ibs": f"integrated Brier ({sv['ibs_grid'][0]:g}-{sv['ibs_grid'][1]:g})"}
+    labels = {"c_index": "Harrell's C", "uno_c": f"Uno's C (tau {sv['tau']:g})"}
+    if "ibs_grid" in sv:
+        labels["ibs"] = f"integrated Brier ({sv['ibs_grid'][0]:g}-{sv['ibs_grid'][1]:g})"
     for m, label in labels.items():
         s = summary[m]
         t.add_row(label, f"{s['estimate']:.3f}", f"{s['ci_low']:.3f} - {s['ci_high']:.3f}")
@@ -294,6 +306,9 @@ def _print_survival_summary(summary: dict) -> None:
     for h, b in summary["brier_at"].items():
         t.add_row(f"Brier at t={h}", f"{b['estimate']:.3f}", f"{b['ci_low']:.3f} - {b['ci_high']:.3f}")
     _console().print(t)
+    if "c_index_folds" not in summary:  # an external cohort
+        _console().print(f"censoring weights: {sv['censoring_weights']}", highlight=False)
+        return
     f = summary["c_index_folds"]
     _console().print(f"C-index per outer fold: {f['mean']:.3f} +- {f['sd']:.3f} (mean +- sd over {f['n']} folds); "
                      f"horizons: {sv['horizons_from']}", highlight=False)

@@ -322,9 +322,49 @@ def nested_cv_pipeline(pipeline, X: pd.DataFrame, y, *, progress: bool = True, *
     return nested_cv(Study.from_pipeline(pipeline, X, y, **settings), progress=progress)
 
 
-def score_external(model, table: pd.DataFrame, target: str, *, n_bootstrap: int = 2000, random_state: int = 0) -> dict:
+def _score_external_task(model, table: pd.DataFrame, target, n_bootstrap: int, random_state: int) -> dict:
+    """score_external for survival (``target``: ``{"time":, "event":}``), multiclass and regression models."""
+    from .tasks import get_task
+
+    task = model.task
+    if task == "survival" and not isinstance(target, dict):
+        raise ValueError("a survival model is scored on a time and an event column: give --time and --event")
+    cols = [target["time"], target["event"]] if isinstance(target, dict) else [target]
+    missing = [c for c in cols if c not in table.columns]
+    if missing:
+        raise ValueError(f"outcome column(s) {missing} not found; columns: {list(table.columns)[:20]}")
+    t = table if task == "survival" else table.loc[table[cols[0]].notna()]
+    pred = model.predict(t)
+    if task == "survival":
+        from .survival.evaluate import external_summary
+
+        y, _ = get_task("survival").encode_target(t[cols], cols[0])
+        S = pred[[f"surv_{h:g}" for h in model.horizons]].to_numpy(float)
+        return external_summary(y, pred["risk"].to_numpy(float), S, model.horizons, n_bootstrap=n_bootstrap,
+                                random_state=random_state)
+    if task == "regression":
+        from .regression import external_summary
+
+        y, _ = get_task("regression").encode_target(t[target], target)
+        return external_summary(y, pred["prediction"].to_numpy(float), n_bootstrap=n_bootstrap,
+                                random_state=random_state)
+    from .multiclass import external_summary
+
+    known = {str(c): i for i, c in enumerate(model.classes)}
+    unknown = sorted({str(v) for v in t[target]} - set(known))
+    if unknown:
+        raise ValueError(f"target {target!r} holds values {unknown} that the model's classes {model.classes} lack")
+    y = np.array([known[str(v)] for v in t[target]])
+    P = pred[[f"proba_{c}" for c in model.classes]].to_numpy(float)
+    return external_summary(y, P, model.classes, n_bootstrap=n_bootstrap, random_state=random_state)
+
+
+def score_external(model, table: pd.DataFrame, target, *, n_bootstrap: int = 2000, random_state: int = 0) -> dict:
     """Score a saved model on an external cohort: the same metrics and 95 % CIs as nested CV, at the
-    model's own threshold, plus calibration. ``model`` is a :class:`radiomix.model.RadiomixModel`."""
+    model's own threshold, plus calibration. ``model`` is a :class:`radiomix.model.RadiomixModel`; ``target``
+    the outcome column, or ``{"time": ..., "event": ...}`` for a survival model."""
+    if getattr(model, "task", "binary") != "binary":
+        return _score_external_task(model, table, target, n_bootstrap, random_state)
     if target not in table.columns:
         raise ValueError(f"target column {target!r} not found; columns: {list(table.columns)[:20]}")
     keep = table[target].notna()

@@ -125,3 +125,26 @@ def _summarize(study, folds, P) -> dict:
     summary["n_samples"] = int(len(y))
     summary["classes"] = {str(c): int((y == i).sum()) for i, c in enumerate(classes)}
     return summary
+
+
+def external_summary(y, P, classes, *, n_bootstrap: int = 2000, random_state=0) -> dict:
+    """Metrics with 95 % bootstrap CIs (patients resampled within each class), per-class results and the
+    confusion matrix of a saved model's class probabilities ``P`` on an external cohort."""
+    from .metrics import Resampler
+
+    y, P = np.asarray(y, int), np.asarray(P, float)
+    point = multiclass_metrics(y, P)
+    draws = {m: [] for m in point}
+    rng = np.random.default_rng(random_state)
+    rs = Resampler(y)
+    for _ in range(n_bootstrap):
+        idx = rs.draw(rng, "stratified")
+        for m, v in multiclass_metrics(y[idx], P[idx]).items():
+            draws[m].append(v)
+    out = {m: {"estimate": float(v), "ci_low": float(np.nanquantile(draws[m], 0.025)) if n_bootstrap else np.nan,
+               "ci_high": float(np.nanquantile(draws[m], 0.975)) if n_bootstrap else np.nan} for m, v in point.items()}
+    out["per_class"] = per_class(y, P, classes)
+    out["confusion"] = confusion(y, P, classes)
+    out["classes"] = {str(c): int((y == i).sum()) for i, c in enumerate(classes)}
+    out["n_samples"] = int(len(y))
+    return out

@@ -113,3 +113,25 @@ def _summarize(study, folds: pd.DataFrame, P) -> dict:
     summary["target"] = {"mean": float(np.mean(y)), "sd": float(np.std(y, ddof=1)),
                          "min": float(np.min(y)), "max": float(np.max(y))}
     return summary
+
+
+def external_summary(y, pred, *, n_bootstrap: int = 2000, random_state=0) -> dict:
+    """Metrics and 95 % bootstrap CIs (patients resampled) of a saved model's predictions on an external
+    cohort."""
+    from .metrics import Resampler
+
+    y, pred = np.asarray(y, float), np.asarray(pred, float)
+    point = regression_metrics(y, pred)
+    out = {}
+    boot = {}
+    if n_bootstrap:
+        rng = np.random.default_rng(random_state)
+        rs = Resampler(np.zeros(len(y), int))
+        counts = np.vstack([np.bincount(rs.draw(rng, "stratified"), minlength=len(y)) for _ in range(n_bootstrap)])
+        boot = _resampled(y, pred, counts)
+    for m, v in point.items():
+        lo, hi = np.nanquantile(boot[m], [0.025, 0.975]) if m in boot else (np.nan, np.nan)
+        out[m] = {"estimate": float(v), "ci_low": float(lo), "ci_high": float(hi)}
+    out["calibration"] = calibration_line(y, pred)
+    out["n_samples"] = int(len(y))
+    return out

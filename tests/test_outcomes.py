@@ -172,6 +172,17 @@ def test_train_and_predict_cli(tmp_path, target, needles, pred_cols):
     assert all(c in pred.columns for c in pred_cols)
     if target == "grade":
         np.testing.assert_allclose(pred[pred_cols[:3]].sum(axis=1), 1.0, atol=1e-6)
+    r = CliRunner().invoke(main, ["evaluate", str(tmp_path / "run" / "model.skops"), str(tmp_path / "t.csv"),
+                                  "--target", target, "--bootstrap", "50", "--out", str(tmp_path / "ext.json")])
+    assert r.exit_code == 0, r.output
+    ext = json.loads((tmp_path / "ext.json").read_text())[str(tmp_path / "t.csv")]
+    key = "auc_macro" if target == "grade" else "r2"
+    if target == "grade":
+        expected = multiclass_metrics(df["grade"].map({"G1": 0, "G2": 1, "G3": 2}), pred[pred_cols[:3]].to_numpy())
+    else:
+        expected = regression_metrics(df["marker"], pred["prediction"])
+    expected = expected[key]
+    assert ext[key]["estimate"] == pytest.approx(expected, abs=1e-9)
 
 
 def test_task_settings_that_do_not_apply_are_refused():

@@ -290,6 +290,16 @@ def test_survival_train_and_predict_cli(tmp_path):
     assert {"risk", "risk_group"} <= set(pred.columns) and [f"surv_{h:g}" for h in horizons] == \
         [c for c in pred.columns if c.startswith("surv_")]
     assert (np.diff(pred[[f"surv_{h:g}" for h in horizons]].to_numpy(), axis=1) <= 0).all()
+    r = CliRunner().invoke(main, ["evaluate", str(tmp_path / "run" / "model.skops"), str(tmp_path / "t.csv"),
+                                  "--time", "os_days", "--event", "os_event", "--bootstrap", "50",
+                                  "--out", str(tmp_path / "ext.json")])
+    assert r.exit_code == 0, r.output
+    ext = json.loads((tmp_path / "ext.json").read_text())[str(tmp_path / "t.csv")]
+    assert ext["c_index"]["estimate"] == pytest.approx(M.harrell_c(df["os_days"], df["os_event"] > 0, pred["risk"]),
+                                                       abs=1e-12)
+    r = CliRunner().invoke(main, ["evaluate", str(tmp_path / "run" / "model.skops"), str(tmp_path / "t.csv"),
+                                  "--target", "os_days"])
+    assert r.exit_code != 0 and "--time and --event" in r.output
 
 
 @pytest.mark.parametrize("change, needle", [

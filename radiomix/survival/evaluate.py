@@ -213,3 +213,43 @@ def survival_outputs(study, results):
     """``(oof, folds, summary)`` of a survival nested CV from its outer-fold results."""
     oof, folds, P, _, S = _collect(study, results)
     return oof, folds, _summarize(study, folds, oof, P, S)
+
+
+def external_summary(y, risk, surv, horizons, *, n_bootstrap: int = 2000, random_state=0) -> dict:
+    """Harrell's and Uno's C, and the time-dependent AUC and Brier score at the model's horizons, with 95 %
+    bootstrap CIs (patients resampled within event status), of a saved model on an external cohort. The
+    censoring distribution is the external cohort's own (the training patients are not in a model file); Uno's
+    C is truncated at the 90th percentile of the external event times."""
+    from ..metrics import Resampler
+
+    y = np.asarray(y, float)
+    time, event = y[:, 0], y[:, 1] > 0
+    horizons = np.asarray(horizons, float)
+    tau = M.default_tau(time, event)
+    stats = {"c_index": M.concordance_pairs(time, event, risk), "uno_c": M.uno_pairs(time, event, risk, tau=tau)}
+    for h in horizons:
+        if _estimable(time, event, h):
+            stats[f"td_auc_{h:g}"] = M.auc_pairs(time, event, risk, h)
+    losses = {f"brier_{h:g}": M.brier_losses(time, event, surv[:, [j]], [h])[:, 0] for j, h in enumerate(horizons)}
+    counts = None
+    if n_bootstrap:
+        rng = np.random.default_rng(random_state)
+        rs = Resampler(event.astype(int))
+        counts = np.vstack([np.bincount(rs.draw(rng, "stratified"), minlength=len(time)) for _ in range(n_bootstrap)])
+    out = {}
+    for m, st in stats.items():
+        b = st.resampled(counts) if counts is not None else np.array([np.nan])
+        out[m] = {"estimate": st.value, "ci_low": float(np.nanquantile(b, 0.025)),
+                  "ci_high": float(np.nanquantile(b, 0.975))}
+    for m, v in losses.items():
+        b = counts @ v / counts.sum(axis=1) if counts is not None else np.array([np.nan])
+        out[m] = {"estimate": float(v.mean()), "ci_low": float(np.nanquantile(b, 0.025)),
+                  "ci_high": float(np.nanquantile(b, 0.975))}
+    out["td_auc"] = {f"{h:g}": {**out.pop(f"td_auc_{h:g}", {"estimate": None, "ci_low": None, "ci_high": None}),
+                                "cases": int(((time <= h) & event).sum()), "controls": int((time > h).sum()),
+                                "estimable": _estimable(time, event, h)} for h in horizons}
+    out["brier_at"] = {f"{h:g}": out.pop(f"brier_{h:g}") for h in horizons}
+    out["survival"] = {"horizons": horizons.tolist(), "tau": tau, "censoring_weights": "the external cohort's own "
+                       "Kaplan-Meier censoring distribution"}
+    out["n_samples"], out["n_events"] = int(len(time)), int(event.sum())
+    return out
