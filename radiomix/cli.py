@@ -317,6 +317,10 @@ def _print_survival_summary(summary: dict) -> None:
     _console().print(f"risk groups (out of fold; cut-off: median risk of each training fold): low n={g['low']['n']} "
                      f"({g['low']['events']} events), high n={g['high']['n']} ({g['high']['events']} events); "
                      "log-rank p of cross-validated groups is not valid: see the permutation test", highlight=False)
+    lr = (summary.get("permutation") or {}).get("risk_groups_logrank")
+    if lr:
+        _console().print(f"risk groups: log-rank chi-square {lr['observed_chi2']:.2f}, permutation p = "
+                         f"{lr['p_value']:.3f}", highlight=False)
     for site, s in (summary.get("per_site") or {}).items():
         _console().print(f"  site {site:<12} n={s['n']:<4} events={s['n_events']:<4} C-index {s['c_index']:.3f}")
 

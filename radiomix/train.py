@@ -123,8 +123,9 @@ def run_safeguards(study: Study, cv: NestedCVResult, *, progress: bool = False) 
     if volume is not None:
         cv.summary["volume_correlation"] = volume_correlations(study, cv, volume)
     if sg["permutations"]:
-        cv.summary["permutation"] = permutation_test(study, study_headline(study, cv), sg["permutations"],
-                                                     progress=progress)
+        cv.summary["permutation"] = permutation_test(
+            study, study_headline(study, cv), sg["permutations"], progress=progress,
+            observed_logrank=(cv.summary.get("risk_groups") or {}).get("logrank_chi2"))
     cv.summary["verdict"] = verdict(cv.summary)
 
 

@@ -104,9 +104,13 @@ def km_section(doc: Document, run: RunRecord) -> None:
     doc.text(f"Cut-off: {rg['rule']}. Log-rank chi-square {fmt_number(rg['logrank_chi2'])}: {rg['note']}.",
              cls="note")
     perm = run.summary.get("permutation")
-    if perm:
-        doc.text(f"Permutation test of the whole procedure ({perm['n_permutations']} refits): p = "
-                 f"{fmt_number(perm['p_value'])}.")
+    if perm and perm.get("risk_groups_logrank"):
+        lr = perm["risk_groups_logrank"]
+        doc.text(f"Permutation p-value of the risk groups' log-rank chi-square ({fmt_number(lr['observed_chi2'])}; "
+                 f"{perm['n_permutations']} refits of the whole procedure on permuted outcomes): "
+                 f"p = {fmt_number(lr['p_value'])}.")
+    else:
+        doc.text("No permutation p-value of the risk groups in this run (safeguards.permutations: 0).", cls="note")
 
 
 def td_auc_figure(td: dict, title: str = "Time-dependent AUC (cumulative/dynamic)"):
