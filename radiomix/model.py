@@ -385,6 +385,9 @@ TRUSTED_TYPES = frozenset({
     "radiomix.select.NearZeroVarianceFilter", "radiomix.splits.IndexGroupKFold",
     "radiomix.survival.models.CoxPH", "radiomix.survival.models.XGBSurvival",
     "radiomix.survival.models.SurvivalStacking", "radiomix.splits.StratifyOn",
+    "radiomix.survival.models.RandomSurvivalForest",
+    # scikit-survival (optional extra, model random_survival_forest)
+    "sksurv.ensemble.forest.RandomSurvivalForest", "sksurv.tree.tree.SurvivalTree",
     # imbalanced-learn
     "imblearn.pipeline.Pipeline", "imblearn.over_sampling._smote.base.SMOTE",
     "imblearn.over_sampling._smote.base.SMOTENC", "imblearn.over_sampling._adasyn.ADASYN",

@@ -109,6 +109,13 @@ def _pls(random_state, n_jobs, task="regression", **params):
     return PLSRegression(**params)
 
 
+def _rsf(random_state, n_jobs, task="survival", **params):
+    from .survival.models import RandomSurvivalForest
+
+    params.setdefault("n_jobs", n_jobs)
+    return RandomSurvivalForest(random_state=random_state, **params)
+
+
 def _coxph(random_state, n_jobs, task="survival", **params):
     from .survival.models import CoxPH
 
@@ -156,6 +163,7 @@ MODELS = {spec.name: spec for spec in (
     ModelSpec("pls", _pls, handles_missing=False, needs_scaling=True, tasks=("regression",)),
     ModelSpec("coxph", _coxph, handles_missing=False, needs_scaling=True, tasks=("survival",)),
     ModelSpec("xgboost_aft", _xgboost_aft, handles_missing=True, needs_scaling=False, tasks=("survival",)),
+    ModelSpec("random_survival_forest", _rsf, handles_missing=False, needs_scaling=False, tasks=("survival",)),
 )}
 
 

@@ -352,3 +352,24 @@ def test_permutation_test_gives_the_risk_groups_a_valid_p_value():
                                 observed_logrank=res.summary["risk_groups"]["logrank_chi2"])
         assert check(perm["risk_groups_logrank"]["p_value"]), perm
         assert check(perm["p_value"]), perm
+
+
+def test_random_survival_forest_optional_extra_trains_and_round_trips(tmp_path):
+    """random_survival_forest (scikit-survival, a GPL optional extra) in the pipeline: finds the signal, and the
+    saved model predicts the same after loading."""
+    pytest.importorskip("sksurv")
+    import warnings
+
+    from radiomix.evaluate import nested_cv
+    from radiomix.model import fit_final_model, load_model, save_model
+    from radiomix.study import make_study
+
+    cfg = {**_CFG, "model": {"name": "random_survival_forest", "params": {"n_estimators": 50}, "search": {}}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = make_study(_survival_table(n=150, seed=3), cfg)
+        assert nested_cv(study, progress=False).summary["c_index"]["estimate"] > 0.65
+        model = fit_final_model(study)
+    save_model(model, tmp_path / "rsf.skops")
+    table = _survival_table(n=150, seed=3).head(10)
+    pd.testing.assert_frame_equal(model.predict(table), load_model(tmp_path / "rsf.skops").predict(table))

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .metrics import breslow, harrell_c, split_surv, step_at
 
-__all__ = ["CoxPH", "XGBSurvival", "SurvivalMixin", "SurvivalStacking"]
+__all__ = ["CoxPH", "XGBSurvival", "SurvivalMixin", "SurvivalStacking", "RandomSurvivalForest"]
 
 
 class SurvivalMixin:
@@ -382,3 +382,49 @@ class SurvivalStacking(SurvivalMixin, _composition()):
 
     def predict(self, X):
         return self.final_estimator_.predict(self._stacked(X))
+
+
+class RandomSurvivalForest(SurvivalMixin, BaseEstimator):
+    """Random survival forest (Ishwaran et al. 2008) from scikit-survival, an optional extra
+    (``pip install radiomix[survival-extra]``; scikit-survival is GPL-3.0-or-later, so radiomix never requires
+    it). ``predict`` is the forest's risk score (the sum of the ensemble cumulative hazard over the training event
+    times); ``predict_survival`` its ensemble survival function.
+
+    Parameters
+    ----------
+    n_estimators, max_depth, min_samples_leaf, max_features : as scikit-survival's.
+    random_state, n_jobs : seed and workers.
+    """
+
+    def __init__(self, n_estimators=200, max_depth=None, min_samples_leaf=3, max_features="sqrt",
+                 random_state=None, n_jobs=None):
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.max_features = max_features
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def fit(self, X, y):
+        try:
+            from sksurv.ensemble import RandomSurvivalForest as _RSF
+            from sksurv.util import Surv
+        except ImportError:
+            raise ImportError("model 'random_survival_forest' needs scikit-survival (GPL-3.0-or-later, an optional "
+                              "extra): pip install 'radiomix[survival-extra]'") from None
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
+        time, event = split_surv(y, "RandomSurvivalForest")
+        self.forest_ = _RSF(n_estimators=self.n_estimators, max_depth=self.max_depth,
+                            min_samples_leaf=self.min_samples_leaf, max_features=self.max_features,
+                            random_state=self.random_state, n_jobs=self.n_jobs).fit(X, Surv.from_arrays(event, time))
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self, "forest_")
+        return self.forest_.predict(validate_data(self, X, reset=False))
+
+    def predict_survival(self, X, times) -> np.ndarray:
+        check_is_fitted(self, "forest_")
+        S = self.forest_.predict_survival_function(validate_data(self, X, reset=False), return_array=True)
+        grid = self.forest_.unique_times_
+        return np.column_stack([step_at(grid, s, np.atleast_1d(times)) for s in S]).T
