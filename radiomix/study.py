@@ -114,8 +114,9 @@ class Study:
     config : the validated config (every key present).
     task : the outcome type (:class:`radiomix.tasks.Task`).
     X : the model's input (features, plus the batch column when ComBat needs it), indexed 0..n-1.
-    y : the encoded target (0/1 for binary; the (n, 2) array of time and event for survival); ``classes`` the
-        original labels (negative, positive; empty for survival).
+    y : the encoded target (0/1 for binary; class codes 0..k-1 for multiclass; floats for regression; the (n, 2)
+        array of time and event for survival); ``classes`` the original labels (negative, positive; every class
+        in code order; empty for regression and survival).
     ids, groups, sites : per-row case ids (text), patient groups and sites (or None).
     columns : :class:`Columns`; ``n_dropped_missing_target`` rows without a target were left out.
     outer : :class:`SplitPlan`; ``search``: :class:`radiomix.search.SearchPlan`; ``pipeline``: the template.
@@ -338,7 +339,10 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
                   n_dropped_missing_target=int(missing_y.sum()), notes=notes,
                   outcome=_survival_settings(cfg, y, notes) if survival else {})
     if outer.kind != "leave_site_out":
-        task.check_folds(y, outer.n_splits)
+        try:
+            task.check_folds(y, outer.n_splits, **({"classes": classes} if task.name == "multiclass" else {}))
+        except ValueError as err:
+            raise ValueError(f"target {target!r}: {err}") from None
     elif cfg["harmonize"]["method"] == "combat" and study.sites is not None:
         found = sorted(set(study.sites))
         if len(found) < 3:  # each training fold must hold two sites for ComBat to learn anything

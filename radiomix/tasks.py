@@ -240,12 +240,14 @@ class MulticlassTask(Task):
     def strata(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(y)
 
-    def check_folds(self, y: np.ndarray, n_splits: int) -> None:
+    def check_folds(self, y: np.ndarray, n_splits: int, classes=None) -> None:
         counts = np.bincount(np.asarray(y, int))
         small = np.flatnonzero(counts < n_splits)
         if small.size:
-            raise ValueError(f"class code(s) {small.tolist()} have {counts[small].tolist()} member(s): fewer than "
-                             f"outer_splits={n_splits}; merge rare classes into a neighbouring one")
+            names = [str(classes[i]) for i in small] if classes is not None else small.tolist()
+            raise ValueError(f"{len(counts)} classes, and class(es) {names} hold {counts[small].tolist()} row(s): "
+                             f"fewer than outer_splits={n_splits}; a stray value in a binary target, or a rare class "
+                             "to merge into a neighbouring one")
 
     def predict(self, estimator, X) -> np.ndarray:
         return np.asarray(estimator.predict_proba(X), dtype=float)

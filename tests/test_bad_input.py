@@ -27,7 +27,7 @@ CASES = {
     "duplicate-ids": ("duplicate ids without groups", "refused: names the ids"),
     "one-class": ("binary target with one class", "refused: names the target and the class"),
     "target-all-missing": ("target missing in every row", "refused"),
-    "third-value": ("a third value in a binary target", "refused: lists the values"),
+    "third-value": ("a stray third value in a binary target", "refused: names the value and its count"),
     "odd-case": ("labels differing only in case ('Yes'/'yes')", "refused: names the labels"),
     "junk-numeric": ("text in a numeric column ('<0.5', 'n.d.')", "refused: names the column and values"),
     "inf-values": ("infinite values", "refused: names the column"),
@@ -156,7 +156,8 @@ def test_duplicate_ids(tmp_path):
 @pytest.mark.parametrize("case, change, needles", [
     ("one-class", lambda t: t.assign(y=1), ["target 'y' has one class"]),
     ("target-all-missing", lambda t: t.assign(y=np.nan), ["target 'y' has no value"]),
-    ("third-value", lambda t: t.assign(y=np.arange(len(t)) % 3), ["3 classes"]),
+    ("third-value", lambda t: t.assign(y=np.where(np.arange(len(t)) == 4, 2, t["y"])),
+     ["3 classes", "['2'] hold [1] row(s)", "stray value"]),
     ("odd-case", lambda t: t.assign(y=np.where(np.arange(len(t)) % 3 == 0, "Yes", np.where(t["y"] == 1, "yes", "no"))),
      ["differ only in case", "Yes", "yes"]),
     ("junk-numeric", lambda t: t.assign(b=["<0.5", "n.d.", "<0.5"] + t["b"].round(2).astype(str).tolist()[3:]),
