@@ -228,21 +228,29 @@ class Study:
 
     # ------------------------------------------------------------------------------------- constructors
     @classmethod
-    def from_pipeline(cls, pipeline, X: pd.DataFrame, y, *, param_distributions: dict | None = None,
+    def from_pipeline(cls, pipeline, X: pd.DataFrame, y, *, task: str = "binary",
+                      param_distributions: dict | None = None,
                       outer: str = "stratified", outer_splits: int = 5, n_repeats: int = 1, inner_splits: int = 3,
                       search: str = "random", n_candidates: int = 10, time_budget: float | None = None,
-                      scoring: str = "roc_auc", threshold="youden", n_bootstrap: int = 2000, n_bins: int = 10,
+                      scoring: str = "auto", threshold="youden", n_bootstrap: int = 2000, n_bins: int = 10,
                       groups=None, sites=None, ids=None, random_state: int = 0, n_jobs: int = 1) -> Study:
-        """A Study around your own Pipeline: ``X`` (features) and ``y`` (a binary target), the search space
-        with the Pipeline's parameter names, and the fold/search settings as keyword arguments."""
+        """A Study around your own Pipeline: ``X`` (features) and ``y``, the search space with the Pipeline's
+        parameter names, and the fold/search settings as keyword arguments. ``task``: ``"binary"`` (a 0/1
+        ``y``), ``"multiclass"`` (labels), ``"regression"`` (numbers) or ``"survival"`` (``y`` an (n, 2) array of
+        time and event; horizons and Uno's tau from the event times)."""
         X = X.reset_index(drop=True) if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
-        y_raw = pd.Series(np.asarray(y))
-        if len(X) != len(y_raw):
-            raise ValueError(f"X has {len(X)} rows but y has {len(y_raw)}")
-        if set(pd.unique(y_raw)) - {0, 1}:
-            raise ValueError("nested_cv supports binary 0/1 targets; multiclass and regression are not supported yet")
-        task = get_task("binary")
-        y_enc = y_raw.astype(int).to_numpy()
+        y_arr = np.asarray(y)
+        if len(X) != len(y_arr):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y_arr)}")
+        t = get_task(task)
+        if task == "binary":
+            if set(pd.unique(pd.Series(y_arr))) - {0, 1}:
+                raise ValueError("task 'binary' needs a 0/1 target; set task='multiclass' or 'regression'")
+            y_enc, classes = y_arr.astype(int), [0, 1]
+        elif task == "survival":
+            y_enc, classes = t.encode_target(pd.DataFrame(y_arr, columns=["time", "event"]), "y")
+        else:
+            y_enc, classes = t.encode_target(pd.Series(y_arr), "y")
         if outer not in ("stratified", "grouped", "leave_site_out"):
             raise ValueError(f"outer must be 'stratified', 'grouped' or 'leave_site_out', got {outer!r}")
         config = validate_config({
@@ -250,21 +258,27 @@ class Study:
                    "inner": {"n_splits": inner_splits, "scoring": scoring}},
             "search": {"method": search, "n_candidates": n_candidates, "time_budget": time_budget},
             "threshold": threshold, "bootstrap": n_bootstrap, "calibration": {"n_bins": n_bins},
-            "random_state": random_state, "n_jobs": n_jobs, "task": "binary",
+            "random_state": random_state, "n_jobs": n_jobs, "task": task,
+            **({"target": {"time": "time", "event": "event"}} if task == "survival" else {}),
         })
         config["cv"]["outer"]["kind"] = outer  # the groups/sites arrays are given here, not as columns
         if outer == "leave_site_out":
             n_repeats = 1
         plan = SplitPlan(outer, outer_splits, n_repeats, random_state)
         if outer != "leave_site_out":
-            task.check_folds(y_enc, outer_splits)
+            t.check_folds(y_enc, outer_splits)
         features = [str(c) for c in X.columns]
-        return cls(config=config, task=task, X=X, y=y_enc, ids=np.asarray(ids if ids is not None else np.arange(len(X))).astype(str),
-                   classes=[0, 1], columns=Columns(features, [], {}), outer=plan,
+        notes: list = []
+        return cls(config=config, task=t, X=X, y=y_enc,
+                   ids=np.asarray(ids if ids is not None else np.arange(len(X))).astype(str),
+                   classes=classes, columns=Columns(features, [], {}), outer=plan,
                    search=SearchPlan(dict(param_distributions or {}), search, n_candidates, time_budget, inner_splits,
-                                     scoring, threshold),
+                                     _scoring(config, t),
+                                     {"binary": threshold, "survival": "median_risk"}.get(task, "none"),
+                                     strata=t.strata if task in ("survival", "regression") else None),
                    pipeline=pipeline, groups=None if groups is None else np.asarray(groups),
-                   sites=None if sites is None else np.asarray(sites))
+                   sites=None if sites is None else np.asarray(sites), notes=notes,
+                   outcome=_survival_settings(config, y_enc, notes) if task == "survival" else {})
 
 
 def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose: bool = True, **overrides) -> Study:

@@ -225,3 +225,27 @@ def test_late_fusion_per_task_trains_saves_and_predicts(tmp_path, task):
     again = load_model(tmp_path / "m.skops")
     table = df.drop(columns=drop).head(20)
     pd.testing.assert_frame_equal(model.predict(table), again.predict(table))
+
+
+def test_from_pipeline_serves_every_task():
+    """Your own Pipeline on survival, multiclass and regression targets through Study.from_pipeline."""
+    from sklearn.linear_model import ElasticNet, LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from radiomix.evaluate import nested_cv_pipeline
+    from radiomix.survival.models import CoxPH
+
+    df = _table(n=150, seed=6)
+    X = df[[f"f{i}" for i in range(12)]]
+    rng = np.random.default_rng(6)
+    eta = X["f0"] - 0.7 * X["f1"]
+    tt, cc = np.round(rng.exponential(np.exp(-eta)) * 800) + 1, np.round(rng.uniform(200, 2500, len(df)))
+    runs = {"survival": (make_pipeline(StandardScaler(), CoxPH(alpha=0.1)), np.column_stack([np.minimum(tt, cc), tt <= cc]),
+                         "c_index", 0.65),
+            "multiclass": (make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)), df["grade"],
+                           "auc_macro", 0.6),
+            "regression": (make_pipeline(StandardScaler(), ElasticNet(alpha=0.5)), df["marker"], "r2", 0.25)}
+    for task, (pipe, y, metric, floor) in runs.items():
+        res = nested_cv_pipeline(pipe, X, y, task=task, n_bootstrap=0, progress=False)
+        assert res.summary[metric]["estimate"] > floor, (task, res)

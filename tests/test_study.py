@@ -110,7 +110,7 @@ def test_task_inference_and_refusals():
 
 def test_from_pipeline_checks_the_target():
     X = pd.DataFrame({"a": np.arange(10.0)})
-    with pytest.raises(ValueError, match="binary 0/1"):
+    with pytest.raises(ValueError, match="needs a 0/1 target"):
         Study.from_pipeline(build_pipeline(make_study(_table(), {"target": "outcome"}).config), X, np.arange(10))
 
 
