@@ -96,10 +96,13 @@ def main(debug):
 @click.option("--permutations", type=int, default=None,
               help="Permutation test of the whole nested CV with N permutations (overrides safeguards.permutations).")
 @click.option("--jobs", "-j", type=int, default=None, help="Parallel outer folds (overrides the config).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler address (e.g. tcp://10.0.0.5:8786): outer folds, baselines and permutations "
+                   "run on that cluster.")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Run folder.")
 @_table_options
-def train(table, config, target, id_, batch, groups, time_, event, positive, permutations, jobs, out, decimal,
-          encoding):
+def train(table, config, target, id_, batch, groups, time_, event, positive, permutations, jobs, scheduler, out,
+          decimal, encoding):
     """Nested cross-validation on TABLE, then the final model refit on all rows; writes metrics.json,
     folds.csv, oof_predictions.csv, config.resolved.yaml and model.skops into the run folder. A survival
     outcome: --time and --event (or target: {time:, event:} in the config)."""
@@ -125,8 +128,8 @@ def train(table, config, target, id_, batch, groups, time_, event, positive, per
                                   positive=positive)
                 cfg["safeguards"]["permutations"] = permutations
             res = run(_read(table, decimal, encoding), cfg, out=out, target=target, id=id_, batch=batch,
-                      groups=groups, n_jobs=jobs, positive=positive)
-    except (ConfigError, ValueError) as err:
+                      groups=groups, n_jobs=jobs, positive=positive, scheduler=scheduler)
+    except (ConfigError, ValueError, OSError) as err:  # OSError: e.g. an unreachable --scheduler
         raise click.ClickException(str(err)) from err
     _print_warnings(caught)
     _print_summary(res.summary)

@@ -37,7 +37,7 @@ class TrainResult:
 
 
 def train(table, config=None, *, out: str | os.PathLike | None = None, progress: bool = True, report: bool = True,
-          **overrides) -> TrainResult:
+          scheduler=None, **overrides) -> TrainResult:
     """Run nested cross-validation on a merged table, refit the final model, and (optionally) write a run folder.
 
     Parameters
@@ -50,6 +50,11 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
         Run folder receiving ``metrics.json``, ``folds.csv``, ``oof_predictions.csv``,
         ``config.resolved.yaml``, ``model.skops`` (each written atomically) and, with ``report=True``,
         ``report.html`` + ``figures/`` (see :func:`radiomix.report.write_report`).
+    scheduler : distributed.Client or str, optional
+        Run on a Dask cluster (a client, or a scheduler address such as ``tcp://10.0.0.5:8786``): the outer
+        folds, the baselines' folds and the permutation refits go through joblib's Dask backend, on all the
+        cluster's workers (``n_jobs`` 1 becomes -1, said). Results are identical to a local run (each fold and
+        permutation has its own seed). Needs ``radiomix[dask]``.
     **overrides
         Top-level config keys that replace the config's (``target=``, ``id=``, ``batch=``, ``groups=``...).
 
@@ -61,9 +66,11 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
     out = check_output_folder(out) if out is not None else None
     if not isinstance(table, pd.DataFrame):
         table = read_table(table)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _on_cluster(scheduler) as cluster:
         warnings.simplefilter("always")
         study = make_study(table, config, **overrides)
+        if cluster is not None:
+            study = _spread_over(study, cluster)
         if study.config["safeguards"]["baselines"]:
             from .safeguards import detect_volume_column
 
@@ -89,6 +96,48 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
         warnings.warn_explicit(w["message"] + (f" (x{w['count']})" if w["count"] > 1 else ""), w["category_class"],
                                w["filename"], w["lineno"])
     return TrainResult(cv=cv, config=study.config, files=files, model=model, study=study)
+
+
+class _on_cluster:
+    """``with _on_cluster(scheduler) as client``: joblib's Dask backend on that cluster (None: local, nothing
+    changes); a client made here from an address is closed on exit."""
+
+    def __init__(self, scheduler):
+        self.scheduler = scheduler
+        self._stack = None
+
+    def __enter__(self):
+        import contextlib
+
+        if self.scheduler is None:
+            return None
+        try:
+            import joblib
+            from distributed import Client
+        except ImportError as err:
+            raise ImportError("scheduler= needs Dask: pip install 'radiomix[dask]' (dask[distributed])") from err
+        self._stack = contextlib.ExitStack()
+        client = self.scheduler if isinstance(self.scheduler, Client) else \
+            self._stack.enter_context(Client(self.scheduler))
+        self._stack.enter_context(joblib.parallel_config(backend="dask"))
+        return client
+
+    def __exit__(self, *exc):
+        if self._stack is not None:
+            self._stack.close()
+        return False
+
+
+def _spread_over(study: Study, client) -> Study:
+    """The study with ``n_jobs`` -1 (every worker of the cluster) when it was 1, said."""
+    import dataclasses
+
+    if study.n_jobs not in (1, None):
+        return study
+    n = len(client.scheduler_info().get("workers", {}))
+    note = f"n_jobs 1 became -1 on the Dask cluster at {client.scheduler.address} ({n} worker(s))"
+    warnings.warn(note, stacklevel=3)
+    return dataclasses.replace(study, config={**study.config, "n_jobs": -1}, notes=[*study.notes, note])
 
 
 def run_safeguards(study: Study, cv: NestedCVResult, *, progress: bool = False) -> None:
