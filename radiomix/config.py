@@ -148,6 +148,10 @@ def validate_config(cfg: dict) -> dict:
         raise ConfigError(f"config key 'harmonize.exclude' must be a list of columns or a regex, got {h['exclude']!r}")
     if full["positive"] is not None and not isinstance(full["positive"], (str, int, float, bool)):
         raise ConfigError(f"config key 'positive' must be a class label, got {full['positive']!r}")
+    bm = full["impute"]["block_missing"]
+    if bm is not None and (not isinstance(bm, int) or isinstance(bm, bool) or bm < 2):
+        raise ConfigError(f"config key 'impute.block_missing' must be an integer >= 2 (columns in a block) or null, "
+                          f"got {bm!r}")
     perms = full["safeguards"]["permutations"]
     if not isinstance(perms, int) or isinstance(perms, bool) or perms < 0:
         raise ConfigError(f"config key 'safeguards.permutations' must be an integer >= 0, got {perms!r}")

@@ -32,7 +32,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _cart
 
-__all__ = ["SurrogateTreeRegressor", "SurrogateTreeClassifier", "SurrogateTreeImputer", "KNNImputer"]
+__all__ = ["SurrogateTreeRegressor", "SurrogateTreeClassifier", "SurrogateTreeImputer", "KNNImputer",
+           "BlockMissingWarning"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -585,6 +586,10 @@ def _check_imputer_input(est, X, reset):
     return np.asarray(Xe, dtype=np.float64), index
 
 
+class BlockMissingWarning(UserWarning):
+    """Rows that miss a whole block of columns were imputed at the block level (training mean/mode)."""
+
+
 class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
     """Iterative imputation by rpart-style surrogate-split trees, for numeric and categorical columns.
 
@@ -617,6 +622,13 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
         ``cp=1e-4``) are those of ``mice.impute.cart``: deeper trees than rpart's for prediction.
     add_indicator : bool, default=False
         Append a 0/1 missingness indicator for each column that had missing values at fit.
+    blocks : list of lists of column names (or positions), optional
+        Column blocks (e.g. the radiomic features of one extraction). A row missing *every* column of a block
+        (an extraction that failed, a modality never acquired) is block-missing there: those cells get the
+        column's training mean (numeric) or mode (categorical) and never a tree, and the trees of the block's
+        columns are grown and used only for their other, sporadically missing cells. So a handful of patients
+        without the radiomic block costs no tree per radiomic column (issue #17). ``block_missing_`` counts the
+        rows per block at fit; a warning says so once per fit.
     random_state : int, RandomState or None, default=None
         Only used by ``imputation_order="random"``.
     verbose : int, default=0
@@ -649,7 +661,8 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
 
     def __init__(self, *, max_iter=5, tol=1e-3, imputation_order="ascending", categorical_features="auto",
                  max_depth=None, min_samples_split=20, min_samples_leaf=5, cp=1e-4, max_surrogates=5,
-                 use_surrogates=2, add_indicator=False, random_state=None, verbose=0):
+                 use_surrogates=2, add_indicator=False, blocks=None, random_state=None, verbose=0):
+        self.blocks = blocks
         self.max_iter = max_iter
         self.tol = tol
         self.imputation_order = imputation_order
@@ -703,14 +716,50 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
             order = np.argsort(-miss_counts[cols], kind="stable")
         return [cols[i] for i in order]
 
+    def _block_index(self) -> list:
+        """The blocks as column positions (names not among the input columns are ignored; blocks of fewer
+        than two columns are ordinary columns)."""
+        if not self.blocks:
+            return []
+        names = [str(c) for c in getattr(self, "feature_names_in_", [])]
+        pos = {c: i for i, c in enumerate(names)}
+        out = []
+        for block in self.blocks:
+            idx = sorted({int(c) if isinstance(c, (int, np.integer)) else pos[str(c)] for c in block
+                          if isinstance(c, (int, np.integer)) or str(c) in pos})
+            if len(idx) >= 2:
+                out.append(np.asarray(idx))
+        return out
+
+    def _block_cells(self, mask: np.ndarray) -> np.ndarray:
+        """Cells in rows that miss a whole block (False elsewhere)."""
+        cells = np.zeros_like(mask)
+        for idx in self._blocks:
+            rows = mask[:, idx].all(axis=1)
+            cells[np.ix_(rows, idx)] = True
+        return cells
+
     def _fit(self, X):
         self._check_params()
         Xe, index = _check_imputer_input(self, X, reset=True)
         n, p = Xe.shape
-        mask = np.isnan(Xe)
+        self._blocks = self._block_index()
+        block_cells = self._block_cells(np.isnan(Xe))
+        self.block_missing_ = [int(block_cells[:, idx].all(axis=1).sum()) for idx in self._blocks]
+        if any(self.block_missing_):
+            labels = [str(v) for v in (index if index is not None else range(n))]
+            rows = np.flatnonzero(block_cells.any(axis=1))
+            warnings.warn(f"SurrogateTreeImputer: {len(rows)} row(s) miss a whole block of columns "
+                          f"({[labels[i] for i in rows[:10]]}{' ...' if len(rows) > 10 else ''}; rows per block "
+                          f"{self.block_missing_}): their cells get the training mean/mode, not trees",
+                          BlockMissingWarning, stacklevel=4)
+        observed = ~np.isnan(Xe)           # the rows each column's tree learns from
+        mask = ~observed & ~block_cells      # the cells trees impute
         self.indicator_ = MissingIndicator(error_on_new=False).fit(Xe) if self.add_indicator else None
         self._ncat = _ncat(self)
-        self.statistics_ = self._statistics(Xe, mask)
+        self.statistics_ = self._statistics(Xe, np.isnan(Xe))
+        Xe_in = Xe.copy()  # the indicators describe the input as given
+        Xe[block_cells] = self.statistics_[np.nonzero(block_cells)[1]]
         self._scale = np.array([np.nanstd(Xe[:, j]) if not self.categorical_[j] else 1.0 for j in range(p)])
         self._scale[~(self._scale > 0)] = 1.0
         kw = _tree_kwargs(self)
@@ -721,12 +770,12 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
         Xt = np.ascontiguousarray(Xe.T)
         if not cols:
             self.n_iter_ = 1  # one (empty) round
-            return Xe, Xe, index
+            return Xe, Xe_in, index
         # Round 1: trees on the incomplete table; surrogates route the missing predictors.
         S = _cart.presort(Xt)
         new = Xt.copy()
         for j in order:
-            tree = self._grow(Xt, S, j, ~mask[:, j], kw)
+            tree = self._grow(Xt, S, j, observed[:, j], kw)
             self.imputation_sequence_.append((0, j, tree))
             new[j, mask[:, j]] = self._predict(tree, Xt, mask[:, j])
         Xt = new
@@ -736,7 +785,7 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
         for r in range(1, self.max_iter):
             S = _cart.presort(Xt)
             for j in order:
-                tree = self._grow(Xt, S, j, ~mask[:, j], kw, surrogates=False)
+                tree = self._grow(Xt, S, j, observed[:, j], kw, surrogates=False)
                 self.imputation_sequence_.append((r, j, tree))
                 Xt[j, mask[:, j]] = self._predict(tree, Xt, mask[:, j])
                 S[j] = np.argsort(Xt[j], kind="stable")
@@ -755,7 +804,7 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
             prev_change = change
             previous = Xt.copy()
         self.n_iter_ = len(rounds)
-        return np.ascontiguousarray(Xt.T), Xe, index
+        return np.ascontiguousarray(Xt.T), Xe_in, index
 
     def _statistics(self, Xe, mask):
         stats = np.empty(Xe.shape[1])
@@ -798,7 +847,11 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
         """Impute new rows by replaying the fitted rounds."""
         check_is_fitted(self, "imputation_sequence_")
         Xe, index = _check_imputer_input(self, X, reset=False)
-        mask = np.isnan(Xe)
+        block_cells = self._block_cells(np.isnan(Xe)) if getattr(self, "_blocks", None) else \
+            np.zeros(Xe.shape, bool)
+        mask = np.isnan(Xe) & ~block_cells
+        Xe_in = Xe.copy()  # the indicators describe the input as given
+        Xe[block_cells] = self.statistics_[np.nonzero(block_cells)[1]]
         Xt = np.ascontiguousarray(Xe.T)
         seq = self.imputation_sequence_
         first = [(j, t) for r, j, t in seq if r == 0]
@@ -814,7 +867,7 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
         for r, j, tree in seq:
             if r > 0 and mask[:, j].any():
                 Xt[j, mask[:, j]] = self._predict(tree, Xt, mask[:, j])
-        return _output(self, np.ascontiguousarray(Xt.T), Xe, index)
+        return _output(self, np.ascontiguousarray(Xt.T), Xe_in, index)
 
     def get_feature_names_out(self, input_features=None):
         """Input column names, then ``missingindicator_<name>`` columns when ``add_indicator``."""

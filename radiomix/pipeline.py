@@ -323,7 +323,7 @@ def _cat():
     return make_column_selector(dtype_exclude=np.number)
 
 
-def _imputer(cfg: dict, random_state):
+def _imputer(cfg: dict, random_state, blocks: dict | None = None):
     method = cfg["impute"]["method"]
     if method == "none":
         return None
@@ -338,8 +338,10 @@ def _imputer(cfg: dict, random_state):
     if method == "knn":
         return impute.KNNImputer(n_neighbors=cfg["impute"]["n_neighbors"], add_indicator=cfg["impute"]["add_indicator"])
     if method == "surrogate_tree":
+        k = cfg["impute"].get("block_missing")
+        big = [list(cols) for cols in (blocks or {}).values() if k is not None and len(cols) >= k]
         return impute.SurrogateTreeImputer(max_iter=cfg["impute"]["max_iter"], add_indicator=cfg["impute"]["add_indicator"],
-                                           random_state=random_state)
+                                           blocks=big or None, random_state=random_state)
     raise ValueError(f"unknown impute.method {method!r}")
 
 
@@ -389,7 +391,8 @@ def _outcome_columns(cfg: dict) -> list:
     return [t["time"], t["event"]] if isinstance(t, dict) else [t]
 
 
-def _block_steps(cfg: dict, columns: list[str], harmonize: list[str], categorical: list[str], model) -> list:
+def _block_steps(cfg: dict, columns: list[str], harmonize: list[str], categorical: list[str], model,
+                 blocks: dict | None = None) -> list:
     """Steps for one table (early fusion) or one block (late fusion) over ``columns``; ComBat harmonizes
     the ``harmonize`` columns among them."""
     rs = cfg["random_state"]
@@ -410,7 +413,8 @@ def _block_steps(cfg: dict, columns: list[str], harmonize: list[str], categorica
     imp_method = cfg["impute"]["method"]
     if imp_method == "none" and not native_nan:
         imp_method = "median"  # this model cannot take missing values
-    imputer = _imputer({**cfg, "impute": {**cfg["impute"], "method": imp_method}}, rs)
+    in_here = {name: [c for c in cols if c in set(columns)] for name, cols in (blocks or {}).items()}
+    imputer = _imputer({**cfg, "impute": {**cfg["impute"], "method": imp_method}}, rs, in_here)
     if imputer is not None:
         steps.append(("impute", imputer))
     steps.append(("cast", _Cast()))
@@ -533,10 +537,11 @@ def build_pipeline(config: dict, columns=None, *, blocks: dict | None = None, ca
             needs_batch = config["harmonize"]["method"] == "combat" and set(harmonize) & set(cols)
             entry = cols + ([config["batch"]] if needs_batch else [])
             steps = [("columns", _Select(entry))] + _block_steps(config, entry, harmonize, categorical,
-                                                                 _final_model(config, inner_jobs))
+                                                                 _final_model(config, inner_jobs), block_map)
             estimators.append((name, Pipeline(steps).set_output(transform="pandas")))
         return Pipeline([("model", _stack(config, estimators, groups))])
-    pipe = Pipeline(_block_steps(config, columns, harmonize, categorical, _final_model(config, inner_jobs)))
+    pipe = Pipeline(_block_steps(config, columns, harmonize, categorical, _final_model(config, inner_jobs),
+                                 block_map))
     return pipe.set_output(transform="pandas")
 
 

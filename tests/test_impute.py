@@ -525,3 +525,47 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(radiomix.impute, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_block_missing_rows_get_block_level_imputation_not_trees():
+    """Rows missing a whole block: training means, no tree per block column, said once; sporadic cells in the
+    block still get their trees (identical to the imputer without blocks after one round); fit_transform equals
+    transform."""
+    import warnings
+
+    from radiomix.impute import BlockMissingWarning, SurrogateTreeImputer
+
+    rng = np.random.default_rng(0)
+    n, p = 200, 30
+    X = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"r{i}" for i in range(p)])
+    X["r1"] = X["r0"] + rng.normal(0, 0.1, n)
+    X["age"] = rng.normal(60, 10, n)
+    X.iloc[:3, :p] = np.nan            # three patients without the radiomic block
+    X.loc[20:27, "r1"] = np.nan         # sporadic cells inside the block
+    X.loc[40:44, "age"] = np.nan
+    block = [f"r{i}" for i in range(p)]
+    imp = SurrogateTreeImputer(max_iter=1, blocks=[block]).set_output(transform="pandas")
+    with pytest.warns(BlockMissingWarning, match=r"3 row\(s\) miss a whole block .*\['0', '1', '2'\]"):
+        out = imp.fit_transform(X)
+    assert imp.block_missing_ == [3]
+    assert sorted(j for _, j, _ in imp.imputation_sequence_) == [1, p]   # r1 and age only
+    np.testing.assert_allclose(out.iloc[:3][block].to_numpy(), np.tile(X.iloc[3:][block].mean().to_numpy(), (3, 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = SurrogateTreeImputer(max_iter=1).set_output(transform="pandas").fit_transform(X)
+    np.testing.assert_allclose(out.loc[20:27, "r1"], plain.loc[20:27, "r1"])
+    pd.testing.assert_frame_equal(out, imp.transform(X))
+    assert not out.isna().any().any()
+
+
+def test_pipeline_passes_large_blocks_to_the_surrogate_tree_imputer():
+    from radiomix.config import validate_config
+    from radiomix.pipeline import build_pipeline
+
+    cfg = validate_config({"impute": {"method": "surrogate_tree"}})
+    radiomic = [f"original_firstorder_F{i}" for i in range(25)]
+    pipe = build_pipeline(cfg, radiomic + ["age"], blocks={"radiomic": radiomic, "clinical": ["age"]})
+    assert pipe.named_steps["impute"].blocks == [radiomic]          # the clinical block is too small (< 20)
+    off = build_pipeline(validate_config({"impute": {"method": "surrogate_tree", "block_missing": None}}),
+                         radiomic + ["age"], blocks={"radiomic": radiomic, "clinical": ["age"]})
+    assert off.named_steps["impute"].blocks is None
