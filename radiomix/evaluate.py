@@ -350,11 +350,17 @@ def _score_external_task(model, table: pd.DataFrame, target, n_bootstrap: int, r
                                 random_state=random_state)
     from .multiclass import external_summary
 
-    known = {str(c): i for i, c in enumerate(model.classes)}
-    unknown = sorted({str(v) for v in t[target]} - set(known))
+    def key(v):  # 1, 1.0 and "1" are the same label
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return str(v)
+
+    known = {key(c): i for i, c in enumerate(model.classes)}
+    unknown = sorted({str(v) for v in t[target] if key(v) not in known})
     if unknown:
         raise ValueError(f"target {target!r} holds values {unknown} that the model's classes {model.classes} lack")
-    y = np.array([known[str(v)] for v in t[target]])
+    y = np.array([known[key(v)] for v in t[target]])
     P = pred[[f"proba_{c}" for c in model.classes]].to_numpy(float)
     return external_summary(y, P, model.classes, n_bootstrap=n_bootstrap, random_state=random_state)
 

@@ -353,7 +353,7 @@ def _explain_survival(model, Xt: pd.DataFrame, background: pd.DataFrame, random_
 
     if hasattr(model, "coef_"):
         bg = background.to_numpy(float)
-        ex = shap.LinearExplainer((np.asarray(model.coef_, float), 0.0), bg)
+        ex = shap.LinearExplainer((np.asarray(model.coef_, float), -float(getattr(model, "offset_", 0.0))), bg)
         sv = np.asarray(ex.shap_values(Xt.to_numpy(float)), float).reshape(len(Xt), Xt.shape[1])
         return sv, np.full(len(Xt), float(np.ravel(ex.expected_value)[0])), "log-hazard", "LinearExplainer"
     if hasattr(model, "booster_"):

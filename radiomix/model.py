@@ -295,7 +295,7 @@ def _data_sha256(study) -> str:
     h.update("\x1f".join(map(str, study.X.columns)).encode())
     h.update(pd.util.hash_pandas_object(study.X, index=False).to_numpy().tobytes())
     y = np.asarray(study.y)
-    h.update((y.astype(np.float64) if y.ndim == 2 else y.astype(np.int64)).tobytes())  # survival: time, event
+    h.update((y.astype(np.float64) if y.ndim == 2 or y.dtype.kind == "f" else y.astype(np.int64)).tobytes())
     return h.hexdigest()
 
 

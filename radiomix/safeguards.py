@@ -159,11 +159,16 @@ def _score(y, p) -> float:
         from .multiclass import multiclass_metrics
 
         return multiclass_metrics(y, p)["auc_macro"]
-    if y.dtype.kind == "f":
+    if _continuous(y):
         from .regression import regression_metrics
 
         return regression_metrics(y, p)["r2"]
     return roc_auc(y, p)
+
+
+def _continuous(y: np.ndarray) -> bool:
+    """A regression target: floats other than 0/1 (a float 0/1 column is a binary outcome)."""
+    return y.dtype.kind == "f" and not np.isin(y, (0.0, 1.0)).all()
 
 
 def _unit_class(y) -> np.ndarray:
@@ -172,7 +177,7 @@ def _unit_class(y) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim == 2:
         return y[:, 1].astype(int)
-    return np.zeros(len(y), int) if y.dtype.kind == "f" else y.astype(int)
+    return np.zeros(len(y), int) if _continuous(y) else y.astype(int)
 
 
 def headline(y, p, sites=None) -> float:
@@ -207,7 +212,7 @@ def paired_bootstrap_difference(y, p_model, p_base, *, n_boot=2000, groups=None,
     ``sites``, within each site and class, so each site keeps its size and the per-site AUCs their
     denominators)."""
     y = np.asarray(y)
-    y = y if y.ndim == 2 or y.dtype.kind == "f" else y.astype(int)
+    y = y if y.ndim == 2 or _continuous(y) else y.astype(int)
     p_model, p_base = np.asarray(p_model, float), np.asarray(p_base, float)
     est = headline(y, p_model, sites) - headline(y, p_base, sites)
     # with sites: within site and class (event status for survival), so sites keep their size

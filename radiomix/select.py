@@ -234,9 +234,10 @@ def _cox_score_rows(XT: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Univariate Cox score-test chi-square of each row of ``XT`` against the survival target ``y``
     ((n, 2): time, event), Breslow's handling of tied event times: ``U^2 / I`` with ``U`` the sum over events
     of the feature minus its risk-set mean, ``I`` the sum of the risk-set variances (one per event)."""
-    time, event = y[:, 0], y[:, 1] > 0
     from scipy import sparse
 
+    time, event = y[:, 0], y[:, 1] > 0
+    XT = XT - XT.mean(axis=1, keepdims=True)  # shift-invariant statistic; centring keeps E[x^2] - E[x]^2 accurate
     times, inv = np.unique(time, return_inverse=True)
     m, n = len(times), len(time)
     agg = sparse.csr_matrix((np.ones(n), (inv, np.arange(n))), shape=(m, n))  # distinct time x patient

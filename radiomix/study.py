@@ -357,12 +357,14 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
             task.check_folds(y, outer.n_splits, **({"classes": classes} if task.name == "multiclass" else {}))
         except ValueError as err:
             raise ValueError(f"target {target!r}: {err}") from None
-    elif cfg["harmonize"]["method"] == "combat" and study.sites is not None:
+    if outer.kind == "leave_site_out" and cfg["harmonize"]["method"] == "combat" and study.sites is not None:
         found = sorted(set(study.sites))
         if len(found) < 3:  # each training fold must hold two sites for ComBat to learn anything
             raise ValueError(f"leave-site-out with ComBat needs at least 3 sites in column {batch!r} (each training "
                              f"fold must hold two batches); it has {len(found)}: {found}. Use cv.outer.kind: "
                              "stratified with ComBat, or leave-site-out with harmonize.method: none")
+    if task.name == "multiclass":
+        task.check_training_folds(y, study.outer_folds(), classes)
     if verbose:
         for note in notes:
             warnings.warn(note, StudyNote, stacklevel=2)
@@ -412,6 +414,10 @@ def _survival_settings(cfg: dict, y: np.ndarray, notes: list) -> dict:
     if late.size:
         raise ValueError(f"survival.horizons {late.tolist()} lie at or beyond the longest follow-up "
                          f"({time.max():g}): nothing can be estimated there")
+    early = horizons[horizons < time[event].min()]
+    if early.size:
+        raise ValueError(f"survival.horizons {early.tolist()} lie before the first event ({time[event].min():g}): "
+                         "no patient has had the event by then")
     t_ev = time[event]
     lo = float(np.quantile(t_ev, 0.1))
     grid = np.unique(np.linspace(lo, tau, 25).round(6)) if tau > lo else np.array([lo, tau])

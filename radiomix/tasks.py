@@ -230,7 +230,10 @@ class MulticlassTask(Task):
     def encode_target(self, target: pd.Series, column: str, positive=None) -> tuple[np.ndarray, list]:
         obs = target.dropna()
         _check_labels(obs, column)
-        levels = sorted(obs.unique().tolist(), key=str)
+        if pd.api.types.is_float_dtype(obs) and np.all(np.mod(obs.to_numpy(float), 1) == 0):
+            obs = obs.astype(np.int64)  # 1.0 (a column with NaN) and 1 are the same label
+        levels = sorted(obs.unique().tolist(), key=lambda v: (isinstance(v, str), v if not isinstance(v, str) else 0,
+                                                              str(v)))
         if len(levels) < 3:
             raise ValueError(f"target {column!r} has {len(levels)} class(es) {levels}: a multiclass outcome needs "
                              "at least 3 (use task: binary for two)")
@@ -239,6 +242,18 @@ class MulticlassTask(Task):
 
     def strata(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(y)
+
+    def check_training_folds(self, y: np.ndarray, folds, classes) -> None:
+        """Every outer training fold must hold every class (a fold model cannot learn a class it never saw;
+        leave-site-out or grouped folds can take all of a rare class out)."""
+        k = len(classes)
+        for f in folds:
+            absent = sorted(set(range(k)) - set(np.asarray(y)[f.train].tolist()))
+            if absent:
+                where = f"test site {str(f.site)!r}" if f.site is not None else f"outer fold {f.fold + 1}"
+                raise ValueError(f"class(es) {[str(classes[c]) for c in absent]} are absent from the training rows of "
+                                 f"{where} (all their patients are in its test rows): the fold's model cannot learn "
+                                 "them; merge rare classes or use stratified outer folds")
 
     def check_folds(self, y: np.ndarray, n_splits: int, classes=None) -> None:
         counts = np.bincount(np.asarray(y, int))

@@ -22,13 +22,15 @@ pair matrices ``N`` and ``D`` computed once (:class:`PairStatistic`).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = ["surv_array", "split_surv", "kaplan_meier", "step_at", "censoring_weights", "breslow",
            "harrell_c", "uno_c", "cumulative_dynamic_auc", "brier_score", "integrated_brier_score",
-           "logrank", "PairStatistic", "concordance_pairs", "auc_pairs", "default_horizons", "default_tau"]
+           "logrank", "PairStatistic", "concordance_pairs", "auc_pairs", "default_horizons", "default_tau",
+           "CensoringWarning"]
 
 TIED_TOL = 1e-8
 
@@ -130,7 +132,10 @@ def logrank(time, event, groups) -> float:
     f = (d_t * (n_t - d_t) / (n_t ** 2 * (n_t - 1)))
     p = n_gk[:, :-1]
     V = np.diag((f[:, None] * p * n_t[:, None]).sum(axis=0)) - np.einsum("t,ti,tj->ij", f, p, p)
-    return float(o_minus_e @ np.linalg.solve(V, o_minus_e))
+    if not live.any():
+        return 0.0  # no event where two or more patients were at risk: nothing to compare
+    # pinv: a group with nobody at risk at any event time makes V singular (its degree of freedom is void)
+    return float(o_minus_e @ np.linalg.pinv(V) @ o_minus_e)
 
 
 # ---------------------------------------------------------------------------------- pair statistics
@@ -189,10 +194,20 @@ def harrell_c(time, event, risk, *, tied_tol: float = TIED_TOL) -> float:
 
 
 def _ipcw(time, event, ref_time, ref_event):
-    """``1/G(t_i)`` for events (0 for censored rows, and for events where G is 0)."""
+    """``1/G(t_i)`` for events (0 for censored rows, and for events where G is 0: said)."""
     g = censoring_weights(ref_time, ref_event, time)
-    ok = np.asarray(event, bool) & (g > 0)
-    return np.where(ok, 1.0 / np.where(g > 0, g, 1.0), 0.0)
+    event = np.asarray(event, bool)
+    lost = event & ~(g > 0)
+    if lost.any():
+        warnings.warn(f"{int(lost.sum())} event(s) at or after the last censoring of the reference (training) "
+                      "patients, where their censoring survival is 0: they get no weight in Uno's C / the "
+                      "time-dependent AUC (truncate earlier: survival.tau, survival.horizons)", CensoringWarning,
+                      stacklevel=3)
+    return np.where(event & (g > 0), 1.0 / np.where(g > 0, g, 1.0), 0.0)
+
+
+class CensoringWarning(UserWarning):
+    """Inverse-probability-of-censoring weights undefined for some patients (censoring survival 0)."""
 
 
 def uno_c(time, event, risk, *, ref_time=None, ref_event=None, tau=None, tied_tol: float = TIED_TOL) -> float:
@@ -264,9 +279,10 @@ def integrated_brier_score(time, event, surv, grid, *, ref_time=None, ref_event=
 
 
 def default_horizons(time, event) -> np.ndarray:
-    """The quartiles (25, 50, 75 %) of the event times, rounded to whole units."""
+    """The quartiles (25, 50, 75 %) of the event times, to 3 significant figures (whatever the time unit)."""
     t = np.asarray(time, float)[np.asarray(event, bool)]
-    return np.unique(np.round(np.quantile(t, [0.25, 0.5, 0.75])))
+    q = np.quantile(t, [0.25, 0.5, 0.75])
+    return np.unique([float(f"{v:.3g}") for v in q])
 
 
 def default_tau(time, event) -> float:

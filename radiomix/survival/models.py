@@ -127,6 +127,8 @@ class CoxPH(SurvivalMixin, BaseEstimator):
     ----------
     coef_ : ndarray (n_features_in_,)
         Log hazard ratios per unit of each column (0 for constant columns, which are left out of the fit).
+    offset_ : float
+        ``coef_`` times the training means: ``predict`` is centred on the average training patient.
     log_likelihood_ : float
         Partial log-likelihood at ``coef_``.
     n_iter_ : int
@@ -161,7 +163,8 @@ class CoxPH(SurvivalMixin, BaseEstimator):
                                                                len(time))
         self.coef_ = np.zeros(X.shape[1])
         self.coef_[varying] = beta / sd[varying]
-        self._set_baseline(y, X @ self.coef_)
+        self.offset_ = float(mean @ self.coef_)  # risk scores centred on the training mean (no overflow in exp)
+        self._set_baseline(y, X @ self.coef_ - self.offset_)
         return self
 
     def _objective(self, pl, beta, n):
@@ -218,10 +221,11 @@ class CoxPH(SurvivalMixin, BaseEstimator):
         return z
 
     def predict(self, X):
-        """The linear predictor ``X @ coef_`` (log hazard ratio against a patient with all columns 0)."""
+        """The linear predictor ``X @ coef_ - offset_``: the log hazard ratio against a patient with the training
+        means of every column."""
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, reset=False)
-        return X @ self.coef_
+        return X @ self.coef_ - self.offset_
 
 
 _AFT_DISTRIBUTIONS = ("normal", "logistic", "extreme")
