@@ -784,7 +784,7 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
         for j in order:
             tree = self._grow(Xt, S, j, observed[:, j], kw)
             self.imputation_sequence_.append((0, j, tree))
-            new[j, mask[:, j]] = self._predict(tree, Xt, mask[:, j])
+            new[j, mask[:, j]] = self._predict(tree, Xt, mask[:, j], j)
         Xt = new
         rounds = [len(self.imputation_sequence_)]
         prev_change = np.inf
@@ -794,7 +794,7 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
             for j in order:
                 tree = self._grow(Xt, S, j, observed[:, j], kw, surrogates=False)
                 self.imputation_sequence_.append((r, j, tree))
-                Xt[j, mask[:, j]] = self._predict(tree, Xt, mask[:, j])
+                Xt[j, mask[:, j]] = self._predict(tree, Xt, mask[:, j], j)
                 S[j] = np.argsort(Xt[j], kind="stable")
             change = self._change(previous, Xt, mask)
             self.changes_.append(change)
@@ -826,10 +826,11 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
         sd = filled.std(axis=0)
         Z = (filled - filled.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
         out = np.full((p, int(k)), -1, dtype=np.int64)
-        for j in np.flatnonzero(mask.any(axis=0)):
-            r = np.abs(Z.T @ Z[:, j]) / len(Z)
-            r[j] = -1.0
-            out[j] = np.argsort(-r, kind="stable")[: int(k)]
+        cols = np.flatnonzero(mask.any(axis=0))
+        if cols.size:
+            R = np.abs(Z.T @ Z[:, cols])           # (p, imputed columns), one BLAS call
+            R[cols, np.arange(cols.size)] = -1.0    # never a column's own predictor
+            out[cols] = np.argsort(-R, axis=0, kind="stable")[: int(k)].T
         return out
 
     def _statistics(self, Xe, mask):
@@ -842,22 +843,28 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
                 stats[j] = col.mean()
         return stats
 
+    def _subset(self, j):
+        """Positions of column ``j``'s predictors when ``max_predictors`` chose them, else None (all)."""
+        P = getattr(self, "predictors_", None)
+        return None if P is None or P[j, 0] < 0 else P[j]
+
     def _grow(self, Xt, S, j, rows_mask, kw, surrogates=True):
         if not surrogates:
             # After round 1 the predictors are complete, at fit and when transform replays the round.
             kw = dict(kw, max_surrogates=0)
-        active = np.ones(Xt.shape[0], dtype=bool)
-        if getattr(self, "predictors_", None) is not None and self.predictors_[j, 0] >= 0:
-            active[:] = False
-            active[self.predictors_[j]] = True
-        active[j] = False
         k = len(self.categories_[j]) if self.categorical_[j] else 0
+        idx = self._subset(j)
+        if idx is not None:  # grown on the chosen predictors only (the tree's features index this subset)
+            return _cart.grow_tree(np.ascontiguousarray(Xt[idx]), Xt[j], self._ncat[idx], n_classes=k,
+                                   rows=np.flatnonzero(rows_mask), presorted=np.ascontiguousarray(S[idx]), **kw)
+        active = np.ones(Xt.shape[0], dtype=bool)
+        active[j] = False
         return _cart.grow_tree(Xt, Xt[j], self._ncat, n_classes=k, rows=np.flatnonzero(rows_mask),
                                active=active, presorted=S, **kw)
 
-    @staticmethod
-    def _predict(tree, Xt, rows_mask):
-        nodes = tree.apply(Xt[:, rows_mask])
+    def _predict(self, tree, Xt, rows_mask, j=None):
+        idx = None if j is None else self._subset(j)
+        nodes = tree.apply((Xt if idx is None else Xt[idx])[:, rows_mask])
         return tree.value[nodes]
 
     def _change(self, old, new, mask):
@@ -887,7 +894,7 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
         new = Xt.copy()
         for j, tree in first:
             if mask[:, j].any():
-                new[j, mask[:, j]] = self._predict(tree, Xt, mask[:, j])
+                new[j, mask[:, j]] = self._predict(tree, Xt, mask[:, j], j)
         Xt = new
         fitted = {j for j, _ in first}
         for j in range(Xt.shape[0]):
@@ -895,7 +902,7 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
                 Xt[j, mask[:, j]] = self.statistics_[j]
         for r, j, tree in seq:
             if r > 0 and mask[:, j].any():
-                Xt[j, mask[:, j]] = self._predict(tree, Xt, mask[:, j])
+                Xt[j, mask[:, j]] = self._predict(tree, Xt, mask[:, j], j)
         return _output(self, np.ascontiguousarray(Xt.T), Xe_in, index)
 
     def get_feature_names_out(self, input_features=None):

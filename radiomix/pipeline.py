@@ -341,7 +341,8 @@ def _imputer(cfg: dict, random_state, blocks: dict | None = None):
         k = cfg["impute"].get("block_missing")
         big = [list(cols) for cols in (blocks or {}).values() if k is not None and len(cols) >= k]
         return impute.SurrogateTreeImputer(max_iter=cfg["impute"]["max_iter"], add_indicator=cfg["impute"]["add_indicator"],
-                                           blocks=big or None, random_state=random_state)
+                                           blocks=big or None, max_predictors=cfg["impute"].get("max_predictors"),
+                                           random_state=random_state)
     raise ValueError(f"unknown impute.method {method!r}")
 
 

@@ -569,3 +569,34 @@ def test_pipeline_passes_large_blocks_to_the_surrogate_tree_imputer():
     off = build_pipeline(validate_config({"impute": {"method": "surrogate_tree", "block_missing": None}}),
                          radiomic + ["age"], blocks={"radiomic": radiomic, "clinical": ["age"]})
     assert off.named_steps["impute"].blocks is None
+
+
+def test_max_predictors_grows_each_tree_on_its_most_correlated_columns():
+    """quickpred-style predictor choice: each tree sees only its k most correlated columns (the true predictor
+    among them), imputes nearly as well as with every column, replays identically at transform, and survives a
+    skops round trip."""
+    import warnings
+
+    import skops.io as sio
+
+    from radiomix.impute import SurrogateTreeImputer
+
+    rng = np.random.default_rng(1)
+    n, p = 300, 60
+    X = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"c{i}" for i in range(p)])
+    X["c1"] = 2 * X["c0"] + rng.normal(0, 0.2, n)
+    truth = X["c1"].copy()
+    X.loc[X.index[::7], "c1"] = np.nan
+    miss = X["c1"].isna()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quick = SurrogateTreeImputer(max_predictors=5, max_iter=1).set_output(transform="pandas").fit(X)
+        full = SurrogateTreeImputer(max_iter=1).set_output(transform="pandas").fit(X)
+    assert quick.predictors_[1, 0] == 0 and (quick.predictors_[1] != 1).all()   # c0 first, never c1 itself
+    tree = next(t for _, j, t in quick.imputation_sequence_ if j == 1)
+    assert int(np.max(tree.feature[tree.feature >= 0])) < 5                       # indices into the 5 chosen
+    err_quick = np.sqrt(np.mean((quick.transform(X).loc[miss, "c1"] - truth[miss]) ** 2))
+    err_full = np.sqrt(np.mean((full.transform(X).loc[miss, "c1"] - truth[miss]) ** 2))
+    assert err_quick < 1.2 * err_full + 0.05, (err_quick, err_full)
+    again = sio.loads(sio.dumps(quick), trusted=sio.get_untrusted_types(data=sio.dumps(quick)))
+    pd.testing.assert_frame_equal(again.transform(X), quick.transform(X))
