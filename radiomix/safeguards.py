@@ -370,11 +370,24 @@ def _permutation_auc(study, y_permuted, config) -> tuple[float, float]:
     return study_headline(perm, res), float(res.summary.get("risk_groups", {}).get("logrank_chi2", np.nan))
 
 
+def _without_threshold_search(study):
+    """The study whose refits skip what cannot change the headline metric: a binary model's decision threshold
+    (Youden on inner out-of-fold predictions costs one more cross-validation per outer fold; the AUC does not
+    depend on it) when no probability correction is learned from those same predictions (a sigmoid
+    recalibration with a negative slope would reverse the ranking, so it is kept)."""
+    from dataclasses import replace as dc_replace
+
+    if study.task.name != "binary" or study.search.threshold != "youden" or \
+            study.search.correction not in (None, "prevalence"):
+        return study
+    return dc_replace(study, search=dc_replace(study.search, threshold=0.5))
+
+
 def permutation_test(study, observed: float, n_permutations: int, *, random_state: int | None = None,
                      progress: bool = False, observed_logrank: float | None = None) -> dict:
     """Permutation test of the whole nested procedure: outcomes permuted within site (whole patients), every
-    outer fold refitted with its inner search and threshold (the bootstrap, the baselines and the final model
-    are skipped: they do not change the AUC). ``observed`` is the run's headline metric
+    outer fold refitted with its inner search (the bootstrap, the baselines, the final model and, for a binary
+    model without a learned recalibration, the decision threshold are skipped: they do not change the AUC). ``observed`` is the run's headline metric
     (:func:`study_headline`: mean per-site AUC under leave-site-out, else pooled AUC) and each permutation is
     scored the same way. ``p = (1 + #{AUC_perm >= observed}) / (N + 1)`` with its Monte-Carlo standard error.
     Survival: with ``observed_logrank`` (the log-rank chi-square of the run's out-of-fold risk groups) the same
@@ -387,7 +400,8 @@ def permutation_test(study, observed: float, n_permutations: int, *, random_stat
     # joblib.parallel_config(backend="dask")).
     perms = [_permuted(study.y, study.sites, study.groups, rng) for _ in range(n_permutations)]
     cfg = {**study.config, "bootstrap": 0, "n_jobs": 1}
-    calls = (delayed(_permutation_auc)(study, yp, cfg) for yp in perms)
+    lean = _without_threshold_search(study)
+    calls = (delayed(_permutation_auc)(lean, yp, cfg) for yp in perms)
     it = Parallel(n_jobs=study.n_jobs, return_as="generator")(calls)
     if progress:
         from rich.progress import track

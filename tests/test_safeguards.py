@@ -255,3 +255,21 @@ def test_permutation_test_on_a_dask_cluster_gives_the_same_result():
             Client(cluster), joblib.parallel_config(backend="dask"):
         on_dask = permutation_test(replace(study, config={**study.config, "n_jobs": 2}), 0.7, 4)
     assert on_dask == local
+
+
+def test_permutation_refits_skip_the_threshold_without_changing_the_auc():
+    """The refits' Youden threshold costs an inner cross-validation per outer fold and cannot change the AUC:
+    the lean refit gives the same headline as the full one, for the same permuted outcomes."""
+    import numpy as np
+
+    from radiomix.safeguards import _permutation_auc, _permuted, _without_threshold_search
+
+    from dataclasses import replace
+
+    base = _cheap_study(True, 3)
+    study = replace(base, search=replace(base.search, threshold="youden"))
+    lean = _without_threshold_search(study)
+    assert lean.search.threshold == 0.5 and lean.search.correction is None
+    cfg = {**study.config, "bootstrap": 0, "n_jobs": 1}
+    yp = _permuted(study.y, study.sites, study.groups, np.random.default_rng(1))
+    assert _permutation_auc(lean, yp, cfg) == _permutation_auc(study, yp, cfg)
