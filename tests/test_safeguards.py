@@ -260,11 +260,11 @@ def test_permutation_test_on_a_dask_cluster_gives_the_same_result():
 def test_permutation_refits_skip_the_threshold_without_changing_the_auc():
     """The refits' Youden threshold costs an inner cross-validation per outer fold and cannot change the AUC:
     the lean refit gives the same headline as the full one, for the same permuted outcomes."""
+    from dataclasses import replace
+
     import numpy as np
 
     from radiomix.safeguards import _permutation_auc, _permuted, _without_threshold_search
-
-    from dataclasses import replace
 
     base = _cheap_study(True, 3)
     study = replace(base, search=replace(base.search, threshold="youden"))
