@@ -23,6 +23,7 @@ from .metrics import (
     reliability_curve,
     roc_auc,
 )
+from .records import optimism
 from .search import fit_tuned, inner_split, youden_threshold
 from .study import Fold, Study
 
@@ -227,11 +228,8 @@ def _summarize(study: Study, folds: pd.DataFrame, P, L, B) -> dict:
                 "auc": float(np.mean([roc_auc(y[s_arr == s], P[r, s_arr == s]) for r in range(n_repeats)]))}
             for s in sorted(set(s_arr))
         }
-    if folds["inner_score"].notna().any():
-        opt = folds["optimism"]
-        summary["optimism"] = {"mean": float(opt.mean()), "sd": float(opt.std(ddof=1)) if opt.notna().sum() > 1
-                               else np.nan, "inner_score_mean": float(folds["inner_score"].mean()),
-                               "what": "inner-CV score of the chosen candidate minus the outer fold's AUC"}
+    if (opt := optimism(folds, "AUC")) is not None:
+        summary["optimism"] = opt
     if study.config["aggregate"] != "none" and study.groups is not None:
         summary["patient_level"] = _patient_level(study, P, L)
     summary["n_samples"], summary["n_positive"] = int(len(y)), int(y.sum())

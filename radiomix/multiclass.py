@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import roc_auc
-from .records import fold_record
+from .records import fold_record, optimism
 
 __all__ = ["multiclass_metrics", "per_class", "confusion", "multiclass_outputs"]
 
@@ -117,11 +117,8 @@ def _summarize(study, folds, P) -> dict:
         summary["per_site"] = {s: {"n": int((s_arr == s).sum()),
                                    "auc_macro": multiclass_metrics(y[s_arr == s], pbar[s_arr == s])["auc_macro"]}
                                for s in sorted(set(s_arr))}
-    if folds["inner_score"].notna().any():
-        opt = folds["optimism"]
-        summary["optimism"] = {"mean": float(opt.mean()), "sd": float(opt.std(ddof=1)) if opt.notna().sum() > 1
-                               else np.nan, "inner_score_mean": float(folds["inner_score"].mean()),
-                               "what": "inner-CV macro AUC of the chosen candidate minus the outer fold's"}
+    if (opt := optimism(folds, "macro AUC")) is not None:
+        summary["optimism"] = opt
     summary["n_samples"] = int(len(y))
     summary["classes"] = {str(c): int((y == i).sum()) for i, c in enumerate(classes)}
     return summary

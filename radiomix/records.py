@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fold_record"]
+__all__ = ["fold_record", "optimism"]
 
 
 def fold_record(res, metrics: dict, headline: str) -> dict:
@@ -21,3 +21,14 @@ def fold_record(res, metrics: dict, headline: str) -> dict:
     if f.site is not None:
         row = {"test_site": f.site, **row}
     return row
+
+
+def optimism(folds, metric: str) -> dict | None:
+    """Inner-CV score of each fold's chosen candidate minus its outer-fold ``metric`` (mean, sd, the inner
+    mean), or None when nothing was tuned."""
+    if not folds["inner_score"].notna().any():
+        return None
+    opt = folds["optimism"]
+    return {"mean": float(opt.mean()), "sd": float(opt.std(ddof=1)) if opt.notna().sum() > 1 else np.nan,
+            "inner_score_mean": float(folds["inner_score"].mean()),
+            "what": f"inner-CV score of the chosen candidate minus the outer fold's {metric}"}

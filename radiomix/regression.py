@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .records import fold_record
+from .records import fold_record, optimism
 
 __all__ = ["regression_metrics", "regression_outputs", "calibration_line"]
 
@@ -104,11 +104,8 @@ def _summarize(study, folds: pd.DataFrame, P) -> dict:
         summary["per_site"] = {s: {"n": int((s_arr == s).sum()),
                                    **{k: regression_metrics(y[s_arr == s], pbar[s_arr == s])[k]
                                       for k in ("r2", "rmse", "mae")}} for s in sorted(set(s_arr))}
-    if folds["inner_score"].notna().any():
-        opt = folds["optimism"]
-        summary["optimism"] = {"mean": float(opt.mean()), "sd": float(opt.std(ddof=1)) if opt.notna().sum() > 1
-                               else np.nan, "inner_score_mean": float(folds["inner_score"].mean()),
-                               "what": "inner-CV R2 of the chosen candidate minus the outer fold's R2"}
+    if (opt := optimism(folds, "R2")) is not None:
+        summary["optimism"] = opt
     summary["n_samples"] = int(len(y))
     summary["target"] = {"mean": float(np.mean(y)), "sd": float(np.std(y, ddof=1)),
                          "min": float(np.min(y)), "max": float(np.max(y))}

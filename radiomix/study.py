@@ -193,7 +193,8 @@ class Study:
                 "harmonize": h["method"], "harmonize_unseen": h["unseen"] if h["method"] == "combat" else None,
                 "n_bootstrap": self.n_bootstrap,
                 "ci_method": f"percentile bootstrap over {unit}",
-                "ci_resampling": {m: scheme[v] for m, v in BOOTSTRAP_SCHEME.items()},
+                "ci_resampling": {m: scheme[v] for m, v in BOOTSTRAP_SCHEME.items()} if self.task.name == "binary"
+                else {"every metric": _TASK_RESAMPLING[self.task.name]},
                 "aggregate": self.config["aggregate"], "random_state": self.random_state}
 
     def data_record(self) -> dict:
@@ -369,6 +370,12 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
         for note in notes:
             warnings.warn(note, StudyNote, stacklevel=2)
     return study
+
+
+#: How the bootstrap of each non-binary task draws patients (the same resamples for every metric).
+_TASK_RESAMPLING = {"survival": "within event status (and site under leave-site-out)",
+                    "multiclass": "within each class (and site under leave-site-out)",
+                    "regression": "patients freely (within site under leave-site-out)"}
 
 
 def _scoring(cfg: dict, task: Task) -> str:

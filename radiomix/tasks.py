@@ -88,14 +88,7 @@ class BinaryTask(Task):
         obs = target.dropna()
         if obs.empty:
             raise ValueError(f"target {column!r} has no value in any row: nothing to learn from")
-        if obs.dtype == object or pd.api.types.is_string_dtype(obs):
-            text = obs.astype(str)
-            folded = text.str.strip().str.lower()
-            clash = sorted({v for v in text.unique() if (folded == v.strip().lower()).any()
-                            and text[folded == v.strip().lower()].nunique() > 1})
-            if clash:
-                raise ValueError(f"target {column!r} holds labels that differ only in case or spaces: {clash}; "
-                                 "make them identical in the table")
+        _check_labels(obs, column)
         levels = sorted(obs.unique().tolist(), key=str)
         if len(levels) == 1:
             raise ValueError(f"target {column!r} has one class ({levels[0]!r}) in all {len(obs)} rows with a value: "

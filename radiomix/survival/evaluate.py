@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..records import optimism
 from . import metrics as M
 
 __all__ = ["survival_outputs", "survival_function", "MIN_CASES"]
@@ -200,11 +201,8 @@ def _summarize(study, folds: pd.DataFrame, oof: pd.DataFrame, P, S) -> dict:
                                    "c_index": float(np.mean([M.harrell_c(time[s_arr == s], event[s_arr == s],
                                                                          p[s_arr == s]) for p in P]))}
                                for s in sorted(set(s_arr))}
-    if folds["inner_score"].notna().any():
-        opt = folds["optimism"]
-        summary["optimism"] = {"mean": float(opt.mean()), "sd": float(opt.std(ddof=1)) if opt.notna().sum() > 1
-                               else np.nan, "inner_score_mean": float(folds["inner_score"].mean()),
-                               "what": "inner-CV C-index of the chosen candidate minus the outer fold's C-index"}
+    if (opt := optimism(folds, "C-index")) is not None:
+        summary["optimism"] = opt
     summary["n_samples"], summary["n_events"] = int(len(y)), int(event.sum())
     return summary
 
