@@ -201,8 +201,7 @@ class StepCache:
 
         def call(*args, **kw):
             try:
-                key = joblib.hash((func.__module__, func.__qualname__, [_digest(a) for a in args],
-                                   {k: _digest(v) for k, v in kw.items()}))
+                key = joblib.hash((func.__module__, func.__qualname__, args, kw))
             except pickle.PicklingError:
                 return func(*args, **kw)
             if key not in self._store:
@@ -216,24 +215,6 @@ class StepCache:
 
     def __repr__(self) -> str:
         return f"StepCache({len(self._store)} results)"
-
-
-def _digest(obj):
-    """A small stand-in for a table or array in a cache key: its shape, columns, dtypes and a SHA-1 of its
-    values (pandas' vectorised row hashes, index included), so keys of 1,000-column tables cost milliseconds
-    instead of joblib's pure-Python pickling of the whole table. Anything else is keyed as it is."""
-    import hashlib
-
-    import pandas as pd
-
-    if isinstance(obj, (pd.DataFrame, pd.Series)):
-        h = hashlib.sha1(pd.util.hash_pandas_object(obj, index=True).to_numpy().tobytes())
-        cols = list(map(str, obj.columns)) if isinstance(obj, pd.DataFrame) else [str(obj.name)]
-        dtypes = [str(t) for t in obj.dtypes] if isinstance(obj, pd.DataFrame) else [str(obj.dtype)]
-        return (type(obj).__name__, obj.shape, cols, dtypes, h.hexdigest())
-    if isinstance(obj, np.ndarray) and obj.dtype != object:
-        return ("ndarray", obj.dtype.str, obj.shape, hashlib.sha1(np.ascontiguousarray(obj).tobytes()).hexdigest())
-    return obj
 
 
 def drop_step_cache(estimator):

@@ -103,22 +103,3 @@ def test_a_step_joblib_cannot_hash_is_fitted_uncached():
     with step_cache(pipe) as cached:
         fitted = drop_step_cache(cached.fit(X, y))
     np.testing.assert_allclose(fitted.predict_proba(X), pipe.fit(X, y).predict_proba(X))
-
-
-def test_cache_keys_tell_tables_apart_by_values_index_columns_and_dtypes():
-    """The step cache keys a table by a digest of its values (pandas row hashes), index, columns and dtypes:
-    equal tables share a key; a changed cell, row order, column name or dtype does not."""
-    import numpy as np
-    import pandas as pd
-
-    from radiomix.search import _digest
-
-    df = pd.DataFrame({"a": np.arange(5.0), "b": list("vwxyz")})
-    assert _digest(df) == _digest(df.copy())
-    changed = df.copy()
-    changed.loc[2, "a"] = 2.5
-    for other in (changed, df.iloc[::-1], df.rename(columns={"a": "c"}), df.astype({"a": "float32"}),
-                  df.set_index(df.index + 1)):
-        assert _digest(other) != _digest(df)
-    y = np.array([0, 1, 0, 1, 1])
-    assert _digest(y) == _digest(y.copy()) and _digest(y) != _digest(y[::-1]) and _digest(y) != _digest(y.astype(float))
