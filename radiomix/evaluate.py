@@ -320,6 +320,22 @@ def nested_cv_pipeline(pipeline, X: pd.DataFrame, y, *, progress: bool = True, *
     return nested_cv(Study.from_pipeline(pipeline, X, y, **settings), progress=progress)
 
 
+def _class_codes(values, classes, target) -> np.ndarray:
+    """Each value's position in the model's ``classes`` (1, 1.0 and "1" are the same label); values the model
+    never saw are refused, named."""
+    def key(v):
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return str(v)
+
+    known = {key(c): i for i, c in enumerate(classes)}
+    unknown = sorted({str(v) for v in values if key(v) not in known})
+    if unknown:
+        raise ValueError(f"target {target!r} holds values {unknown} that the model's classes {classes} lack")
+    return np.array([known[key(v)] for v in values], dtype=int)
+
+
 def _score_external_task(model, table: pd.DataFrame, target, n_bootstrap: int, random_state: int) -> dict:
     """score_external for survival (``target``: ``{"time":, "event":}``), multiclass and regression models."""
     from .tasks import get_task
@@ -348,17 +364,7 @@ def _score_external_task(model, table: pd.DataFrame, target, n_bootstrap: int, r
                                 random_state=random_state)
     from .multiclass import external_summary
 
-    def key(v):  # 1, 1.0 and "1" are the same label
-        try:
-            return float(v)
-        except (TypeError, ValueError):
-            return str(v)
-
-    known = {key(c): i for i, c in enumerate(model.classes)}
-    unknown = sorted({str(v) for v in t[target] if key(v) not in known})
-    if unknown:
-        raise ValueError(f"target {target!r} holds values {unknown} that the model's classes {model.classes} lack")
-    y = np.array([known[key(v)] for v in t[target]])
+    y = _class_codes(t[target], model.classes, target)
     P = pred[[f"proba_{c}" for c in model.classes]].to_numpy(float)
     return external_summary(y, P, model.classes, n_bootstrap=n_bootstrap, random_state=random_state)
 
@@ -373,20 +379,7 @@ def score_external(model, table: pd.DataFrame, target, *, n_bootstrap: int = 200
         raise ValueError(f"target column {target!r} not found; columns: {list(table.columns)[:20]}")
     keep = table[target].notna()
     t = table.loc[keep]
-    classes = list(model.classes)
-    y_raw = t[target]
-
-    def key(v):  # 1, 1.0 and "1" are the same label
-        try:
-            return float(v)
-        except (TypeError, ValueError):
-            return str(v)
-
-    known = {key(c) for c in classes}
-    unknown = sorted({str(v) for v in y_raw if key(v) not in known})
-    if unknown:
-        raise ValueError(f"target {target!r} holds values {unknown} that the model's classes {classes} lack")
-    y = np.array([key(v) == key(classes[1]) for v in y_raw], dtype=int)
+    y = (_class_codes(t[target], list(model.classes), target) == 1).astype(int)
     pred = model.predict(t)
     p, lab = pred["proba"].to_numpy(), pred["label"].to_numpy()
     point = binary_metrics(y, p, lab)

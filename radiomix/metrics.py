@@ -113,6 +113,12 @@ class Resampler:
         return self._rows(units)
 
 
+    def counts(self, rng, n_boot: int, scheme: str = "stratified") -> np.ndarray:
+        """``n_boot`` resamples as count vectors ``(n_boot, n)``: how often each row is drawn (for statistics
+        computed from counts instead of resampled rows)."""
+        return np.vstack([np.bincount(self.draw(rng, scheme), minlength=self.n) for _ in range(n_boot)])
+
+
 def _factorize(values):
     import pandas as pd
 

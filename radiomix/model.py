@@ -64,10 +64,6 @@ class RadiomixModel:
         return self.config.get("task") if self.config.get("task") in ("multiclass", "regression", "survival") \
             else "binary"
 
-    @property
-    def is_survival(self) -> bool:
-        return self.task == "survival"
-
     def _score_rows(self, pipeline, X) -> np.ndarray:
         if self.task in ("survival", "regression"):
             return np.asarray(pipeline.predict(X), float).ravel()

@@ -54,10 +54,8 @@ def _resampled(y, pred, counts) -> dict:
 def _boot_counts(study, rng) -> np.ndarray:
     from .metrics import Resampler
 
-    n = len(study.y)
     strata = study.sites if study.outer.kind == "leave_site_out" else None
-    rs = Resampler(np.zeros(n, int), groups=study.groups, strata=strata)
-    return np.vstack([np.bincount(rs.draw(rng, "stratified"), minlength=n) for _ in range(study.n_bootstrap)])
+    return Resampler(np.zeros(len(study.y), int), groups=study.groups, strata=strata).counts(rng, study.n_bootstrap)
 
 
 def regression_outputs(study, results):
@@ -122,9 +120,7 @@ def external_summary(y, pred, *, n_bootstrap: int = 2000, random_state=0) -> dic
     out = {}
     boot = {}
     if n_bootstrap:
-        rng = np.random.default_rng(random_state)
-        rs = Resampler(np.zeros(len(y), int))
-        counts = np.vstack([np.bincount(rs.draw(rng, "stratified"), minlength=len(y)) for _ in range(n_bootstrap)])
+        counts = Resampler(np.zeros(len(y), int)).counts(np.random.default_rng(random_state), n_bootstrap)
         boot = _resampled(y, pred, counts)
     for m, v in point.items():
         lo, hi = np.nanquantile(boot[m], [0.025, 0.975]) if m in boot else (np.nan, np.nan)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["CSS", "Document", "fmt_number", "png_bytes", "table_html"]
+__all__ = ["CSS", "Document", "fmt_number", "fmt_estimate", "png_bytes", "table_html"]
 
 CSS = """body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;
 color:#222;padding:0 1em}h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
@@ -29,6 +29,11 @@ def fmt_number(v, fmt="{:.3f}") -> str:
         return fmt.format(float(v)) if v is not None and np.isfinite(float(v)) else "n/a"
     except (TypeError, ValueError):
         return str(v)
+
+
+def fmt_estimate(m: dict) -> str:
+    """``estimate (95% CI low-high)`` of a summary entry."""
+    return f"{fmt_number(m['estimate'])} (95% CI {fmt_number(m['ci_low'])}-{fmt_number(m['ci_high'])})"
 
 
 def table_html(df: pd.DataFrame, floatfmt="{:.3f}") -> str:

@@ -10,7 +10,7 @@ import html
 import numpy as np
 import pandas as pd
 
-from .document import Document, fmt_number, table_html
+from .document import Document, fmt_estimate, fmt_number, table_html
 from .figures import new_figure
 from .run import RunRecord
 from .sections import (
@@ -21,6 +21,7 @@ from .sections import (
     selection_section,
     shap_section,
     sites_section,
+    task_folds_section,
     verdict_section,
 )
 
@@ -33,17 +34,13 @@ _LABELS = {"auc_macro": "macro one-vs-rest AUC", "auc_micro": "micro one-vs-rest
            "calibration_slope": "calibration slope"}
 
 
-def _ci(m: dict) -> str:
-    return f"{fmt_number(m['estimate'])} (95% CI {fmt_number(m['ci_low'])}-{fmt_number(m['ci_high'])})"
-
-
 def outcome_header(doc: Document, run: RunRecord, title: str | None = None) -> None:
     """Heading and one line: target, model, headline metric with CI, patients."""
     s, cfg = run.summary, run.config
     key = "auc_macro" if "auc_macro" in s else "r2"
     doc.raw(f"<h1>{html.escape(title or f'radiomix run: {run.name}')}</h1>")
     doc.text(f"{cfg.get('task', '?').capitalize()} outcome {cfg.get('target', '?')}, model "
-             f"{cfg.get('model', {}).get('name', '?')}, out-of-fold {_LABELS[key]} {_ci(s[key])} over "
+             f"{cfg.get('model', {}).get('name', '?')}, out-of-fold {_LABELS[key]} {fmt_estimate(s[key])} over "
              f"{s.get('n_samples', len(run.pooled))} patients.")
 
 
@@ -66,7 +63,7 @@ def outcome_data_section(doc: Document, run: RunRecord) -> None:
 def outcome_metrics_section(doc: Document, run: RunRecord) -> None:
     """Every metric of the task with its 95% CI; per class for multiclass."""
     s = run.summary
-    rows = [{"metric": label, "estimate": s[m]["estimate"], "95% CI": _ci(s[m])}
+    rows = [{"metric": label, "estimate": s[m]["estimate"], "95% CI": fmt_estimate(s[m])}
             for m, label in _LABELS.items() if m in s and isinstance(s[m], dict) and "estimate" in s[m]]
     doc.raw(table_html(pd.DataFrame(rows)))
     if "per_class" in s:
@@ -145,17 +142,8 @@ def observed_predicted_section(doc: Document, run: RunRecord) -> None:
              "(1 ideal; below 1: predictions too spread, overfitting).", cls="note")
 
 
-@report_section("folds", "Per-fold results")
-def outcome_folds_section(doc: Document, run: RunRecord) -> None:
-    """The per-fold table of folds.csv."""
-    if run.folds is None:
-        doc.text("folds.csv not found.", cls="note")
-        return
-    doc.raw(table_html(run.folds[[c for c in run.folds.columns if c not in ("selected", "inner")]]))
-
-
 _SHARED_HEAD = (verdict_section, outcome_data_section, outcome_metrics_section, baselines_section)
-_SHARED_TAIL = (outcome_folds_section, sites_section, selection_section, shap_section, checklist_section,
+_SHARED_TAIL = (task_folds_section, sites_section, selection_section, shap_section, checklist_section,
                 config_section)
 #: Sections of a multiclass report, in order.
 MULTICLASS_REGISTRY = tuple((f.section_id, f.title, f) for f in (

@@ -256,6 +256,16 @@ def folds_section(doc: Document, run: RunRecord) -> None:
     doc.raw(table_html(folds[cols]))
 
 
+@_section("folds", "Per-fold results")
+def task_folds_section(doc: Document, run: RunRecord) -> None:
+    """The per-fold table of folds.csv with every metric column (survival, multiclass and regression runs,
+    whose metrics differ by task); the selected features are in the selection section."""
+    if run.folds is None:
+        doc.text("folds.csv not found.", cls="note")
+        return
+    doc.raw(table_html(run.folds[[c for c in run.folds.columns if c not in ("selected", "inner")]]))
+
+
 @_section("sites", "Per-site results")
 def sites_section(doc: Document, run: RunRecord) -> None:
     """Metrics per site (when a batch column was set)."""

@@ -9,7 +9,7 @@ import html
 
 import pandas as pd
 
-from .document import Document, fmt_number, table_html
+from .document import Document, fmt_estimate, fmt_number, table_html
 from .figures import new_figure
 from .run import RunRecord
 from .sections import (
@@ -20,14 +20,11 @@ from .sections import (
     selection_section,
     shap_section,
     sites_section,
+    task_folds_section,
     verdict_section,
 )
 
 __all__ = ["survival_header", "SURVIVAL_REGISTRY", "km_figure", "td_auc_figure", "calibration_horizons_figure"]
-
-
-def _ci(m: dict) -> str:
-    return f"{fmt_number(m['estimate'])} (95% CI {fmt_number(m['ci_low'])}-{fmt_number(m['ci_high'])})"
 
 
 def survival_header(doc: Document, run: RunRecord, title: str | None = None) -> None:
@@ -36,7 +33,7 @@ def survival_header(doc: Document, run: RunRecord, title: str | None = None) -> 
     t = cfg.get("target", {})
     doc.raw(f"<h1>{html.escape(title or f'radiomix run: {run.name}')}</h1>")
     doc.text(f"Survival outcome: time {t.get('time', '?')}, event {t.get('event', '?')}; model "
-             f"{cfg.get('model', {}).get('name', '?')}; out-of-fold Harrell's C {_ci(s['c_index'])} over "
+             f"{cfg.get('model', {}).get('name', '?')}; out-of-fold Harrell's C {fmt_estimate(s['c_index'])} over "
              f"{s.get('n_samples', len(run.pooled))} patients ({s.get('n_events', '?')} events).")
 
 
@@ -59,17 +56,17 @@ def survival_metrics_section(doc: Document, run: RunRecord) -> None:
     """Harrell's and Uno's C, integrated Brier score, AUC and Brier score at each horizon, with 95% CIs."""
     s = run.summary
     sv = s["survival"]
-    rows = [{"metric": "Harrell's C", "estimate": s["c_index"]["estimate"], "95% CI": _ci(s["c_index"])},
+    rows = [{"metric": "Harrell's C", "estimate": s["c_index"]["estimate"], "95% CI": fmt_estimate(s["c_index"])},
             {"metric": f"Uno's C (truncated at {fmt_number(sv['tau'])}, {sv['tau_from']})",
-             "estimate": s["uno_c"]["estimate"], "95% CI": _ci(s["uno_c"])},
+             "estimate": s["uno_c"]["estimate"], "95% CI": fmt_estimate(s["uno_c"])},
             {"metric": f"integrated Brier score ({fmt_number(sv['ibs_grid'][0])}-{fmt_number(sv['ibs_grid'][1])})",
-             "estimate": s["ibs"]["estimate"], "95% CI": _ci(s["ibs"])}]
+             "estimate": s["ibs"]["estimate"], "95% CI": fmt_estimate(s["ibs"])}]
     for h, a in s["td_auc"].items():
         rows.append({"metric": f"AUC at t = {h}", "estimate": a["estimate"] if a["estimable"] else None,
-                     "95% CI": _ci(a) if a["estimable"] else f"not estimable ({a['cases']} cases, "
+                     "95% CI": fmt_estimate(a) if a["estimable"] else f"not estimable ({a['cases']} cases, "
                                                              f"{a['controls']} controls; needs {sv['min_cases']})"})
     for h, b in s["brier_at"].items():
-        rows.append({"metric": f"Brier score at t = {h}", "estimate": b["estimate"], "95% CI": _ci(b)})
+        rows.append({"metric": f"Brier score at t = {h}", "estimate": b["estimate"], "95% CI": fmt_estimate(b)})
     doc.raw(table_html(pd.DataFrame(rows)))
     f = s["c_index_folds"]
     doc.text(f"Per outer fold: C-index {fmt_number(f['mean'])} +- {fmt_number(f['sd'])} over {f['n']} folds. "
@@ -164,18 +161,8 @@ def calibration_horizons_section(doc: Document, run: RunRecord) -> None:
     doc.raw(table_html(pd.DataFrame(rows)))
 
 
-@report_section("folds", "Per-fold results")
-def survival_folds_section(doc: Document, run: RunRecord) -> None:
-    """The per-fold table of folds.csv."""
-    if run.folds is None:
-        doc.text("folds.csv not found.", cls="note")
-        return
-    skip = {"selected", "inner"}
-    doc.raw(table_html(run.folds[[c for c in run.folds.columns if c not in skip]]))
-
-
 #: Sections of a survival report, in order.
 SURVIVAL_REGISTRY = tuple((f.section_id, f.title, f) for f in (
     verdict_section, survival_data_section, survival_metrics_section, baselines_section, km_section,
-    td_auc_section, calibration_horizons_section, survival_folds_section, sites_section, selection_section,
+    td_auc_section, calibration_horizons_section, task_folds_section, sites_section, selection_section,
     shap_section, checklist_section, config_section))

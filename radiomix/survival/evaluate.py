@@ -128,10 +128,8 @@ def _point_and_boot(study, P, S, rng):
 def _boot_counts(study, rng) -> np.ndarray:
     from ..metrics import Resampler
 
-    n = len(study.y)
     strata = study.sites if study.outer.kind == "leave_site_out" else None
-    rs = Resampler(study.y[:, 1].astype(int), groups=study.groups, strata=strata)
-    return np.vstack([np.bincount(rs.draw(rng, "stratified"), minlength=n) for _ in range(study.n_bootstrap)])
+    return Resampler(study.y[:, 1].astype(int), groups=study.groups, strata=strata).counts(rng, study.n_bootstrap)
 
 
 def _calibration(study, P, S) -> dict:
@@ -231,9 +229,7 @@ def external_summary(y, risk, surv, horizons, *, n_bootstrap: int = 2000, random
     losses = {f"brier_{h:g}": M.brier_losses(time, event, surv[:, [j]], [h])[:, 0] for j, h in enumerate(horizons)}
     counts = None
     if n_bootstrap:
-        rng = np.random.default_rng(random_state)
-        rs = Resampler(event.astype(int))
-        counts = np.vstack([np.bincount(rs.draw(rng, "stratified"), minlength=len(time)) for _ in range(n_bootstrap)])
+        counts = Resampler(event.astype(int)).counts(np.random.default_rng(random_state), n_bootstrap)
     out = {}
     for m, st in stats.items():
         b = st.resampled(counts) if counts is not None else np.array([np.nan])
