@@ -74,6 +74,7 @@ _ENUMS = {
     "fusion.mode": ("early", "late"),
     "search.method": ("random", "grid", "halving"),
     "cv.outer.kind": ("stratified", "grouped", "leave_site_out"),
+    "cv.inner.kind": ("auto", "stratified", "site_folds"),
     "calibration.recalibrate": ("none", "sigmoid", "isotonic"),
 }
 
@@ -173,14 +174,33 @@ def validate_config(cfg: dict) -> dict:
         raise ConfigError("cv.outer.kind 'leave_site_out' needs a batch column: set 'batch' (or --batch)")
     if kind == "leave_site_out" and h["method"] == "combat" and h["unseen"] != "estimate":
         raise ConfigError("leave_site_out with ComBat tests on sites unseen in training: set harmonize.unseen: estimate")
+    if full["cv"]["inner"]["kind"] == "site_folds" and not full["batch"]:
+        raise ConfigError("cv.inner.kind 'site_folds' deals the training sites into folds: set 'batch' (or --batch)")
     if kind == "grouped" and not full["groups"]:
         raise ConfigError("cv.outer.kind 'grouped' needs a groups column: set 'groups' (or --groups)")
     if full["balance"]["method"] != "none" and full["impute"]["method"] == "none" and \
             full["model"]["name"] == "xgboost":
         raise ConfigError("balance.method needs complete data: set impute.method (median, knn or surrogate_tree)")
+    _check_early_stopping(full)
     if full["fusion"]["mode"] == "late" and len(full["fusion"]["blocks"] or []) < 2:
         raise ConfigError("fusion.mode 'late' needs at least two fusion.blocks")
     return full
+
+
+def _check_early_stopping(full: dict) -> None:
+    params = full["model"]["params"] or {}
+    if params.get("early_stopping_rounds") is None:
+        if "validation_fraction" in params:
+            raise ConfigError("model.params.validation_fraction only applies with model.params.early_stopping_rounds")
+        return
+    if full["model"]["name"] != "xgboost":
+        raise ConfigError("model.params.early_stopping_rounds: radiomix holds out the validation rows for model "
+                          f"'xgboost' only, not {full['model']['name']!r}")
+    if is_survival(full):
+        raise ConfigError("model.params.early_stopping_rounds is not supported for survival models; tune n_estimators")
+    if full["groups"]:
+        raise ConfigError("model.params.early_stopping_rounds holds out random rows of each training set, which "
+                          f"cannot keep the rows of one patient ({full['groups']!r}) together; leave it out with groups")
 
 
 def target_columns(cfg: dict) -> list[str]:

@@ -381,7 +381,8 @@ TRUSTED_TYPES = frozenset({
     "radiomix.select.NearZeroVarianceFilter", "radiomix.splits.IndexGroupKFold",
     "radiomix.survival.models.CoxPH", "radiomix.survival.models.XGBSurvival",
     "radiomix.survival.models.SurvivalStacking", "radiomix.splits.StratifyOn",
-    "radiomix.survival.models.RandomSurvivalForest",
+    "radiomix.survival.models.RandomSurvivalForest", "radiomix.boosting.EarlyStoppingXGBClassifier",
+    "radiomix.boosting.EarlyStoppingXGBRegressor",
     # scikit-survival (optional extra, model random_survival_forest)
     "sksurv.ensemble.forest.RandomSurvivalForest", "sksurv.tree.tree.SurvivalTree",
     # imbalanced-learn

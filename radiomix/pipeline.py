@@ -41,11 +41,15 @@ def _xgboost(random_state, n_jobs, task="binary", **params):
         return XGBSurvival(objective="survival:cox", random_state=random_state, **params)
     from xgboost import XGBClassifier, XGBRegressor
 
+    from .boosting import EarlyStoppingXGBClassifier, EarlyStoppingXGBRegressor
+
     params.setdefault("n_jobs", n_jobs)  # a config's model.params.n_jobs wins
+    # early_stopping_rounds needs a validation set: held out of each training set it is fitted on.
+    stops = params.get("early_stopping_rounds") is not None
     if task == "regression":
-        return XGBRegressor(random_state=random_state, **params)
+        return (EarlyStoppingXGBRegressor if stops else XGBRegressor)(random_state=random_state, **params)
     params.setdefault("eval_metric", "mlogloss" if task == "multiclass" else "logloss")
-    return XGBClassifier(random_state=random_state, **params)
+    return (EarlyStoppingXGBClassifier if stops else XGBClassifier)(random_state=random_state, **params)
 
 
 def _logistic(random_state, n_jobs, task="binary", **params):

@@ -36,7 +36,10 @@ class SearchPlan:
     ``correction`` is None or the probability correction of :class:`radiomix.calibration.RecalibratedClassifier`
     (``"sigmoid"``, ``"isotonic"``, ``"prevalence"``) applied to the tuned model, learned from inner
     out-of-fold predictions of rows that were not resampled. ``strata`` maps the target to the labels folds
-    are stratified on (None: the target itself; survival: event status x follow-up tertile).
+    are stratified on (None: the target itself; survival: event status x follow-up tertile). ``inner_kind``
+    says how the inner folds treat sites (:func:`inner_split`): ``"auto"`` (leave one training site out when
+    the outer folds leave a site out), ``"site_folds"`` (the training sites dealt into ``inner_splits``
+    folds) or ``"stratified"`` (sites ignored).
     """
 
     space: dict = field(default_factory=dict)
@@ -48,13 +51,17 @@ class SearchPlan:
     threshold: object = "youden"
     correction: str | None = None
     strata: object = None
+    inner_kind: str = "auto"
 
     def inner_description(self, outer_kind: str) -> str:
         """How the inner folds split, in words (for the run record)."""
-        if outer_kind == "leave_site_out":
-            return ("leave one training site out (>= 3 training sites; otherwise "
-                    f"{self.inner_splits}-fold stratified, grouped by patient when groups are set)")
-        return f"{self.inner_splits}-fold stratified, grouped by patient when groups are set"
+        fallback = f"{self.inner_splits}-fold stratified, grouped by patient when groups are set"
+        if self.inner_kind == "site_folds":
+            return (f"the training sites dealt into {self.inner_splits} folds, stratified on the outcome "
+                    f"(>= {self.inner_splits} training sites; otherwise {fallback})")
+        if outer_kind == "leave_site_out" and self.inner_kind == "auto":
+            return f"leave one training site out (>= 3 training sites; otherwise {fallback})"
+        return fallback
 
 
 @dataclass
@@ -80,22 +87,29 @@ def inner_split(plan: SearchPlan, *, groups=None, sites=None, leave_site_out: bo
                 min_sites: int = 3) -> InnerSplit:
     """The inner folds of a training set.
 
-    With ``leave_site_out`` (the outer folds leave a site out) and at least ``min_sites`` training sites,
-    each inner fold leaves one training site out, so tuning rewards what the outer folds measure:
-    generalisation to an unseen site. With fewer sites it falls back to stratified folds (grouped by patient
-    when ``groups`` is given) and says so in the description.
+    With ``plan.inner_kind="auto"``, ``leave_site_out`` (the outer folds leave a site out) and at least
+    ``min_sites`` training sites, each inner fold leaves one training site out, so tuning rewards what the
+    outer folds measure: generalisation to an unseen site. ``"site_folds"`` deals the training sites into
+    ``plan.inner_splits`` folds (stratified group k-fold with sites as groups, so a patient's rows, which share
+    a site, stay together): the same question at fewer fits than one fold per site. With too few sites both
+    fall back to stratified folds (grouped by patient when ``groups`` is given) and say so in the description;
+    ``"stratified"`` always uses those.
     """
-    if leave_site_out and sites is not None:
+    if sites is not None and (plan.inner_kind == "site_folds" or (leave_site_out and plan.inner_kind == "auto")):
         from sklearn.model_selection import LeaveOneGroupOut
 
         s = np.asarray(sites).astype(str)
         k = len(set(s))
-        if k >= min_sites:
+        if plan.inner_kind == "site_folds" and k >= max(plan.inner_splits, 2):
+            return InnerSplit(inner_cv(plan.inner_splits, s, seed, strata=plan.strata), s,
+                              f"{k} training sites dealt into {plan.inner_splits} folds, stratified on the outcome")
+        if plan.inner_kind == "auto" and k >= min_sites:
             return InnerSplit(LeaveOneGroupOut(), s, f"leave-one-site-out over {k} training sites")
+        need = max(plan.inner_splits, 2) if plan.inner_kind == "site_folds" else min_sites
         fallback = inner_cv(plan.inner_splits, groups, seed, strata=plan.strata)
         return InnerSplit(fallback, None if groups is None else np.asarray(groups),
                           f"{plan.inner_splits}-fold {'grouped ' if groups is not None else ''}stratified "
-                          f"(only {k} training site(s); leave-site-out needs >= {min_sites})")
+                          f"(only {k} training site(s); site-grouped inner folds need >= {need})")
     return InnerSplit(inner_cv(plan.inner_splits, groups, seed, strata=plan.strata),
                       None if groups is None else np.asarray(groups),
                       f"{plan.inner_splits}-fold {'grouped ' if groups is not None else ''}stratified")
@@ -185,33 +199,56 @@ class StepCache:
     """A ``joblib.Memory``-like cache for ``Pipeline(memory=...)`` that keeps results in this process's memory:
     a hit hands back the very objects the first call made (no pickle round trip, whose pure-Python reading
     dominated disk caching, and whose output would hash differently from the original for the next step). Keys
-    are ``joblib.hash`` of the call; a call joblib cannot hash (a lambda in your own Pipeline) runs uncached.
-    Shared by the deep copies ``clone`` makes, so every candidate's pipeline uses one store."""
+    are ``joblib.hash`` of the call, except that an argument the cache itself returned (the table a cached step
+    handed to the next one) enters the key as the token of the call that made it, not as its 1,000 columns
+    hashed again; a call joblib cannot hash (a lambda in your own Pipeline) runs uncached. Shared by the deep
+    copies ``clone`` makes, so every candidate's pipeline uses one store."""
 
     def __init__(self):
         self._store: dict = {}
+        self._made: dict = {}  # id(result) -> (result, token); holding the result keeps its id unique
 
     def __deepcopy__(self, memo):
         return self  # clone() deep-copies non-estimator parameters; the copies must share the store
 
-    def cache(self, func=None, **kwargs):
+    def _token(self, value):
+        made = self._made.get(id(value))
+        return ("radiomix.StepCache result", made[1]) if made is not None and made[0] is value else value
+
+    def _remember(self, key: str, result) -> None:
+        for i, part in enumerate(result if isinstance(result, tuple) else (result,)):
+            # A step may hand its input on unchanged: an object keeps its first token, so its key never drifts.
+            if not isinstance(part, (int, float, str, bool, type(None))) and id(part) not in self._made:
+                self._made[id(part)] = (part, f"{key}:{i}")
+
+    def cache(self, func=None, ignore=None, **kwargs):
+        """``func`` wrapped to cache its results; arguments named in ``ignore`` are left out of the key (as
+        ``joblib.Memory.cache`` does: scikit-learn's Pipeline passes ``caller`` and ``callback_ctx``)."""
+        import inspect
         import pickle
 
         import joblib
 
+        signature = inspect.signature(func)
+        skip = set(ignore or ())
+
         def call(*args, **kw):
+            named = signature.bind(*args, **kw).arguments
             try:
-                key = joblib.hash((func.__module__, func.__qualname__, args, kw))
+                key = joblib.hash((func.__module__, func.__qualname__,
+                                   {k: self._token(v) for k, v in named.items() if k not in skip}))
             except pickle.PicklingError:
                 return func(*args, **kw)
             if key not in self._store:
                 self._store[key] = func(*args, **kw)
+                self._remember(key, self._store[key])
             return self._store[key]
 
         return call
 
     def clear(self) -> None:
         self._store.clear()
+        self._made.clear()
 
     def __repr__(self) -> str:
         return f"StepCache({len(self._store)} results)"

@@ -344,26 +344,30 @@ def _normalized_rows(B: np.ndarray):
 
 
 def _front_groups(B: np.ndarray, keep: np.ndarray):
-    """Move each row's kept values to the front and group the rows by how many values they keep.
+    """Each row's kept values, in column order, grouped by how many values the row keeps.
 
     Rows of equal length can then be processed together while adding in the same order as pandas does
-    for that pair alone. Returns (front, [(length, rows, normalised rows, divisor, usable), ...]).
+    for that pair alone. The kept values are read once, row by row (``B[keep]``); each group indexes them.
+    Returns (keep, [(length, rows, index into the kept values, normalised rows, divisor, usable), ...]).
     """
-    front = np.argsort(~keep, axis=1, kind="stable")
     n_kept = keep.sum(axis=1)
-    B_front = np.take_along_axis(B, front, axis=1)
+    kept_values = B[keep]
+    start = np.cumsum(n_kept) - n_kept
     groups = []
     for length in np.unique(n_kept):
         if length >= 2:  # pandas: fewer than two pairs give NaN
             rows = np.flatnonzero(n_kept == length)
-            groups.append((int(length), rows, *_normalized_rows(B_front[rows, :length])))
-    return front, groups
+            index = start[rows, None] + np.arange(length)
+            groups.append((int(length), rows, index, *_normalized_rows(kept_values[index])))
+    return keep, groups
 
 
-def _pearson_front(a_front: np.ndarray, groups, n_rows: int) -> np.ndarray:
+def _pearson_front(a_row: np.ndarray, keep: np.ndarray, groups, n_rows: int) -> np.ndarray:
+    """Pearson r of ``a_row`` with each row of a :func:`_front_groups` grouping, on that row's kept values."""
+    a_kept = np.broadcast_to(a_row, keep.shape)[keep]
     r = np.full(n_rows, np.nan)
-    for length, rows, B_norm, B_div, B_usable in groups:
-        a_norm, a_div, a_usable = _normalized_rows(a_front[rows, :length])
+    for length, rows, index, B_norm, B_div, B_usable in groups:
+        a_norm, a_div, a_usable = _normalized_rows(a_kept[index])
         with np.errstate(divide="ignore", invalid="ignore"):
             rr = np.vecdot(B_norm, a_norm) / (length - 1) / a_div
             rr = np.clip(rr / B_div, -1.0, 1.0)
@@ -390,7 +394,7 @@ class _RedundancyColumns:
         self.position = np.full(XT.shape[0], -1)
         self.position[self.complete] = np.arange(self.complete.size)
         if self.partial.size:
-            self.partial_front, self.partial_groups = _front_groups(
+            self.partial_keep, self.partial_groups = _front_groups(
                 XT[self.partial], self.valid[self.partial]
             )
 
@@ -400,8 +404,8 @@ class _RedundancyColumns:
         p = self.position[a]
         if p < 0:
             # The selected feature has missing values: every pair has its own rows.
-            front, groups = _front_groups(self.XT, self.valid & self.valid[a])
-            return _pearson_front(a_row[front], groups, self.XT.shape[0])
+            keep, groups = _front_groups(self.XT, self.valid & self.valid[a])
+            return _pearson_front(a_row, keep, groups, self.XT.shape[0])
         if self.usable[p]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 # vecdot = one BLAS ddot per row, i.e. the np.dot pandas calls for each pair.
@@ -410,9 +414,7 @@ class _RedundancyColumns:
             rc[~self.usable] = np.nan
             r[self.complete] = rc
         if self.partial.size:
-            r[self.partial] = _pearson_front(
-                a_row[self.partial_front], self.partial_groups, self.partial.size
-            )
+            r[self.partial] = _pearson_front(a_row, self.partial_keep, self.partial_groups, self.partial.size)
         return r
 
 

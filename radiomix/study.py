@@ -347,7 +347,14 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
     search = SearchPlan(search_space(cfg, pipe), cfg["search"]["method"], cfg["search"]["n_candidates"],
                         cfg["search"]["time_budget"], cfg["cv"]["inner"]["n_splits"], _scoring(cfg, task),
                         threshold, correction=_correction(cfg, notes) if task.name == "binary" else None,
-                        strata=task.strata if task.name in ("survival", "regression") else None)
+                        strata=task.strata if task.name in ("survival", "regression") else None,
+                        inner_kind=cfg["cv"]["inner"]["kind"])
+    stop = (cfg["model"]["params"] or {}).get("early_stopping_rounds")
+    if stop is not None:
+        frac = cfg["model"]["params"].get("validation_fraction", 0.2)
+        notes.append(f"XGBoost stops early: each fit holds out {frac:.0%} of its training rows (stratified) and keeps "
+                     f"the trees up to the best validation round (patience {stop}); trees grow on the other "
+                     f"{1 - frac:.0%}")
     study = Study(config=cfg, task=task, X=X.reset_index(drop=True), y=y, ids=df.index.astype(str).to_numpy(),
                   classes=classes, columns=columns, outer=outer, search=search, pipeline=pipe, groups=groups,
                   sites=df[batch].astype(str).to_numpy() if batch else None,

@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.preprocessing import StandardScaler
 
 
 def _table(n=60, p=8, seed=0):
@@ -103,3 +105,40 @@ def test_a_step_joblib_cannot_hash_is_fitted_uncached():
     with step_cache(pipe) as cached:
         fitted = drop_step_cache(cached.fit(X, y))
     np.testing.assert_allclose(fitted.predict_proba(X), pipe.fit(X, y).predict_proba(X))
+
+
+class HandsOn(TransformerMixin, BaseEstimator):
+    """Returns its input object itself (module level: joblib must be able to hash it)."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return X
+
+
+class CountedScaler(StandardScaler):
+    fits: list = []
+
+    def fit(self, X, y=None, sample_weight=None):
+        type(self).fits.append(len(X))
+        return super().fit(X, y, sample_weight)
+
+
+def test_a_step_that_hands_its_input_on_keeps_the_next_steps_cached():
+    """Keys name a cached step's output by the call that made it; a step returning its input unchanged must not
+    give that object a second name (the next step would then miss the cache at every candidate)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold
+    from sklearn.pipeline import Pipeline
+
+    from radiomix.search import SearchPlan, fit_tuned
+
+    CountedScaler.fits = fits = []
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(90, 4)), columns=list("abcd"))
+    y = (X["a"] + rng.normal(size=90) > 0).astype(int).to_numpy()
+    pipe = Pipeline([("same", HandsOn()), ("scale", CountedScaler()), ("m", LogisticRegression())])
+    plan = SearchPlan({"m__C": [0.1, 1.0, 10.0]}, "grid", threshold=0.5)
+    fit_tuned(pipe, plan, X, y, cv=KFold(3))
+    assert len(fits) == 3 + 1  # once per inner training set and once for the refit, not once per candidate

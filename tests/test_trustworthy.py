@@ -62,6 +62,28 @@ def test_inner_folds_never_split_a_patient():
     assert "only 2 training site(s)" in two.description and two.groups is not None
 
 
+def test_site_folds_deal_training_sites_into_inner_folds():
+    """cv.inner.kind site_folds: n_splits folds, each site (and so each patient) whole in one of them, every
+    site held out once; with fewer sites than folds it falls back and says so; stratified ignores sites."""
+    t = _lesions()
+    g = t["patient"].to_numpy()
+    sites = np.repeat(["A", "B", "C", "D", "E"], 24)
+    X = t[["f0"]]
+    split = inner_split(SearchPlan(inner_splits=3, inner_kind="site_folds"), groups=g, sites=sites,
+                        leave_site_out=True, seed=2)
+    assert split.description == "5 training sites dealt into 3 folds, stratified on the outcome"
+    held = []
+    for train, test in split.cv.split(X, t["y"], split.groups):
+        assert not set(sites[test]) & set(sites[train]) and _disjoint(train, test, g)
+        held += sorted(set(sites[test]))
+    assert sorted(held) == list("ABCDE") and len(list(split.cv.split(X, t["y"], split.groups))) == 3
+    few = inner_split(SearchPlan(inner_splits=3, inner_kind="site_folds"), groups=g, sites=sites[:48])
+    assert "only 2 training site(s)" in few.description and few.groups is not None
+    plain = inner_split(SearchPlan(inner_splits=3, inner_kind="stratified"), sites=sites, leave_site_out=True)
+    assert plain.description == "3-fold stratified" and plain.groups is None
+    assert "dealt into 3 folds" in SearchPlan(inner_kind="site_folds").inner_description("leave_site_out")
+
+
 def test_stacking_splitter_never_splits_a_patient():
     t = _lesions()
     codes = pd.factorize(t["patient"])[0]

@@ -1,0 +1,136 @@
+"""XGBoost with early stopping on a validation split of its own training rows.
+
+XGBoost's scikit-learn estimators stop early only when ``fit`` is handed an ``eval_set``, which a Pipeline
+inside nested cross-validation cannot supply. These subclasses hold out ``validation_fraction`` of the rows
+they are fitted on (stratified on the class for the classifier), grow trees on the rest until the validation
+loss has not improved for ``early_stopping_rounds`` rounds, and keep the trees up to the best round, as
+scikit-learn's ``HistGradientBoostingClassifier(early_stopping=True)`` does. The held-out rows come from the
+training rows only, so nothing of a test fold is seen; the model is grown on ``1 - validation_fraction`` of
+them. Rows are split at random: with several rows per patient a patient can sit on both sides, which is why
+radiomix refuses ``early_stopping_rounds`` together with ``groups``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils import _safe_indexing
+from xgboost import XGBClassifier, XGBRegressor
+
+__all__ = ["EarlyStoppingXGBClassifier", "EarlyStoppingXGBRegressor"]
+
+
+def _check_fraction(est) -> None:
+    f = est.validation_fraction
+    if not isinstance(f, numbers.Real) or isinstance(f, bool) or not 0 < f < 1:
+        raise ValueError(f"{type(est).__name__}: validation_fraction must be a number in (0, 1), got {f!r}")
+    r = est.early_stopping_rounds
+    if not isinstance(r, numbers.Integral) or isinstance(r, bool) or r < 1:
+        raise ValueError(f"{type(est).__name__}: early_stopping_rounds must be an integer >= 1, got {r!r}")
+
+
+def _fit_early_stopped(est, parent, splitter, X, y, sample_weight, kwargs):
+    """Fit ``est`` (through ``parent.fit``) on a split of its rows, then keep the trees up to the best round."""
+    _check_fraction(est)
+    fit_rows, val_rows = next(splitter.split(np.zeros(len(y)), y))
+    X_fit, X_val = _safe_indexing(X, fit_rows), _safe_indexing(X, val_rows)
+    y = np.asarray(y)
+    w_fit = None if sample_weight is None else np.asarray(sample_weight)[fit_rows]
+    parent.fit(est, X_fit, y[fit_rows], sample_weight=w_fit, eval_set=[(X_val, y[val_rows])], verbose=False,
+               **kwargs)
+    est.best_n_estimators_ = int(est.best_iteration) + 1
+    est.n_validation_rows_ = int(len(val_rows))
+    # Keep only the trees predictions use, so SHAP and the saved model describe the same model.
+    est._Booster = est.get_booster()[: est.best_n_estimators_]
+    return est
+
+
+class EarlyStoppingXGBClassifier(XGBClassifier):
+    """``xgboost.XGBClassifier`` that stops early on a stratified validation split of its training rows.
+
+    Parameters
+    ----------
+    validation_fraction : float, default=0.2
+        Share of the training rows held out to choose the number of trees (stratified on the class).
+    **kwargs
+        Parameters of :class:`xgboost.XGBClassifier`; ``early_stopping_rounds`` is required (an integer),
+        ``n_estimators`` is the most trees grown, and ``random_state`` also seeds the split.
+
+    Attributes
+    ----------
+    best_n_estimators_ : int
+        Number of trees kept (the best validation round + 1).
+    n_validation_rows_ : int
+        Number of rows held out for early stopping.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from radiomix.boosting import EarlyStoppingXGBClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = EarlyStoppingXGBClassifier(n_estimators=500, early_stopping_rounds=20, random_state=0).fit(X, y)
+    >>> clf.best_n_estimators_ < 500
+    True
+    """
+
+    def __init__(self, *, validation_fraction=0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.validation_fraction = validation_fraction
+
+    def get_xgb_params(self):
+        """Booster parameters (without ``validation_fraction``, which is the wrapper's)."""
+        params = super().get_xgb_params()
+        params.pop("validation_fraction", None)
+        return params
+
+    def fit(self, X, y, *, sample_weight=None, **kwargs):
+        """Fit on ``1 - validation_fraction`` of the rows, stopping when the held-out loss stops improving."""
+        seed = self.random_state if isinstance(self.random_state, numbers.Integral) else 0
+        splitter = StratifiedShuffleSplit(1, test_size=self.validation_fraction, random_state=seed)
+        return _fit_early_stopped(self, XGBClassifier, splitter, X, y, sample_weight, kwargs)
+
+
+class EarlyStoppingXGBRegressor(XGBRegressor):
+    """``xgboost.XGBRegressor`` that stops early on a random validation split of its training rows.
+
+    Parameters
+    ----------
+    validation_fraction : float, default=0.2
+        Share of the training rows held out to choose the number of trees.
+    **kwargs
+        Parameters of :class:`xgboost.XGBRegressor`; ``early_stopping_rounds`` is required.
+
+    Attributes
+    ----------
+    best_n_estimators_ : int
+        Number of trees kept (the best validation round + 1).
+    n_validation_rows_ : int
+        Number of rows held out for early stopping.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from radiomix.boosting import EarlyStoppingXGBRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = EarlyStoppingXGBRegressor(n_estimators=500, early_stopping_rounds=10, random_state=0).fit(X, y)
+    >>> reg.best_n_estimators_ < 500
+    True
+    """
+
+    def __init__(self, *, validation_fraction=0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.validation_fraction = validation_fraction
+
+    def get_xgb_params(self):
+        """Booster parameters (without ``validation_fraction``, which is the wrapper's)."""
+        params = super().get_xgb_params()
+        params.pop("validation_fraction", None)
+        return params
+
+    def fit(self, X, y, *, sample_weight=None, **kwargs):
+        """Fit on ``1 - validation_fraction`` of the rows, stopping when the held-out loss stops improving."""
+        seed = self.random_state if isinstance(self.random_state, numbers.Integral) else 0
+        splitter = ShuffleSplit(1, test_size=self.validation_fraction, random_state=seed)
+        return _fit_early_stopped(self, XGBRegressor, splitter, X, y, sample_weight, kwargs)
