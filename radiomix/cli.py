@@ -95,14 +95,17 @@ def main(debug):
 @click.option("--positive", help="Label of the positive class (overrides the config's positive).")
 @click.option("--permutations", type=int, default=None,
               help="Permutation test of the whole nested CV with N permutations (overrides safeguards.permutations).")
+@click.option("--robustness", type=click.Path(exists=True, dir_okay=False), default=None, metavar="TABLE",
+              help="Repeated-measures table (radiomix robustness's perturbations.parquet): keep features whose ICC over "
+                   "the training patients' repeats is high (select.robustness.table; other settings from the config).")
 @click.option("--jobs", "-j", type=int, default=None, help="Parallel outer folds (overrides the config).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address (e.g. tcp://10.0.0.5:8786): outer folds, baselines and permutations "
                    "run on that cluster.")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Run folder.")
 @_table_options
-def train(table, config, target, id_, batch, groups, time_, event, positive, permutations, jobs, scheduler, out,
-          decimal, encoding):
+def train(table, config, target, id_, batch, groups, time_, event, positive, permutations, robustness, jobs,
+          scheduler, out, decimal, encoding):
     """Nested cross-validation on TABLE, then the final model refit on all rows; writes metrics.json,
     folds.csv, oof_predictions.csv, config.resolved.yaml and model.skops into the run folder. A survival
     outcome: --time and --event (or target: {time:, event:} in the config)."""
@@ -121,12 +124,15 @@ def train(table, config, target, id_, batch, groups, time_, event, positive, per
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             cfg = config
-            if permutations is not None:
+            if permutations is not None or robustness is not None:
                 from .config import load_config
 
                 cfg = load_config(config, target=target, id=id_, batch=batch, groups=groups, n_jobs=jobs,
                                   positive=positive)
-                cfg["safeguards"]["permutations"] = permutations
+                if permutations is not None:
+                    cfg["safeguards"]["permutations"] = permutations
+                if robustness is not None:
+                    cfg["select"]["robustness"] = {**(cfg["select"]["robustness"] or {}), "table": robustness}
             res = run(_read(table, decimal, encoding), cfg, out=out, target=target, id=id_, batch=batch,
                       groups=groups, n_jobs=jobs, positive=positive, scheduler=scheduler)
     except (ConfigError, ValueError, OSError) as err:  # OSError: e.g. an unreachable --scheduler
@@ -429,10 +435,11 @@ def demo(out, patients, sites, jobs, seed, signal):
 
 def _register():
     # Extraction-side commands live in their own module (extract, merge, ...).
-    from . import _cli_extract, _cli_report
+    from . import _cli_extract, _cli_report, _cli_robustness
 
     _cli_extract.register(main)
     _cli_report.register(main)
+    _cli_robustness.register(main)
 
 
 _register()

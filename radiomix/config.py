@@ -23,7 +23,7 @@ def default_config() -> dict:
 
 
 # Keys whose value is a free-form mapping (model parameters, search spaces): not checked key by key.
-_FREE = {"model.params", "model.search", "features.groups", "target", "survival.horizons"}
+_FREE = {"model.params", "model.search", "features.groups", "target", "survival.horizons", "select.robustness"}
 
 
 def _check(node, ref, path: str):
@@ -182,9 +182,39 @@ def validate_config(cfg: dict) -> dict:
             full["model"]["name"] == "xgboost":
         raise ConfigError("balance.method needs complete data: set impute.method (median, knn or surrogate_tree)")
     _check_early_stopping(full)
+    full["select"]["robustness"] = _check_robustness(full["select"]["robustness"])
     if full["fusion"]["mode"] == "late" and len(full["fusion"]["blocks"] or []) < 2:
         raise ConfigError("fusion.mode 'late' needs at least two fusion.blocks")
     return full
+
+
+#: select.robustness keys and their defaults (``table`` is required).
+ROBUSTNESS_DEFAULTS = {"table": None, "icc": 0.75, "statistic": "ci_low", "source": "perturbation", "case": None}
+
+
+def _check_robustness(spec):
+    """``select.robustness`` merged over its defaults, or None; a one-line ConfigError naming the bad key."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise ConfigError(f"config key 'select.robustness' must be a mapping (table, icc, statistic, source, case) or "
+                          f"null, got {spec!r}")
+    unknown = sorted(set(spec) - set(ROBUSTNESS_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in select.robustness; valid: {sorted(ROBUSTNESS_DEFAULTS)}")
+    out = {**ROBUSTNESS_DEFAULTS, **spec}
+    if out["table"] is None or not (isinstance(out["table"], (str, os.PathLike)) or hasattr(out["table"], "columns")):
+        raise ConfigError("select.robustness.table must name the repeated-measures table (radiomix robustness's "
+                          f"perturbations.parquet, or an extraction with session/rater columns), got {out['table']!r}")
+    icc = out["icc"]
+    if not isinstance(icc, (int, float)) or isinstance(icc, bool) or not 0 <= icc <= 1:
+        raise ConfigError(f"select.robustness.icc must be a number in [0, 1], got {icc!r}")
+    for key, valid in (("statistic", ("ci_low", "icc")), ("source", ("perturbation", "repeats"))):
+        if out[key] not in valid:
+            raise ConfigError(f"select.robustness.{key} must be one of {list(valid)}, got {out[key]!r}")
+    if out["case"] is not None and not isinstance(out["case"], str):
+        raise ConfigError(f"select.robustness.case must be a column name or null, got {out['case']!r}")
+    return out
 
 
 def _check_early_stopping(full: dict) -> None:

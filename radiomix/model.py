@@ -260,6 +260,7 @@ def fit_final_model(study, *, cv_summary=None) -> RadiomixModel:
     seed = study.random_state
     inner = study_inner_split(study, np.arange(len(y)), seed)
     _, best, thr = fit_tuned(study.pipeline, study.search, X, y, groups=inner.groups, seed=seed, cv=inner.cv)
+    _drop_repeats(best)
     features, categorical = list(study.columns.features), list(study.columns.categorical)
     numeric = [c for c in features if c not in categorical]
     novelty = sk_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
@@ -293,6 +294,15 @@ def _data_sha256(study) -> str:
     y = np.asarray(study.y)
     h.update((y.astype(np.float64) if y.ndim == 2 or y.dtype.kind == "f" else y.astype(np.int64)).tobytes())
     return h.hexdigest()
+
+
+def _drop_repeats(estimator) -> None:
+    """A fitted RobustnessFilter keeps its support and ICCs; the repeated-measures table and the row ids it was
+    fitted with stay out of the saved model (data, not model; and types skops would not load safely)."""
+    from .select import fitted_robustness_filters
+
+    for step in fitted_robustness_filters(estimator):
+        step.set_params(repeats=None, ids=None)
 
 
 def save_model(model: RadiomixModel, path: str | os.PathLike) -> Path:
@@ -378,7 +388,7 @@ TRUSTED_TYPES = frozenset({
     "radiomix.harmonize.ComBat", "radiomix.impute.KNNImputer", "radiomix.impute.SurrogateTreeImputer",
     "radiomix.impute.SurrogateTreeRegressor", "radiomix.impute.SurrogateTreeClassifier", "radiomix.impute._Encoder",
     "radiomix._cart.Tree", "radiomix.select.CorrelationFilter", "radiomix.select.MRMRSelector",
-    "radiomix.select.NearZeroVarianceFilter", "radiomix.splits.IndexGroupKFold",
+    "radiomix.select.NearZeroVarianceFilter", "radiomix.select.RobustnessFilter", "radiomix.splits.IndexGroupKFold",
     "radiomix.survival.models.CoxPH", "radiomix.survival.models.XGBSurvival",
     "radiomix.survival.models.SurvivalStacking", "radiomix.splits.StratifyOn",
     "radiomix.survival.models.RandomSurvivalForest", "radiomix.boosting.EarlyStoppingXGBClassifier",

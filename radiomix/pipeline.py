@@ -397,7 +397,7 @@ def _outcome_columns(cfg: dict) -> list:
 
 
 def _block_steps(cfg: dict, columns: list[str], harmonize: list[str], categorical: list[str], model,
-                 blocks: dict | None = None) -> list:
+                 blocks: dict | None = None, robustness=None) -> list:
     """Steps for one table (early fusion) or one block (late fusion) over ``columns``; ComBat harmonizes
     the ``harmonize`` columns among them."""
     rs = cfg["random_state"]
@@ -431,6 +431,10 @@ def _block_steps(cfg: dict, columns: list[str], harmonize: list[str], categorica
             steps.append(("balance", _sampler({**cfg, "balance": {**cfg["balance"], "method": "smote"}}, rs, [])))
     steps.append(("encode", _encoder(cfg, imputer is None, _scaler(cfg, needs_scaling))))
     s = cfg["select"]
+    if robustness is not None:
+        from sklearn.base import clone
+
+        steps.append(("robustness", clone(robustness)))
     if s["near_zero_variance"]:
         from .select import NearZeroVarianceFilter
 
@@ -497,7 +501,7 @@ class _Select(TransformerMixin, BaseEstimator):
 
 
 def build_pipeline(config: dict, columns=None, *, blocks: dict | None = None, categorical=None, harmonize=None,
-                   groups=None):
+                   groups=None, robustness=None):
     """The modelling Pipeline for a validated config (see :func:`radiomix.config.load_config`).
 
     Renamed from ``make_pipeline`` (which shadowed scikit-learn's); the old name still works with a
@@ -518,6 +522,9 @@ def build_pipeline(config: dict, columns=None, *, blocks: dict | None = None, ca
     groups : array, optional
         The patient of every row of the table the pipeline is fitted on (by position): late-fusion stacking
         then splits by patient (:class:`radiomix.splits.IndexGroupKFold`).
+    robustness : :class:`radiomix.select.RobustnessFilter`, optional
+        Unfitted template of the first selection step (``select.robustness``; a Study builds it from the
+        repeated-measures table): features kept by the ICC of the training patients' repeats.
 
     Probability corrections (``calibration.recalibrate``, ``balance.correction``) are not steps of this
     Pipeline: they are learned on inner out-of-fold predictions of rows that were not resampled
@@ -542,11 +549,12 @@ def build_pipeline(config: dict, columns=None, *, blocks: dict | None = None, ca
             needs_batch = config["harmonize"]["method"] == "combat" and set(harmonize) & set(cols)
             entry = cols + ([config["batch"]] if needs_batch else [])
             steps = [("columns", _Select(entry))] + _block_steps(config, entry, harmonize, categorical,
-                                                                 _final_model(config, inner_jobs), block_map)
+                                                                 _final_model(config, inner_jobs), block_map,
+                                                                 robustness)
             estimators.append((name, Pipeline(steps).set_output(transform="pandas")))
         return Pipeline([("model", _stack(config, estimators, groups))])
     pipe = Pipeline(_block_steps(config, columns, harmonize, categorical, _final_model(config, inner_jobs),
-                                 block_map))
+                                 block_map, robustness))
     return pipe.set_output(transform="pandas")
 
 

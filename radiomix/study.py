@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import is_survival, load_config, target_columns, validate_config
+from .config import ConfigError, is_survival, load_config, target_columns, validate_config
 from .pipeline import build_pipeline, search_space
 from .search import SearchPlan
 from .tasks import Task, get_task, infer_task
@@ -122,6 +122,8 @@ class Study:
     outer : :class:`SplitPlan`; ``search``: :class:`radiomix.search.SearchPlan`; ``pipeline``: the template.
     outcome : task settings resolved on the data (survival: ``horizons``, ``tau``, ``grid`` of the integrated
         Brier score, ``time``/``event`` column names, and how each was chosen).
+    robustness : the unfitted :class:`radiomix.select.RobustnessFilter` of ``select.robustness`` (holding the
+        repeated-measures table), or None.
     """
 
     config: dict
@@ -139,6 +141,7 @@ class Study:
     n_dropped_missing_target: int = 0
     notes: list = field(default_factory=list)
     outcome: dict = field(default_factory=dict)
+    robustness: object = None
 
     def __repr__(self) -> str:
         return (f"Study({self.task.name}: {len(self.y)} rows x {len(self.columns.features)} features, outer "
@@ -222,7 +225,7 @@ class Study:
         X = self.X[[col for col in self.X.columns if col in set(c.features)]]
         columns = dataclasses.replace(c, harmonized=[], harmonize_excluded=[])
         pipe = build_pipeline(cfg, c.features, blocks=c.blocks, categorical=c.categorical, harmonize=[],
-                              groups=self.groups)
+                              groups=self.groups, robustness=self.robustness)
         search = dataclasses.replace(self.search, space=search_space(cfg, pipe))
         return dataclasses.replace(self, config=cfg, X=X, columns=columns, pipeline=pipe, search=search,
                                    notes=list(self.notes) + ["this variant does not harmonize the sites"])
@@ -340,8 +343,9 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
                       batch=batch, groups=grp, harmonized=harmonized, harmonize_excluded=excluded,
                       unassigned=unassigned)
     outer = _outer_plan(cfg, groups, notes)
+    robust = _robustness_filter(cfg, df.index.astype(str).to_numpy(), features, notes)
     pipe = build_pipeline(cfg, features, blocks=blocks, categorical=categorical, harmonize=harmonized,
-                          groups=groups)
+                          groups=groups, robustness=robust)
     survival = task.name == "survival"
     threshold = {"binary": cfg["threshold"], "survival": "median_risk"}.get(task.name, "none")
     search = SearchPlan(search_space(cfg, pipe), cfg["search"]["method"], cfg["search"]["n_candidates"],
@@ -359,7 +363,7 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
                   classes=classes, columns=columns, outer=outer, search=search, pipeline=pipe, groups=groups,
                   sites=df[batch].astype(str).to_numpy() if batch else None,
                   n_dropped_missing_target=int(missing_y.sum()), notes=notes,
-                  outcome=_survival_settings(cfg, y, notes) if survival else {})
+                  outcome=_survival_settings(cfg, y, notes) if survival else {}, robustness=robust)
     if outer.kind != "leave_site_out":
         try:
             task.check_folds(y, outer.n_splits, **({"classes": classes} if task.name == "multiclass" else {}))
@@ -396,6 +400,46 @@ def _scoring(cfg: dict, task: Task) -> str:
     if task.name == "multiclass" and got == "roc_auc":
         raise ValueError("cv.inner.scoring 'roc_auc' is binary; use auto (roc_auc_ovr: macro one-vs-rest AUC)")
     return got
+
+
+def _robustness_filter(cfg: dict, ids: np.ndarray, features: list, notes: list):
+    """The RobustnessFilter of ``select.robustness`` (None when unset): its table read, the unperturbed rows of a
+    perturbation table left out, the case and rater columns resolved, and what it will do said in ``notes``."""
+    spec = cfg["select"]["robustness"]
+    if spec is None:
+        return None
+    from .select import RobustnessFilter
+
+    table = spec["table"]
+    if not isinstance(table, pd.DataFrame):
+        from .io import read_table
+
+        table = read_table(table)
+        where = str(spec["table"])
+    else:
+        where = f"<DataFrame {table.shape[0]} x {table.shape[1]}>"
+        cfg["select"]["robustness"] = {**spec, "table": where}  # the run record holds a name, not the data
+    case = spec["case"] or cfg["id"]
+    if case not in table.columns:
+        raise ConfigError(f"select.robustness.table {where} has no case column {case!r} (set select.robustness.case; "
+                          f"its columns start {list(table.columns[:5])})")
+    how = "ICC(1,1)"
+    rater = None
+    if spec["source"] == "perturbation" and "kind" in table.columns:
+        original = table["kind"].astype(str) == "original"
+        table = table.loc[~original]
+        how += f"; {int(original.sum())} unperturbed row(s) (kind 'original') left out"
+    elif spec["source"] == "repeats":
+        rater = next((c for c in ("rater", "session") if c in table.columns), None)
+        how = f"ICC(2,1), shared {rater!r}" if rater else "ICC(1,1) (no rater/session column: repeats taken as independent)"
+    known = set(table[case].astype(str))
+    shared = [f for f in features if f in table.columns]
+    notes.append(f"select.robustness: features kept when their ICC {spec['statistic']} > {spec['icc']} over the "
+                 f"repeats of each training fold's patients ({how}; {where}: {len(known & set(ids))} case(s) of "
+                 f"this table, {len(set(ids) - known)} without repeats; {len(shared)} of {len(features)} features "
+                 f"assessed, the others kept unassessed)")
+    return RobustnessFilter(table.reset_index(drop=True), case=case, rater=rater, threshold=spec["icc"],
+                            statistic=spec["statistic"], ids=ids)
 
 
 def _check_task_settings(cfg: dict, task: Task, notes: list) -> None:

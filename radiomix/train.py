@@ -248,6 +248,21 @@ def collect_warnings(caught) -> list[dict]:
     return list(out.values())
 
 
+def _robustness_table(cv: NestedCVResult):
+    """Per feature, the ICC of the outer folds' RobustnessFilters (``select.robustness``), or None."""
+    from .select import fitted_robustness_filters, robustness_summary
+
+    filters = [f for model, *_ in cv.models for f in fitted_robustness_filters(model)]
+    if not filters:
+        return None
+    table = robustness_summary(filters)
+    table.attrs["record"] = {"form": filters[0].form_, "design": filters[0].design_,
+                             "statistic": filters[0].statistic, "threshold": filters[0].threshold,
+                             "n_assessed": int(len(table)), "kept_in_every_fold": int((table["kept"] == 1).sum()),
+                             "kept_in_no_fold": int((table["kept"] == 0).sum())}
+    return table
+
+
 def write_run(study: Study, cv: NestedCVResult, model, out: str | os.PathLike, *, run_warnings=(),
               heldout_shap=None) -> dict:
     """Write a run folder: ``metrics.json`` (summary, settings, data record, final threshold, versions),
@@ -264,6 +279,9 @@ def write_run(study: Study, cv: NestedCVResult, model, out: str | os.PathLike, *
         "versions": versions(),
         "warnings": [{k: w[k] for k in ("category", "message", "count", "source")} for w in run_warnings],
     }
+    robust = _robustness_table(cv)
+    if robust is not None:
+        metrics["robustness"] = robust.attrs["record"]
     if isinstance(heldout_shap, dict):
         metrics["shap_heldout_classes"] = list(heldout_shap)
     files = {"metrics": atomic_write_text(out / "metrics.json", json.dumps(to_jsonable(metrics), indent=2))}
@@ -273,6 +291,8 @@ def write_run(study: Study, cv: NestedCVResult, model, out: str | os.PathLike, *
         folds["selected"] = folds["selected"].map(json.dumps)
     files["folds"] = write_table(folds, out / "folds.csv", index=False)
     files["oof_predictions"] = write_table(cv.oof, out / "oof_predictions.csv", index=False)
+    if robust is not None:
+        files["robustness"] = write_table(robust, out / "robustness.csv")
     files["config"] = atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(study.config, sort_keys=False))
     files["warnings"] = atomic_write_text(out / "warnings.txt", "".join(
         f"{w['category']} ({w['source']}, x{w['count']}): {w['message']}\n" for w in run_warnings))

@@ -27,7 +27,8 @@ from .labels import parse_labels
 from .manifest import ManifestError, read_manifest
 from .params import ExtractionParams, extractor, load_params
 
-__all__ = ["ExtractionParams", "load_params", "extract_case", "extract", "check", "write_extraction", "sidecar_paths"]
+__all__ = ["ExtractionParams", "load_params", "extract_case", "extract", "check", "write_extraction", "sidecar_paths",
+           "plan_tasks", "hash_inputs"]
 
 _PARAM_KEYS = {"imageType", "featureClass", "setting", "voxelSetting"}
 ERROR_COLUMNS = ["id", "modality", "region", "stage", "error", "message", "traceback"]
@@ -40,10 +41,16 @@ def _is_params_mapping(params) -> bool:
         and not (set(params) & _PARAM_KEYS)
 
 
-def _plan(manifest, params, *, label, tolerance, pyradiomics_diagnostics):
+def plan_tasks(manifest, params, *, label=None, tolerance: float = 0.01, pyradiomics_diagnostics: bool = False):
     """Validate everything and build one :class:`Task` per case and modality; raise ManifestError listing
-    every problem at once."""
+    every problem at once. Returns ``(manifest frame, tasks, modalities with several regions)``.
+
+    With repeated measurements (``session``/``rater`` columns) each (case, session, rater) is a unit of its
+    own: its ``id`` in the returned frame and its tasks' ``case`` is a label ``<id>/session=<s>/rater=<r>``,
+    and ``attrs["manifest"]["units"]`` maps each label back to ``(id, session, rater)`` values.
+    """
     mf, problems = read_manifest(manifest, return_problems=True)
+    mf = _unit_labels(mf, problems)
     meta = mf.attrs["manifest"]
     base = meta.get("base")
     loaded: dict[str, ExtractionParams] = {}
@@ -110,7 +117,54 @@ def _plan(manifest, params, *, label, tolerance, pyradiomics_diagnostics):
     return mf, tasks, multi
 
 
-def _hash_inputs(tasks: list[Task], versions: dict, n_threads: int = 4) -> None:
+def _unit_labels(mf: pd.DataFrame, problems: list[str]) -> pd.DataFrame:
+    """Repeated measurements: the ``id`` of each row replaced by its (case, session, rater) unit label."""
+    meta = dict(mf.attrs["manifest"])
+    repeats = meta.get("repeats") or []
+    meta["units"] = {}
+    if not repeats:
+        mf.attrs["manifest"] = meta
+        return mf
+    labels = mf["id"].astype(str)
+    for c in repeats:
+        labels = labels + f"/{c}=" + mf[c].astype(str)
+    keys = [tuple(x) for x in mf[["id", *repeats]].itertuples(index=False)]
+    meta["units"] = dict(zip(labels, keys))
+    if len(meta["units"]) != len(set(keys)):
+        problems.append(f"case ids and {repeats} values give ambiguous labels (an id containing '/{repeats[0]}='?)")
+    out = mf.copy()
+    out["id"] = labels.to_numpy()
+    out.index = pd.Index(out["id"].tolist())
+    out.attrs["manifest"] = meta
+    return out
+
+
+def _split_units(features, diagnostics, errors, meta):
+    """Repeated measurements: unit labels back to the case id, with the ``session``/``rater`` columns in
+    front (features, diagnostics) or after ``id`` (errors)."""
+    units, repeats = meta["units"], meta["repeats"]
+    idx = features.index
+    labels = idx.get_level_values("id") if isinstance(idx, pd.MultiIndex) else idx
+    ids = [units[u][0] for u in labels]
+    if isinstance(idx, pd.MultiIndex):
+        features.index = pd.MultiIndex.from_arrays([ids, *[idx.get_level_values(n) for n in idx.names[1:]]],
+                                                   names=idx.names)
+    else:
+        features.index = pd.Index(ids, name="id")
+    for j, c in reversed(list(enumerate(repeats, start=1))):
+        features.insert(0, c, [units[u][j] for u in labels])
+        if len(errors):
+            errors.insert(1, c, [units[u][j] for u in errors["id"]])
+        if len(diagnostics):
+            diagnostics.insert(0, c, [units[u][j] for u in diagnostics.index])
+    if len(errors):
+        errors["id"] = [units[u][0] for u in errors["id"]]
+    if len(diagnostics):
+        diagnostics.index = pd.Index([units[u][0] for u in diagnostics.index], name="id")
+    return features, diagnostics, errors
+
+
+def hash_inputs(tasks: list[Task], versions: dict, n_threads: int = 4) -> None:
     """SHA-256 of every input file (once per file, in threads: hashlib releases the GIL), cache keys, sizes."""
     paths = sorted({p for t in tasks for p in (t.image, t.mask)})
 
@@ -178,7 +232,9 @@ def extract(
         image_pet, mask`` or ``mask_ct, mask_pet``) or one row per case and modality (``id, modality,
         image, mask``); optional ``label`` (one or several label values or DICOM ROI/segment names,
         ``"1;2"``, ``"tumor=1;node=2"``), ``params`` (parameter file per row) and any other columns
-        (``site``...), passed through in front of the features. See :func:`radiomix.extraction.manifest.read_manifest`.
+        (``site``...), passed through in front of the features. Repeated measurements of a case (test-retest
+        scans, several observers' masks): rows with the same ``id`` told apart by a ``session`` and/or
+        ``rater`` column. See :func:`radiomix.extraction.manifest.read_manifest`.
     params : str, path, dict, ExtractionParams, or a mapping {modality: any of these}
         Preset name (``"ct"``, ``"ct-original"``, ``"mr"``), a pyradiomics parameter file, or a dict.
         A manifest ``params`` column overrides it per row.
@@ -218,24 +274,28 @@ def extract(
 
     Returns
     -------
-    DataFrame indexed by case id (index name ``id``): passthrough columns, then features. A failed case is
+    DataFrame indexed by case id (index name ``id``): passthrough columns, then features; with repeated
+    measurements one row per (case, session, rater), the ``session``/``rater`` columns first (the index then
+    repeats the case id; the errors and diagnostics tables carry the same columns). A failed case is
     a row of NaN features with the same columns as a successful one. ``df.attrs["radiomix"]`` holds
     ``provenance`` (versions, parameter text and hash, per-case input hashes, engine), ``errors`` and the
     column ``groups``. With ``return_details=True``: ``(features, diagnostics, errors)``.
     """
     if regions not in ("columns", "rows"):
         raise ValueError(f"regions must be 'columns' or 'rows', got {regions!r}")
-    mf, tasks, multi = _plan(manifest, params, label=label, tolerance=geometry_tolerance,
-                             pyradiomics_diagnostics=pyradiomics_diagnostics)
+    mf, tasks, multi = plan_tasks(manifest, params, label=label, tolerance=geometry_tolerance,
+                                  pyradiomics_diagnostics=pyradiomics_diagnostics)
     meta = mf.attrs["manifest"]
     versions = software_versions()
-    _hash_inputs(tasks, versions)
+    hash_inputs(tasks, versions)
     results, engine, n_cached = _run_cached(tasks, cache_dir, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
     features, diagnostics, errors = _assemble(mf, tasks, results, multi, prefix=prefix, regions=regions)
     warn_lines = [w for t in tasks for w in results[(t.case, t.modality)].get("warnings", [])]
     failed_cases = sorted(set(errors["id"])) if len(errors) else []
     dropped = failed_cases if drop_failed else []
     features = _drop_cases(features, dropped) if dropped else features
+    if meta["repeats"]:
+        features, diagnostics, errors = _split_units(features, diagnostics, errors, meta)
     provenance = {
         "radiomix_version": __version__,
         "pyradiomics_version": versions["pyradiomics"],
@@ -247,7 +307,8 @@ def extract(
         "regions": regions,
         "geometry_tolerance": geometry_tolerance,
         "pyradiomics_diagnostics": pyradiomics_diagnostics,
-        "n_cases": int(mf["id"].nunique()),
+        "n_cases": len({k[0] for k in meta["units"].values()}) if meta["repeats"] else int(mf["id"].nunique()),
+        "repeats": meta["repeats"],
         "n_tasks": len(tasks),
         "n_failed": int(len(failed_cases)),
         "n_errors": int(len(errors)),
@@ -263,7 +324,8 @@ def extract(
     features.attrs["radiomix"] = {
         "provenance": provenance,
         "errors": errors.drop(columns="traceback").to_dict("records"),
-        "groups": {"radiomic": [c for c in features.columns if c not in meta["passthrough"]], "clinical": [],
+        "groups": {"radiomic": [c for c in features.columns if c not in meta["passthrough"]
+                                and c not in meta["repeats"]], "clinical": [],
                    "genetic": []},
         "warnings": warn_lines,
     }
@@ -449,7 +511,7 @@ def check(manifest, params="ct", *, label: int | str | None = None, n_jobs: int 
     """
     from .qa import qa_task
 
-    mf, tasks, _ = _plan(manifest, params, label=label, tolerance=geometry_tolerance, pyradiomics_diagnostics=False)
+    mf, tasks, _ = plan_tasks(manifest, params, label=label, tolerance=geometry_tolerance, pyradiomics_diagnostics=False)
     rows: dict[tuple, list] = {}
 
     def on_result(task, res):

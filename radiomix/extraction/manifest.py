@@ -11,6 +11,9 @@ Manifest layouts (see :func:`read_manifest`):
 All three become the same *long* frame: one row per case and modality with columns ``id``,
 ``modality`` (``""`` for the single layout), ``image``, ``mask``, ``label``, ``params`` and the
 passthrough columns.
+
+Repeated measurements (test-retest scans, several observers' masks) are rows of the same ``id`` told apart
+by a ``session`` and/or ``rater`` column; without those columns a repeated ``id`` is an error.
 """
 
 from __future__ import annotations
@@ -25,11 +28,15 @@ import pandas as pd
 from ..io import read_table
 from .labels import parse_labels
 
-__all__ = ["ManifestError", "read_manifest"]
+__all__ = ["ManifestError", "read_manifest", "REPEAT_COLUMNS"]
 
 _MOD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
-_RESERVED = ("id", "modality", "image", "mask", "label", "params")
+_RESERVED = ("id", "modality", "image", "mask", "label", "params", "session", "rater")
 _LONG_COLUMNS = ["id", "modality", "image", "mask", "label", "params"]
+#: Columns that mark repeated measurements of one case (in this order in the output).
+REPEAT_COLUMNS = ("session", "rater")
+_REPEAT_HINT = ("rows of one case are repeated measurements only when a 'session' (test-retest scans) and/or "
+                "'rater' (observers' masks) column tells them apart")
 
 
 class ManifestError(ValueError):
@@ -98,8 +105,9 @@ def _layout(df: pd.DataFrame, *, id_col: str, image_col: str, mask_col: str):
     return df, layout, wide_images
 
 
-def _wide_to_long(df: pd.DataFrame, wide_images: list[str], problems: list[str]):
-    """The wide layout as one row per case and acquired modality; returns ``(long, modalities, passthrough)``."""
+def _wide_to_long(df: pd.DataFrame, wide_images: list[str], repeats: list[str], problems: list[str]):
+    """The wide layout as one row per case (and session/rater) and acquired modality; returns ``(long,
+    modalities, passthrough)``."""
     mods = [c[len("image_"):] for c in wide_images]
     per_mod = {}
     for kind in ("mask", "label", "params"):
@@ -111,25 +119,40 @@ def _wide_to_long(df: pd.DataFrame, wide_images: list[str], problems: list[str])
         if m not in per_mod["mask"] and "mask" not in df.columns:
             problems.append(f"modality {m!r}: no mask_{m} column and no shared 'mask' column")
     wide_cols = set(wide_images) | {f"{k}_{m}" for k in per_mod for m in per_mod[k]} | {"mask", "label", "params"}
-    passthrough = [c for c in df.columns if c not in wide_cols and c != "id"]
+    passthrough = [c for c in df.columns if c not in wide_cols and c != "id" and c not in repeats]
     rows = []
     for _, r in df.iterrows():
         for m in mods:
             img = r[f"image_{m}"]
             if pd.isna(img) or str(img).strip() == "":
                 continue  # modality not acquired for this case
-            rows.append({"id": r["id"], "modality": m, "image": img,
+            rows.append({"id": r["id"], **{c: r[c] for c in repeats}, "modality": m, "image": img,
                          "mask": r.get(f"mask_{m}", r.get("mask")),
                          "label": r.get(f"label_{m}", r.get("label")),
                          "params": r.get(f"params_{m}", r.get("params")),
                          **{c: r[c] for c in passthrough}})
-    dup = df["id"][df["id"].duplicated()].dropna().unique()
-    if len(dup):
-        problems.append(f"duplicate ids: {list(dup[:10])}")
-    return pd.DataFrame(rows, columns=[*_LONG_COLUMNS, *passthrough]), mods, passthrough
+    _check_duplicates(df, ["id", *repeats], problems)
+    columns = [_LONG_COLUMNS[0], *repeats, *_LONG_COLUMNS[1:], *passthrough]
+    return pd.DataFrame(rows, columns=columns), mods, passthrough
 
 
-def _rows_to_long(df: pd.DataFrame, layout: str, problems: list[str]):
+def _check_duplicates(df: pd.DataFrame, key: list[str], problems: list[str]) -> None:
+    """Report rows that repeat ``key`` (``id`` [+ session/rater] [+ modality]), with a hint on repeats (rows
+    without an id are reported as such elsewhere)."""
+    df = df[df["id"].notna()]
+    dup = df[key][df.duplicated(key)]
+    if not len(dup):
+        return
+    if key == ["id"]:
+        problems.append(f"duplicate ids: {list(dup['id'].unique()[:10])} ({_REPEAT_HINT})")
+    elif key == ["id", "modality"]:
+        problems.append("duplicate (id, modality) rows: " + str([tuple(x) for x in dup.values[:10]])
+                        + f" ({_REPEAT_HINT})")
+    else:
+        problems.append(f"duplicate ({', '.join(key)}) rows: " + str([tuple(x) for x in dup.values[:10]]))
+
+
+def _rows_to_long(df: pd.DataFrame, layout: str, repeats: list[str], problems: list[str]):
     """The single or long layout as one row per case and modality; returns ``(long, modalities,
     passthrough)``."""
     if layout == "single":
@@ -145,20 +168,28 @@ def _rows_to_long(df: pd.DataFrame, layout: str, problems: list[str]):
         if c not in df.columns:
             df[c] = None
     passthrough = [c for c in df.columns if c not in _RESERVED]
-    key = ["id", "modality"]
-    dup = df[key][df.duplicated(key)]
-    if len(dup):
-        what = ("duplicate ids: " + str(list(dup["id"].unique()[:10])) if layout == "single"
-                else "duplicate (id, modality) rows: " + str([tuple(x) for x in dup.values[:10]]))
-        problems.append(what)
+    _check_duplicates(df, ["id", *repeats] + (["modality"] if layout == "long" else []), problems)
     if layout == "long":
+        unit = ["id", *repeats]
         for c in passthrough:
-            n = df.groupby("id", sort=False)[c].nunique(dropna=False)
+            n = df.groupby(unit, sort=False)[c].nunique(dropna=False)
             bad = list(n[n > 1].index[:5])
             if bad:
                 problems.append(f"column {c!r} differs between the modality rows of case(s) {bad}; "
                                 "passthrough columns must hold one value per case")
-    return df[[*_LONG_COLUMNS, *passthrough]].copy(), mods, passthrough
+    return df[[_LONG_COLUMNS[0], *repeats, *_LONG_COLUMNS[1:], *passthrough]].copy(), mods, passthrough
+
+
+def _clean_repeats(df: pd.DataFrame, problems: list[str]) -> list[str]:
+    """The ``session``/``rater`` columns ``df`` has, their values as text (in place); empty cells are problems."""
+    repeats = [c for c in REPEAT_COLUMNS if c in df.columns]
+    for c in repeats:
+        df[c] = _clean_ids(df[c])
+        empty = df[c].isna() | (df[c].astype(str).str.strip() == "")
+        if empty.any():
+            problems.append(f"{int(empty.sum())} row(s) have an empty {c!r} (cases {list(df.loc[empty, 'id'][:5])}); "
+                            f"every row of a manifest with a {c!r} column needs one")
+    return repeats
 
 
 def _check_rows(long: pd.DataFrame, mods: list[str], base: Path, *, check_files: bool, problems: list[str]) -> None:
@@ -206,7 +237,9 @@ def read_manifest(
     - **long** -- ``id, modality, image, mask[, label, params]``: one row per case and modality.
 
     Optional columns: ``label`` (see :func:`parse_labels`), ``params`` (pyradiomics parameter file or
-    preset for that row). Any other column (``site``, ``batch``...) is passed through to the feature
+    preset for that row), ``session`` and/or ``rater`` (repeated measurements: rows with the same ``id`` and
+    different session/rater values are repeats of one case, e.g. test-retest scans or several observers'
+    masks; without these columns a repeated ``id`` is an error). Any other column (``site``, ``batch``...) is passed through to the feature
     table; in the long layout it must agree across a case's rows. Modality names may hold letters,
     digits, ``.`` and ``-`` (no ``_``: it separates the parts of a feature name).
 
@@ -215,9 +248,10 @@ def read_manifest(
     is collected and raised at once in a :class:`ManifestError` before any extraction starts (with
     ``return_problems=True`` they are returned instead, as ``(frame, problems)``).
 
-    Returns a DataFrame indexed by case id (repeated for several modalities) with columns ``id``,
-    ``modality``, ``image``, ``mask``, ``label`` (raw cell), ``params`` and the passthrough columns;
-    ``df.attrs["manifest"]`` holds ``layout``, ``modalities`` and ``passthrough``.
+    Returns a DataFrame indexed by case id (repeated for several modalities and repeats) with columns
+    ``id``, ``session``/``rater`` (those the manifest has, as text), ``modality``, ``image``, ``mask``,
+    ``label`` (raw cell), ``params`` and the passthrough columns; ``df.attrs["manifest"]`` holds ``layout``,
+    ``modalities``, ``passthrough`` and ``repeats`` (the session/rater columns present, ``[]`` if none).
     """
     if isinstance(manifest, pd.DataFrame):
         df, base = manifest.copy(), Path.cwd()
@@ -230,16 +264,17 @@ def read_manifest(
     if ids.isna().any() or (ids.astype(str).str.strip() == "").any():
         problems.append(f"{int(ids.isna().sum() + (ids.astype(str).str.strip() == '').sum())} row(s) have an empty 'id'")
     df["id"] = _clean_ids(ids)
+    repeats = _clean_repeats(df, problems)
     if layout == "wide":
-        long, mods, passthrough = _wide_to_long(df, wide_images, problems)
+        long, mods, passthrough = _wide_to_long(df, wide_images, repeats, problems)
     else:
-        long, mods, passthrough = _rows_to_long(df, layout, problems)
+        long, mods, passthrough = _rows_to_long(df, layout, repeats, problems)
     _check_rows(long, mods, base, check_files=check_files, problems=problems)
     if not len(long) and not problems:
         problems.append("manifest has no rows")
     long.index = pd.Index(long["id"].tolist())
     long.attrs["manifest"] = {"layout": layout, "modalities": mods, "passthrough": passthrough,
-                              "base": str(base)}
+                              "repeats": repeats, "base": str(base)}
     if return_problems:
         return long, problems
     if problems:

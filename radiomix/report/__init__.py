@@ -44,6 +44,7 @@ from .sections import (
     header,
     metrics_section,
     precision_recall_section,
+    robustness_section,
     roc_section,
     selection_section,
     shap_section,
@@ -58,7 +59,7 @@ __all__ = ["write_report", "low_dim_plot", "roc_figure", "pr_figure", "calibrati
            "baselines_section", "verdict_section", "checklist_section",
            "metrics_section", "roc_section", "precision_recall_section", "calibration_section",
            "decision_curve_section", "confusion_section", "folds_section", "sites_section", "blocks_section",
-           "selection_section", "site_effect_section", "shap_section", "config_section"]
+           "selection_section", "robustness_section", "site_effect_section", "shap_section", "config_section"]
 
 
 def write_report(run_dir: str | os.PathLike, *, table=None, out: str | os.PathLike | None = None,

@@ -252,3 +252,21 @@ def selection_figure(freq: pd.DataFrame, title: str = "selection stability"):
     ax.set_yticks(range(len(freq))[::-1], [str(i) for i in freq.index], fontsize=7)
     ax.set(xlabel="fraction of outer folds selecting the feature", xlim=(0, 1), title=title)
     return fig
+
+
+def robustness_figure(table: pd.DataFrame, threshold: float | None = None, title: str = "Feature robustness (ICC)"):
+    """Box plots of each feature's ICC (median over the outer folds) by feature class and by image filter
+    (a :func:`radiomix.select.robustness_summary` table), with the selection threshold as a line."""
+    fig = new_figure(9.0, 4.0)
+    for k, (col, label) in enumerate((("feature_class", "feature class"), ("image_filter", "image filter"))):
+        ax = fig.add_subplot(1, 2, k + 1)
+        groups = table.groupby(col, sort=True)["icc"]
+        names = list(groups.groups)
+        ax.boxplot([g.dropna().to_numpy() for _, g in groups], vert=False, showfliers=False)
+        ax.set_yticks(range(1, len(names) + 1), [f"{n} ({len(groups.get_group(n))})" for n in names], fontsize=7)
+        if threshold is not None:
+            ax.axvline(threshold, color="#c44e52", linestyle="--", linewidth=1)
+        ax.set(xlabel="ICC (median over outer folds)", title=f"{title}: by {label}")
+        ax.set_xlim(min(0.0, float(table["icc"].min()) - 0.05), 1.0)
+    fig.tight_layout()
+    return fig

@@ -18,6 +18,7 @@ from .sections import (
     checklist_section,
     config_section,
     report_section,
+    robustness_section,
     selection_section,
     shap_section,
     sites_section,
@@ -143,7 +144,7 @@ def observed_predicted_section(doc: Document, run: RunRecord) -> None:
 
 
 _SHARED_HEAD = (verdict_section, outcome_data_section, outcome_metrics_section, baselines_section)
-_SHARED_TAIL = (task_folds_section, sites_section, selection_section, shap_section, checklist_section,
+_SHARED_TAIL = (task_folds_section, sites_section, selection_section, robustness_section, shap_section, checklist_section,
                 config_section)
 #: Sections of a multiclass report, in order.
 MULTICLASS_REGISTRY = tuple((f.section_id, f.title, f) for f in (

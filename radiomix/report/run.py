@@ -45,6 +45,7 @@ class RunRecord:
     config: dict = field(default_factory=dict)
     config_text: str = ""
     table: pd.DataFrame | None = None
+    robustness: pd.DataFrame | None = None
     top: int = 15
     n_bootstrap: int = 500
 
@@ -62,6 +63,7 @@ class RunRecord:
         metrics = json.loads((run / "metrics.json").read_text())
         oof = pd.read_csv(run / "oof_predictions.csv", dtype={"id": str})
         folds = pd.read_csv(run / "folds.csv") if (run / "folds.csv").is_file() else None
+        robust = pd.read_csv(run / "robustness.csv", index_col=0) if (run / "robustness.csv").is_file() else None
         cfg_text = (run / "config.resolved.yaml").read_text() if (run / "config.resolved.yaml").is_file() else ""
         cfg = yaml.safe_load(cfg_text) if cfg_text else {}
         if table is not None and not isinstance(table, pd.DataFrame):
@@ -69,7 +71,7 @@ class RunRecord:
 
             table = read_table(table)
         return cls(path=run, metrics=metrics, oof=oof, pooled=pooled_predictions(oof), folds=folds, config=cfg,
-                   config_text=cfg_text, table=table, top=top, n_bootstrap=n_bootstrap)
+                   config_text=cfg_text, table=table, robustness=robust, top=top, n_bootstrap=n_bootstrap)
 
     @property
     def name(self) -> str:

@@ -22,6 +22,7 @@ from .figures import (
     decision_curve_figure,
     low_dim_plot,
     pr_figure,
+    robustness_figure,
     roc_figure,
     selection_figure,
     shap_bar_figure,
@@ -31,7 +32,8 @@ from .run import RunRecord
 
 __all__ = ["METRIC_LABELS", "REGISTRY", "SECTIONS", "header", "data_section", "metrics_section", "roc_section",
            "precision_recall_section", "calibration_section", "decision_curve_section", "confusion_section",
-           "folds_section", "sites_section", "blocks_section", "selection_section", "site_effect_section",
+           "folds_section", "sites_section", "blocks_section", "selection_section", "robustness_section",
+           "site_effect_section",
            "shap_section", "config_section", "baselines_section", "verdict_section", "checklist_section"]
 
 METRIC_LABELS = {"auc": "AUC", "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy",
@@ -307,6 +309,30 @@ def selection_section(doc: Document, run: RunRecord) -> None:
     doc.raw(table_html(shown.reset_index()))
 
 
+@_section("robustness", "Feature robustness")
+def robustness_section(doc: Document, run: RunRecord) -> None:
+    """ICC of every assessed feature over the repeated measurements of each outer fold's training patients
+    (``select.robustness``), by feature class and image filter, and how robust the selected features are."""
+    table, rec = run.robustness, run.metrics.get("robustness")
+    if table is None or rec is None:
+        doc.text("No robustness filter in this pipeline (select.robustness): the features were not screened for "
+                 "reproducibility under perturbation or re-measurement.", cls="note")
+        return
+    doc.text(f"{rec['design']}. Each outer fold computed the ICC of {rec['n_assessed']} features from the repeats of "
+             f"its training patients only and kept those with ICC {rec['statistic']} above {rec['threshold']}: "
+             f"{rec['kept_in_every_fold']} kept in every fold, {rec['kept_in_no_fold']} in none. Columns without "
+             "repeated measurements (clinical, genetic) were kept unassessed.")
+    doc.figure(robustness_figure(table, rec["threshold"] if rec["statistic"] == "icc" else None), "robustness_icc",
+               "ICC by feature class and image filter")
+    if run.folds is not None and "selected" in run.folds.columns:
+        lists = [json.loads(s) if isinstance(s, str) else s for s in run.folds["selected"]]
+        chosen = [f for f in dict.fromkeys(f for fold in lists for f in fold) if f in table.index]
+        if chosen:
+            doc.text("The features the models used (selected in at least one outer fold) and their robustness:")
+            doc.raw(table_html(table.loc[chosen, ["icc", "ci_low", "kept", "feature_class", "image_filter"]]
+                               .head(40).reset_index()))
+
+
 def _site_effect_columns(run: RunRecord, batch: str) -> tuple[list, str]:
     """The columns the site-effect panel looks at: those the run harmonized, else the table's radiomic block,
     else every numeric column but the batch, target, id and covariates."""
@@ -514,7 +540,7 @@ REGISTRY: tuple[tuple[str, str, SectionFunction], ...] = tuple(
         verdict_section, data_section, metrics_section, baselines_section, roc_section, precision_recall_section,
         calibration_section,
         decision_curve_section, confusion_section, folds_section, sites_section, blocks_section, selection_section,
-        site_effect_section, shap_section, checklist_section, config_section))
+        robustness_section, site_effect_section, shap_section, checklist_section, config_section))
 
 #: The section ids, in report order.
 SECTIONS = tuple(sid for sid, _, _ in REGISTRY)

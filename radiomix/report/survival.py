@@ -17,6 +17,7 @@ from .sections import (
     checklist_section,
     config_section,
     report_section,
+    robustness_section,
     selection_section,
     shap_section,
     sites_section,
@@ -164,5 +165,5 @@ def calibration_horizons_section(doc: Document, run: RunRecord) -> None:
 #: Sections of a survival report, in order.
 SURVIVAL_REGISTRY = tuple((f.section_id, f.title, f) for f in (
     verdict_section, survival_data_section, survival_metrics_section, baselines_section, km_section,
-    td_auc_section, calibration_horizons_section, task_folds_section, sites_section, selection_section,
+    td_auc_section, calibration_horizons_section, task_folds_section, sites_section, selection_section, robustness_section,
     shap_section, checklist_section, config_section))
