@@ -154,8 +154,8 @@ def validate_config(cfg: dict) -> dict:
         raise ConfigError(f"config key 'impute.block_missing' must be an integer >= 2 (columns in a block) or null, "
                           f"got {bm!r}")
     mp = full["impute"]["max_predictors"]
-    if mp is not None and (not isinstance(mp, int) or isinstance(mp, bool) or mp < 1):
-        raise ConfigError(f"config key 'impute.max_predictors' must be a positive integer or null, got {mp!r}")
+    if mp is not None and mp != "auto" and (not isinstance(mp, int) or isinstance(mp, bool) or mp < 1):
+        raise ConfigError(f"config key 'impute.max_predictors' must be a positive integer, auto or null, got {mp!r}")
     perms = full["safeguards"]["permutations"]
     if not isinstance(perms, int) or isinstance(perms, bool) or perms < 0:
         raise ConfigError(f"config key 'safeguards.permutations' must be an integer >= 0, got {perms!r}")

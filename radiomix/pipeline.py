@@ -28,7 +28,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["MODELS", "ModelSpec", "TRUSTED_MODEL_PACKAGES", "check_model_name", "PLSDAClassifier", "make_model", "build_pipeline", "make_pipeline", "search_space",
+__all__ = ["MODELS", "ModelSpec", "TRUSTED_MODEL_PACKAGES", "AUTO_MAX_PREDICTORS", "resolve_max_predictors", "check_model_name", "PLSDAClassifier", "make_model", "build_pipeline", "make_pipeline", "search_space",
            "block_columns"]
 
 
@@ -327,7 +327,20 @@ def _cat():
     return make_column_selector(dtype_exclude=np.number)
 
 
-def _imputer(cfg: dict, random_state, blocks: dict | None = None):
+#: ``impute.max_predictors: auto``: every other column up to this many feature columns, beyond it the
+#: ``AUTO_MAX_PREDICTORS[1]`` most correlated ones (one tree per column costs ~columns^2).
+AUTO_MAX_PREDICTORS = (200, 30)
+
+
+def resolve_max_predictors(value, n_columns: int):
+    """``impute.max_predictors`` for a table of ``n_columns`` feature columns: ``"auto"`` becomes None (all
+    columns) up to :data:`AUTO_MAX_PREDICTORS` [0] columns and its [1] beyond; a number or None stays."""
+    if value == "auto":
+        return AUTO_MAX_PREDICTORS[1] if n_columns > AUTO_MAX_PREDICTORS[0] else None
+    return value
+
+
+def _imputer(cfg: dict, random_state, blocks: dict | None = None, n_columns: int = 0):
     method = cfg["impute"]["method"]
     if method == "none":
         return None
@@ -345,7 +358,9 @@ def _imputer(cfg: dict, random_state, blocks: dict | None = None):
         k = cfg["impute"].get("block_missing")
         big = [list(cols) for cols in (blocks or {}).values() if k is not None and len(cols) >= k]
         return impute.SurrogateTreeImputer(max_iter=cfg["impute"]["max_iter"], add_indicator=cfg["impute"]["add_indicator"],
-                                           blocks=big or None, max_predictors=cfg["impute"].get("max_predictors"),
+                                           blocks=big or None,
+                                           max_predictors=resolve_max_predictors(cfg["impute"].get("max_predictors"),
+                                                                                 n_columns),
                                            random_state=random_state)
     raise ValueError(f"unknown impute.method {method!r}")
 
@@ -419,7 +434,7 @@ def _block_steps(cfg: dict, columns: list[str], harmonize: list[str], categorica
     if imp_method == "none" and not native_nan:
         imp_method = "median"  # this model cannot take missing values
     in_here = {name: [c for c in cols if c in set(columns)] for name, cols in (blocks or {}).items()}
-    imputer = _imputer({**cfg, "impute": {**cfg["impute"], "method": imp_method}}, rs, in_here)
+    imputer = _imputer({**cfg, "impute": {**cfg["impute"], "method": imp_method}}, rs, in_here, len(columns))
     if imputer is not None:
         steps.append(("impute", imputer))
     steps.append(("cast", _Cast()))

@@ -344,6 +344,7 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
                       unassigned=unassigned)
     outer = _outer_plan(cfg, groups, notes)
     robust = _robustness_filter(cfg, df.index.astype(str).to_numpy(), features, notes)
+    _note_max_predictors(cfg, features, notes)
     pipe = build_pipeline(cfg, features, blocks=blocks, categorical=categorical, harmonize=harmonized,
                           groups=groups, robustness=robust)
     survival = task.name == "survival"
@@ -400,6 +401,19 @@ def _scoring(cfg: dict, task: Task) -> str:
     if task.name == "multiclass" and got == "roc_auc":
         raise ValueError("cv.inner.scoring 'roc_auc' is binary; use auto (roc_auc_ovr: macro one-vs-rest AUC)")
     return got
+
+
+def _note_max_predictors(cfg: dict, features: list, notes: list) -> None:
+    """Say what ``impute.max_predictors: auto`` does on this table (surrogate-tree imputation only)."""
+    from .pipeline import AUTO_MAX_PREDICTORS, resolve_max_predictors
+
+    imp = cfg["impute"]
+    if imp["method"] == "surrogate_tree" and imp["max_predictors"] == "auto":
+        k = resolve_max_predictors("auto", len(features))
+        if k is not None:
+            notes.append(f"impute.max_predictors auto: {len(features)} feature columns > {AUTO_MAX_PREDICTORS[0]}, so "
+                         f"each column's imputation tree grows on its {k} most correlated columns, not on all "
+                         f"{len(features) - 1} (set impute.max_predictors: null for all)")
 
 
 def _robustness_filter(cfg: dict, ids: np.ndarray, features: list, notes: list):

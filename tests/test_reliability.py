@@ -264,3 +264,28 @@ def test_ccc_refuses_mismatched_cases_and_blanks_constant_features():
     with pytest.warns(ReliabilityWarning, match=r"1 feature\(s\) are constant.*\['c'\]"):
         res = ccc(x, x + 0.5)
     assert np.isnan(res.loc["c", "ccc"]) and res.loc["a", "ccc"] == pytest.approx(1 / (1 + 0.25 / (4 / 3)), abs=1e-14)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:The inplace keyword")
+def test_icc_equals_pingouin_on_image_perturbations_of_real_and_synthetic_ct(shared_data, tmp_path):
+    """The acceptance table: radiomix robustness on the real CTs lung1/lung2 and three synthetic CT cases
+    (ct-original, 3 perturbations each), then every ICC form of radiomix equal to pingouin's to 1e-10 on 25
+    features (the perturbation labels taken as raters so that the two-way forms are defined too)."""
+    pytest.importorskip("pingouin")
+    from radiomix.extraction import robustness
+    from radiomix.extraction.synthetic import write_case
+
+    rows = [{"id": c, "image": str(shared_data / "pyradiomics" / f"{c}_image.nrrd"),
+             "mask": str(shared_data / "pyradiomics" / f"{c}_label.nrrd")} for c in ("lung1", "lung2")]
+    for i in range(3):
+        ip, mp = write_case(tmp_path, f"syn{i}", seed=i, shape=(40, 40, 12), spacing=(1.0, 1.0, 2.5),
+                            lesion_radius_mm=8.0)
+        rows.append({"id": f"syn{i}", "image": str(ip), "mask": str(mp)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = robustness(pd.DataFrame(rows), "ct-original", n_perturbations=3, seed=0, progress=False)
+    perturbed = table[table["kind"] != "original"]
+    feats = [f for f in table.attrs["radiomix"]["groups"]["radiomic"] if perturbed[f].std() > 0][:25]
+    data = perturbed[["id", "perturbation", *feats]].rename(columns={"id": CASE, "perturbation": RATER})
+    _assert_equals_reference(data, _live(data, "image_perturbed"))
