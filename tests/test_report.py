@@ -23,7 +23,7 @@ def _table(n=90, seed=0):
 
 # Written out here (not derived from REGISTRY), so a section dropped, renamed or moved is noticed.
 EXPECTED_SECTIONS = ["verdict", "data", "metrics", "baselines", "roc", "precision-recall", "calibration", "decision-curve",
-                     "confusion", "folds", "sites", "blocks", "selection", "site-effect", "shap", "checklist", "config"]
+                     "confusion", "folds", "sites", "blocks", "selection", "robustness", "site-effect", "shap", "checklist", "config"]
 
 
 def _in_report_order(sections):
