@@ -25,26 +25,35 @@ the same predictions. The parts of rpart's semantics that matter:
   ``cp`` times the root risk per split.
 
 Everything runs on a feature-major float matrix with NaN for missing; categorical predictors hold codes
-0..k-1. The inner loops are numba-compiled when numba is importable and plain Python otherwise (same
-results, much slower).
+0..k-1. A whole tree grows in one compiled call (:func:`_grow_nodes`: rpart's recursion on an explicit
+stack, every node's rows a slice of per-predictor sorted row lists that are split in place). The loops are
+numba-compiled when numba is importable and plain Python otherwise (same results, much slower).
 """
 
 from __future__ import annotations
+
+from functools import cached_property
 
 import numpy as np
 
 try:  # numba is optional: without it the same loops run as plain Python.
     from numba import njit as _numba_njit
 
-    def _njit(fn):
+    def _njit(fn=None, **options):
+        """numba's njit, cached on disk and without the GIL; ``options`` add to those."""
+        if fn is None:
+            return lambda f: _numba_njit(cache=True, nogil=True, **options)(f)
         return _numba_njit(cache=True, nogil=True)(fn)
 
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised only where numba is absent
     HAVE_NUMBA = False
 
-    def _njit(fn):
-        return fn
+    def _njit(fn=None, **options):
+        return fn if fn is not None else (lambda f: f)
+
+# Kernels that only other kernels call: no Python-callable wrappers to compile.
+_inner = _njit(no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 
 __all__ = ["grow_tree", "Tree", "HAVE_NUMBA", "LEFT", "RIGHT"]
@@ -63,7 +72,7 @@ _MAX_SUBSET_LEVELS = 16
 # --------------------------------------------------------------------------------------------------
 
 
-@_njit
+@_inner
 def _node_eval(y, rows, m, n_classes, counts):
     """rpart's eval: anova -> (mean, sum of squares); class -> (class, misclassified count)."""
     if n_classes == 0:
@@ -88,7 +97,7 @@ def _node_eval(y, rows, m, n_classes, counts):
     return float(best), m - counts[best]
 
 
-@_njit
+@_inner
 def _gini_impurity(left, lwt, right, rwt, n_classes):
     temp = 0.0
     lmean = 0.0
@@ -103,7 +112,7 @@ def _gini_impurity(left, lwt, right, rwt, n_classes):
     return temp, lmean, rmean
 
 
-@_njit
+@_inner
 def _order_levels(ncat, countn, val, order):
     """graycode_init2: empty levels first, then the others by ``val`` (stable); returns #empty."""
     k = 0
@@ -126,33 +135,207 @@ def _order_levels(ncat, countn, val, order):
     return k
 
 
-@_njit
-def _best_splits(Xt, y, ncat, S, nnm, m, active, node_risk, edge, n_classes,
-                 improve, split, direction, csplit):
+@_inner
+def _cut_bounds(ls, inv, k, first, n_cuts, bound):
+    """Every cut's score ``ls**2 * (1/n_left + 1/n_right)`` by multiplications only, within 4 ulps of the
+    score :func:`_best_splits` divides out (``inv[j] = 1/j``). Returns the largest."""
+    for i in range(first, n_cuts):
+        bound[i] = ls[i] * ls[i] * (inv[i + 1] + inv[np.uint64(k - i - 1)])
+    m0 = 0.0
+    m1 = 0.0
+    m2 = 0.0
+    m3 = 0.0
+    i = first
+    while i + 4 <= n_cuts:  # four running maxima, not one chain of dependent comparisons
+        m0 = bound[i] if bound[i] > m0 else m0
+        m1 = bound[i + 1] if bound[i + 1] > m1 else m1
+        m2 = bound[i + 2] if bound[i + 2] > m2 else m2
+        m3 = bound[i + 3] if bound[i + 3] > m3 else m3
+        i += 4
+    while i < n_cuts:
+        m0 = bound[i] if bound[i] > m0 else m0
+        i += 1
+    return max(max(m0, m1), max(m2, m3))
+
+
+@_inner
+def _anova_levels(x, y, rows, k, nc, edge, grandmean, right_wt, countn, wts, sums, val, order, tsplit, csplit_f):
+    """Best split of a categorical predictor for anova (levels ordered by their mean); writes the side of
+    each level to ``csplit_f`` and returns the between-group sum of squares."""
+    for c in range(nc):
+        sums[c] = 0.0
+        countn[c] = 0
+        wts[c] = 0.0
+    for i in range(k):
+        c = int(x[rows[i]])
+        countn[c] += 1
+        wts[c] += 1.0
+        sums[c] += y[rows[i]] - grandmean
+    for c in range(nc):
+        if countn[c] > 0:
+            tsplit[c] = RIGHT
+            val[c] = sums[c] / wts[c]
+        else:
+            tsplit[c] = 0
+            val[c] = 0.0
+        order[c] = c
+    nempty = _order_levels(nc, countn, val, order)
+    left_wt = 0.0
+    left_sum = 0.0
+    right_sum = 0.0
+    left_n = 0
+    right_n = k
+    best = 0.0
+    for t in range(nempty, nc):
+        c = order[t]
+        tsplit[c] = LEFT
+        left_n += countn[c]
+        right_n -= countn[c]
+        left_wt += wts[c]
+        right_wt -= wts[c]
+        left_sum += sums[c]
+        right_sum -= sums[c]
+        if left_n >= edge and right_n >= edge:
+            temp = left_sum * left_sum / left_wt + right_sum * right_sum / right_wt
+            if temp > best:
+                best = temp
+                flip = (left_sum / left_wt) > (right_sum / right_wt)
+                for cc in range(nc):
+                    csplit_f[cc] = -tsplit[cc] if flip else tsplit[cc]
+    return best
+
+
+@_inner
+def _gini_cut(x, y, rows, k, edge, n_classes, left, lwt, right, rwt, best):
+    """Best cut of a continuous predictor for gini, starting from every row on the right (``right``,
+    ``rwt``) and the node's impurity ``best``: returns (impurity, position of the last row sent left,
+    direction)."""
+    where = 0
+    dirn = LEFT
+    rtot = k
+    ltot = 0
+    i = 0
+    while rtot > edge:
+        j = int(y[rows[i]])
+        rwt -= 1.0
+        lwt += 1.0
+        rtot -= 1
+        ltot += 1
+        right[j] -= 1.0
+        left[j] += 1.0
+        if ltot >= edge and x[rows[i + 1]] != x[rows[i]]:
+            temp, lmean, rmean = _gini_impurity(left, lwt, right, rwt, n_classes)
+            if temp < best:
+                best = temp
+                where = i
+                dirn = LEFT if lmean < rmean else RIGHT
+        i += 1
+    return best, where, dirn
+
+
+@_inner
+def _next_level(ordered, order, t, gray, nc):
+    """The next level to change sides: the ordered scan, or the classic Gray code sequence (-1: done)."""
+    if ordered:
+        return order[t] if t < nc else -1
+    c = 0
+    while c < nc:
+        if gray[c] == 1:
+            gray[c] = 2
+            return c
+        elif gray[c] == 2:
+            gray[c] = 1
+        c += 1
+    return -1
+
+
+@_inner
+def _gini_levels(x, y, rows, k, nc, edge, n_classes, left, lwt, right, rwt, best, ccnt, countn, wts, val, order,
+                 tsplit, gray, csplit_f):
+    """Best split of a categorical predictor for gini (every subset of the levels, or the levels ordered by
+    their share of the first class); writes the side of each level to ``csplit_f`` and returns the impurity."""
+    for c in range(nc):
+        wts[c] = 0.0
+        countn[c] = 0
+        for j in range(n_classes):
+            ccnt[j, c] = 0.0
+    for i in range(k):
+        j = int(y[rows[i]])
+        c = int(x[rows[i]])
+        wts[c] += 1.0
+        countn[c] += 1
+        ccnt[j, c] += 1.0
+    nobs = 0
+    for c in range(nc):
+        order[c] = c
+        if wts[c] == 0:
+            tsplit[c] = 0
+            val[c] = 0.0
+        else:
+            val[c] = ccnt[0, c] / wts[c]
+            tsplit[c] = RIGHT
+            nobs += 1
+    ordered = n_classes == 2 or nobs > _MAX_SUBSET_LEVELS
+    t = 0
+    if ordered:
+        t = _order_levels(nc, countn, val, order)
+    else:
+        for c in range(nc):
+            gray[c] = 1 if countn[c] != 0 else 0
+    rtot = k
+    ltot = 0
+    while True:
+        c = _next_level(ordered, order, t, gray, nc)
+        if c < 0:
+            break
+        t += 1
+        if tsplit[c] == LEFT:
+            tsplit[c] = RIGHT
+            rwt += wts[c]
+            lwt -= wts[c]
+            rtot += countn[c]
+            ltot -= countn[c]
+            for j in range(n_classes):
+                right[j] += ccnt[j, c]
+                left[j] -= ccnt[j, c]
+        else:
+            tsplit[c] = LEFT
+            rwt -= wts[c]
+            lwt += wts[c]
+            rtot -= countn[c]
+            ltot += countn[c]
+            for j in range(n_classes):
+                right[j] -= ccnt[j, c]
+                left[j] += ccnt[j, c]
+        if ltot >= edge and rtot >= edge:
+            temp, lmean, rmean = _gini_impurity(left, lwt, right, rwt, n_classes)
+            if temp < best:
+                best = temp
+                for cc in range(nc):
+                    csplit_f[cc] = tsplit[cc] if lmean < rmean else -tsplit[cc]
+    return best
+
+
+@_inner
+def _best_splits(Xt, y, ncat, S, a, nnm, active, node_risk, edge, n_classes, improve, split, direction, csplit,
+                 cut_scratch, level_f, level_i, class_scratch, ccnt):
     """bsplit + the anova/gini split functions, for every active predictor of one node.
 
     Writes each predictor's best improvement (0 when it cannot split), cut point and direction (the
-    side ``x < cut`` goes to) or, for a categorical predictor, the side of each level (0 = absent).
+    side ``x < cut`` goes to) or, for a categorical predictor, the side of each level (0 = absent). The
+    node's rows sorted on predictor ``f`` are ``S[f, a:]`` (observed ones first, ``nnm[f]`` of them). The
+    rest is scratch: (4, rows + 1) (the last row ``1/j``), (3, levels), (4, levels), (2, classes) and (classes, levels).
     """
-    p = Xt.shape[0]
-    maxcat = csplit.shape[1]
-    K = max(n_classes, 1)
-    left = np.zeros(K)
-    right = np.zeros(K)
-    ccnt = np.zeros((K, max(maxcat, 1)))
-    countn = np.zeros(max(maxcat, 1), dtype=np.int64)
-    wts = np.zeros(max(maxcat, 1))
-    sums = np.zeros(max(maxcat, 1))
-    val = np.zeros(max(maxcat, 1))
-    order = np.zeros(max(maxcat, 1), dtype=np.int64)
-    tsplit = np.zeros(max(maxcat, 1), dtype=np.int64)
-    gray = np.zeros(max(maxcat, 1), dtype=np.int64)
-    for f in range(p):
+    left, right = class_scratch[0], class_scratch[1]
+    wts, sums, val = level_f[0], level_f[1], level_f[2]
+    countn, order, tsplit, gray = level_i[0], level_i[1], level_i[2], level_i[3]
+    ls, rs, q, inv = cut_scratch[0], cut_scratch[1], cut_scratch[2], cut_scratch[3]
+    for f in range(Xt.shape[0]):
         improve[f] = 0.0
         if not active[f]:
             continue
         k = nnm[f]
-        rows = S[f]
+        rows = S[f, a:]
         x = Xt[f]
         nc = ncat[f]
         if k == 0:
@@ -168,331 +351,208 @@ def _best_splits(Xt, y, ncat, S, nnm, m, active, node_risk, edge, n_classes,
                 right_wt += 1.0
             grandmean = right_sum / right_wt
             if nc == 0:
+                # rpart's loop over the cuts, in passes: the running sums (sequential, in the same order)...
+                n_cuts = k - edge  # the loop runs while more than ``edge`` rows are on the right
+                first = max(edge - 1, 0)  # ... and scores the cuts with at least ``edge`` rows on the left
                 left_sum = 0.0
-                left_wt = 0.0
-                left_n = 0
-                right_n = k
                 right_sum = 0.0  # deviations from the grand mean sum to zero
-                best = 0.0
-                where = 0
-                dirn = LEFT
-                i = 0
-                while right_n > edge:
-                    left_wt += 1.0
-                    right_wt -= 1.0
-                    left_n += 1
-                    right_n -= 1
+                for i in range(n_cuts):
                     temp = y[rows[i]] - grandmean
                     left_sum += temp
                     right_sum -= temp
-                    if x[rows[i + 1]] != x[rows[i]] and left_n >= edge:
-                        temp = left_sum * left_sum / left_wt + right_sum * right_sum / right_wt
-                        if temp > best:
-                            best = temp
-                            where = i
-                            dirn = LEFT if left_sum < right_sum else RIGHT
-                    i += 1
+                    ls[i] = left_sum
+                    rs[i] = right_sum
+                # ... then the first cut (between two different values) with the largest score. Dividing
+                # out every score is most of the work, so each cut first gets a bound by multiplications,
+                # within a few ulps of its score (rs == -ls exactly). Once some valid cut's bound is within
+                # 1e-13 of the largest bound, every cut with the best score has one within 1e-12: only those
+                # are divided out. Otherwise, or outside the range with neither underflow nor overflow (where
+                # the few-ulps argument holds), every valid cut is.
+                top = _cut_bounds(ls, inv, k, first, n_cuts, q)
+                shortlist = 1e-290 < top < 1e290
+                floor = top * (1.0 - 1e-12) if shortlist else -np.inf
+                best = 0.0
+                where = 0
+                for _ in range(2):
+                    certain = not shortlist
+                    for i in range(first, n_cuts):
+                        if q[i] >= floor and x[rows[i + 1]] != x[rows[i]]:
+                            certain = certain or q[i] >= top * (1.0 - 1e-13)
+                            temp = ls[i] * ls[i] / (i + 1.0) + rs[i] * rs[i] / (k - i - 1.0)
+                            if temp > best:
+                                best = temp
+                                where = i
+                    if certain:
+                        break
+                    best = 0.0  # the shortlist is not certain to hold the best cut: score them all
+                    where = 0
+                    shortlist = False
+                    floor = -np.inf
+                dirn = LEFT if ls[where] < rs[where] else RIGHT
                 improve[f] = best / node_risk
                 if best > 0:
                     direction[f] = dirn
                     split[f] = (x[rows[where]] + x[rows[where + 1]]) / 2.0
             else:
-                for c in range(nc):
-                    sums[c] = 0.0
-                    countn[c] = 0
-                    wts[c] = 0.0
-                for i in range(k):
-                    c = int(x[rows[i]])
-                    countn[c] += 1
-                    wts[c] += 1.0
-                    sums[c] += y[rows[i]] - grandmean
-                for c in range(nc):
-                    if countn[c] > 0:
-                        tsplit[c] = RIGHT
-                        val[c] = sums[c] / wts[c]
-                    else:
-                        tsplit[c] = 0
-                        val[c] = 0.0
-                    order[c] = c
-                nempty = _order_levels(nc, countn, val, order)
-                left_wt = 0.0
-                left_sum = 0.0
-                right_sum = 0.0
-                left_n = 0
-                right_n = k
-                best = 0.0
-                for t in range(nempty, nc):
-                    c = order[t]
-                    tsplit[c] = LEFT
-                    left_n += countn[c]
-                    right_n -= countn[c]
-                    left_wt += wts[c]
-                    right_wt -= wts[c]
-                    left_sum += sums[c]
-                    right_sum -= sums[c]
-                    if left_n >= edge and right_n >= edge:
-                        temp = left_sum * left_sum / left_wt + right_sum * right_sum / right_wt
-                        if temp > best:
-                            best = temp
-                            flip = (left_sum / left_wt) > (right_sum / right_wt)
-                            for cc in range(nc):
-                                csplit[f, cc] = -tsplit[cc] if flip else tsplit[cc]
+                best = _anova_levels(x, y, rows, k, nc, edge, grandmean, right_wt, countn, wts, sums, val, order,
+                                     tsplit, csplit[f])
                 improve[f] = best / node_risk
         else:
             # ---------------- gini ----------------
             for j in range(n_classes):
                 left[j] = 0.0
                 right[j] = 0.0
-            lwt = 0.0
             rwt = 0.0
-            rtot = 0
-            ltot = 0
             for i in range(k):
                 j = int(y[rows[i]])
                 rwt += 1.0
                 right[j] += 1.0
-                rtot += 1
             total_ss = 0.0
             for j in range(n_classes):
                 pj = right[j] / rwt
                 total_ss += rwt * pj * (1.0 - pj)
-            best = total_ss
             if nc == 0:
-                where = 0
-                dirn = LEFT
-                i = 0
-                while rtot > edge:
-                    j = int(y[rows[i]])
-                    rwt -= 1.0
-                    lwt += 1.0
-                    rtot -= 1
-                    ltot += 1
-                    right[j] -= 1.0
-                    left[j] += 1.0
-                    if ltot >= edge and x[rows[i + 1]] != x[rows[i]]:
-                        temp, lmean, rmean = _gini_impurity(left, lwt, right, rwt, n_classes)
-                        if temp < best:
-                            best = temp
-                            where = i
-                            dirn = LEFT if lmean < rmean else RIGHT
-                    i += 1
+                best, where, dirn = _gini_cut(x, y, rows, k, edge, n_classes, left, 0.0, right, rwt, total_ss)
                 improve[f] = total_ss - best
                 if improve[f] > 0:
                     direction[f] = dirn
                     split[f] = (x[rows[where]] + x[rows[where + 1]]) / 2.0
             else:
-                for c in range(nc):
-                    wts[c] = 0.0
-                    countn[c] = 0
-                    for j in range(n_classes):
-                        ccnt[j, c] = 0.0
-                for i in range(k):
-                    j = int(y[rows[i]])
-                    c = int(x[rows[i]])
-                    wts[c] += 1.0
-                    countn[c] += 1
-                    ccnt[j, c] += 1.0
-                nobs = 0
-                for c in range(nc):
-                    order[c] = c
-                    if wts[c] == 0:
-                        tsplit[c] = 0
-                        val[c] = 0.0
-                    else:
-                        val[c] = ccnt[0, c] / wts[c]
-                        tsplit[c] = RIGHT
-                        nobs += 1
-                ordered = n_classes == 2 or nobs > _MAX_SUBSET_LEVELS
-                t = 0
-                if ordered:
-                    nempty = _order_levels(nc, countn, val, order)
-                    t = nempty
-                else:
-                    for c in range(nc):
-                        gray[c] = 1 if countn[c] != 0 else 0
-                while True:
-                    # Next level to change sides: the ordered scan, or the classic Gray code sequence.
-                    if ordered:
-                        if t >= nc:
-                            break
-                        c = order[t]
-                        t += 1
-                    else:
-                        c = 0
-                        while c < nc:
-                            if gray[c] == 1:
-                                gray[c] = 2
-                                break
-                            elif gray[c] == 2:
-                                gray[c] = 1
-                            c += 1
-                        if c >= nc:
-                            break
-                    if tsplit[c] == LEFT:
-                        tsplit[c] = RIGHT
-                        rwt += wts[c]
-                        lwt -= wts[c]
-                        rtot += countn[c]
-                        ltot -= countn[c]
-                        for j in range(n_classes):
-                            right[j] += ccnt[j, c]
-                            left[j] -= ccnt[j, c]
-                    else:
-                        tsplit[c] = LEFT
-                        rwt -= wts[c]
-                        lwt += wts[c]
-                        rtot -= countn[c]
-                        ltot += countn[c]
-                        for j in range(n_classes):
-                            right[j] -= ccnt[j, c]
-                            left[j] += ccnt[j, c]
-                    if ltot >= edge and rtot >= edge:
-                        temp, lmean, rmean = _gini_impurity(left, lwt, right, rwt, n_classes)
-                        if temp < best:
-                            best = temp
-                            for cc in range(nc):
-                                csplit[f, cc] = tsplit[cc] if lmean < rmean else -tsplit[cc]
+                best = _gini_levels(x, y, rows, k, nc, edge, n_classes, left, 0.0, right, rwt, total_ss, ccnt, countn,
+                                    wts, val, order, tsplit, gray, csplit[f])
                 improve[f] = total_ss - best
     return 0
 
 
-@_njit
-def _surrogate_scores(Xt, ncat, S, nnm, active, pvar, tempy, tleft, tright, sur_agree,
-                      agreement, adj, split, direction, csplit):
+@_inner
+def _surrogate_levels(x, rows, k, nc, tempy, left, right, lwt, rwt, csplit_f):
+    """choose_surg for a categorical predictor: each level goes the way most of its rows go. Returns
+    (success, agree, majority, total)."""
+    for c in range(nc):
+        left[c] = 0
+        right[c] = 0
+        lwt[c] = 0.0
+        rwt[c] = 0.0
+    for i in range(k):
+        r = rows[i]
+        c = int(x[r])
+        if tempy[r] == LEFT:
+            left[c] += 1
+            lwt[c] += 1.0
+        elif tempy[r] == RIGHT:
+            right[c] += 1
+            rwt[c] += 1.0
+    llwt = 0.0
+    rrwt = 0.0
+    for c in range(nc):
+        llwt += lwt[c]
+        rrwt += rwt[c]
+    if llwt > rrwt:
+        defdir = LEFT
+        majority = llwt
+    else:
+        defdir = RIGHT
+        majority = rrwt
+    total_wt = llwt + rrwt
+    agree = 0.0
+    lcount = 0
+    rcount = 0
+    for c in range(nc):
+        if left[c] == 0 and right[c] == 0:
+            csplit_f[c] = 0
+        elif lwt[c] < rwt[c] or (lwt[c] == rwt[c] and defdir == RIGHT):
+            agree += rwt[c]
+            csplit_f[c] = RIGHT
+            lcount += left[c]
+            rcount += right[c]
+        else:
+            agree += lwt[c]
+            csplit_f[c] = LEFT
+            lcount += right[c]
+            rcount += left[c]
+    # rpart's own test (it counts discordant and concordant rows, not rows sent each way).
+    return lcount > 1 and rcount > 1, agree, majority, total_wt
+
+
+@_inner
+def _surrogate_scores(Xt, ncat, S, a, m, nnm, active, pvar, tempy, nl, nr, sur_agree,
+                      agreement, adj, split, direction, csplit, level_f, level_i):
     """choose_surg for every active predictor but the primary one.
 
-    ``tempy[row]`` is where the primary sends the row (LEFT/RIGHT, 0 when the primary is missing).
+    ``tempy[row]`` is where the primary sends the row (LEFT/RIGHT, 0 when the primary is missing); it sends
+    ``nl`` of the node's ``m`` rows left and ``nr`` right. ``level_f``, ``level_i``: scratch of shape
+    (2+, levels).
     """
-    p = Xt.shape[0]
-    maxcat = max(csplit.shape[1], 1)
-    left = np.zeros(maxcat, dtype=np.int64)
-    right = np.zeros(maxcat, dtype=np.int64)
-    lwt = np.zeros(maxcat)
-    rwt = np.zeros(maxcat)
-    for f in range(p):
+    left, right, lwt, rwt = level_i[0], level_i[1], level_f[0], level_f[1]
+    for f in range(Xt.shape[0]):
         agreement[f] = 0.0
         adj[f] = 0.0
         if f == pvar or not active[f]:
             continue
+        rows = S[f, a:]
         k = nnm[f]
-        rows = S[f]
-        x = Xt[f]
-        nc = ncat[f]
-        success = False
-        agree = 0.0
-        majority = 0.0
-        total_wt = 0.0
-        if nc == 0:
-            ll = 0
-            rl = 0
-            llwt = 0.0
-            rlwt = 0.0
-            lastx = 0.0
-            for i in range(k - 1, -1, -1):  # start with everyone sent left
-                r = rows[i]
-                lastx = x[r]
-                if tempy[r] == LEFT:
-                    ll += 1
-                    llwt += 1.0
-                elif tempy[r] == RIGHT:
-                    rl += 1
-                    rlwt += 1.0
-            agree = llwt if llwt > rlwt else rlwt
-            majority = agree
-            total_wt = llwt + rlwt
+        if ncat[f] == 0:
+            x = Xt[f]
+            # Start with everyone sent left: the rows of each side less those missing x.
+            ll = nl
+            rl = nr
+            for i in range(k, m):
+                t = tempy[rows[i]]
+                ll -= t == LEFT
+                rl -= t == RIGHT
+            lastx = x[rows[0]] if k > 0 else 0.0
+            agree_n = ll if ll > rl else rl
+            majority = float(agree_n)
+            total_wt = float(ll + rl)
             lr = 0
             rr = 0
-            lrwt = 0.0
-            rrwt = 0.0
+            success = False
             d = LEFT
             cut = lastx
             i = 0
-            # March up the sorted values; at least two rows must go each way.
+            # March up the sorted values; at least two rows must go each way. The counts move without
+            # branches: the primary's side of a row is unpredictable.
             while ll + rl >= 2 and i < k:
                 r = rows[i]
                 xr = x[r]
                 if lr + rr >= 2 and xr != lastx:
-                    if llwt + rrwt > agree:
+                    if ll + rr > agree_n:
                         success = True
-                        agree = llwt + rrwt
+                        agree_n = ll + rr
                         d = RIGHT
                         cut = (xr + lastx) / 2.0
-                    elif lrwt + rlwt > agree:
+                    elif lr + rl > agree_n:
                         success = True
-                        agree = lrwt + rlwt
+                        agree_n = lr + rl
                         d = LEFT
                         cut = (xr + lastx) / 2.0
-                if tempy[r] == LEFT:
-                    ll -= 1
-                    lr += 1
-                    llwt -= 1.0
-                    lrwt += 1.0
-                elif tempy[r] == RIGHT:
-                    rl -= 1
-                    rr += 1
-                    rlwt -= 1.0
-                    rrwt += 1.0
+                t = tempy[r]
+                tl = t == LEFT
+                tr = t == RIGHT
+                ll -= tl
+                lr += tl
+                rl -= tr
+                rr += tr
                 lastx = xr
                 i += 1
             split[f] = cut
             direction[f] = d
+            agree = float(agree_n)
         else:
-            for c in range(nc):
-                left[c] = 0
-                right[c] = 0
-                lwt[c] = 0.0
-                rwt[c] = 0.0
-            for i in range(k):
-                r = rows[i]
-                c = int(x[r])
-                if tempy[r] == LEFT:
-                    left[c] += 1
-                    lwt[c] += 1.0
-                elif tempy[r] == RIGHT:
-                    right[c] += 1
-                    rwt[c] += 1.0
-            llwt = 0.0
-            rrwt = 0.0
-            for c in range(nc):
-                llwt += lwt[c]
-                rrwt += rwt[c]
-            if llwt > rrwt:
-                defdir = LEFT
-                majority = llwt
-            else:
-                defdir = RIGHT
-                majority = rrwt
-            total_wt = llwt + rrwt
-            agree = 0.0
-            lcount = 0
-            rcount = 0
-            for c in range(nc):
-                if left[c] == 0 and right[c] == 0:
-                    csplit[f, c] = 0
-                elif lwt[c] < rwt[c] or (lwt[c] == rwt[c] and defdir == RIGHT):
-                    agree += rwt[c]
-                    csplit[f, c] = RIGHT
-                    lcount += left[c]
-                    rcount += right[c]
-                else:
-                    agree += lwt[c]
-                    csplit[f, c] = LEFT
-                    lcount += right[c]
-                    rcount += left[c]
-            # rpart's own test (it counts discordant and concordant rows, not rows sent each way).
-            success = lcount > 1 and rcount > 1
+            success, agree, majority, total_wt = _surrogate_levels(Xt[f], rows, k, ncat[f], tempy, left, right, lwt,
+                                                                   rwt, csplit[f])
         if not success:
             continue
         if sur_agree == 0:  # denominator: every row the primary sends somewhere
-            total_wt = tleft + tright
-            majority = tleft if tleft > tright else tright
+            total_wt = float(nl) + float(nr)
+            majority = float(nl) if nl > nr else float(nr)
         agreement[f] = agree / total_wt
         maj = majority / total_wt
         adj[f] = (agreement[f] - maj) / (1.0 - maj)
     return 0
 
 
-@_njit
+@_inner
 def _pick_primary(improve, active, iscale):
     """The first predictor with the largest improvement, among those rpart keeps: above 1e-10 of the
     largest improvement seen so far in the whole tree (``iscale[0]``, updated), which screens rounding."""
@@ -508,7 +568,7 @@ def _pick_primary(improve, active, iscale):
     return best
 
 
-@_njit
+@_inner
 def _rank_surrogates(agreement, adj, active, pvar, maxsur):
     """insert_split for surrogates: keep at most ``maxsur`` with adjusted agreement > 0, by agreement,
     an earlier predictor first on ties."""
@@ -531,7 +591,7 @@ def _rank_surrogates(agreement, adj, active, pvar, maxsur):
     return out[:k]
 
 
-@_njit
+@_inner
 def _route_primary(Xt, rows, m, feat, cut, dirn, cmap, is_cat, side):
     """Side of every node row by the primary split (0 when missing or an absent level)."""
     x = Xt[feat]
@@ -553,30 +613,30 @@ def _route_primary(Xt, rows, m, feat, cut, dirn, cmap, is_cat, side):
     return nl, nr
 
 
-@_njit
-def _route_surrogates(Xt, ncat, rows, m, side, sfeat, scut, sdir, scmap, scount, usesurrogate, lastsur):
-    """nodesplit: rows the primary could not place go down their first usable surrogate, then (2) the
-    majority side. Returns the numbers sent left and right by this step."""
+@_inner
+def _route_surrogates(Xt, ncat, rows, m, side, SI, SF, SC, lo, hi, usesurrogate, lastsur):
+    """nodesplit: rows the primary could not place go down their first usable surrogate (rows ``lo:hi`` of
+    the surrogate tables, see :func:`_grow_nodes`), then (2) the majority side. Returns the numbers sent
+    left and right by this step and counts the rows each surrogate placed."""
     nl = 0
     nr = 0
-    ns = sfeat.shape[0]
     for i in range(m):
         r = rows[i]
         if side[r] != 0:
             continue
         if usesurrogate > 0:
-            for s in range(ns):
-                f = sfeat[s]
+            for s in range(lo, hi):
+                f = SI[s, 0]
                 v = Xt[f, r]
                 if np.isnan(v):
                     continue
                 if ncat[f] > 0:
-                    d = scmap[s, int(v)]
+                    d = SC[s, int(v)]
                     if d == 0:
                         continue
                 else:
-                    d = sdir[s] if v < scut[s] else -sdir[s]
-                scount[s] += 1
+                    d = SI[s, 1] if v < SF[s, 0] else -SI[s, 1]
+                SI[s, 2] += 1
                 side[r] = d
                 break
         if side[r] == 0 and usesurrogate == 2 and lastsur != 0:
@@ -588,49 +648,120 @@ def _route_surrogates(Xt, ncat, rows, m, side, sfeat, scut, sdir, scmap, scount,
     return nl, nr
 
 
-@_njit
-def _split_sorts(Xt, S, m, side, nleft, nright):
-    """Split the node's per-predictor sorted row lists into its children's, keeping the order."""
+@_inner
+def _split_sorts(S, R, a, m, nnm, active, side, where, lnode, rnode, nnl, nnr, buf, nleft, grow_left, grow_right):
+    """Send a node's rows to its children, in place and keeping every order.
+
+    ``S[f, a:a + m]`` (rows sorted on predictor ``f``, observed first) becomes the left child's ``nleft``
+    rows then the right child's; rows the node keeps (side 0) drop out. Only the lists of a child that may
+    split are written (``grow_left``, ``grow_right``): a leaf never reads them. ``R[a:a + m]`` (the node's
+    rows, ascending) becomes left rows, right rows, then the kept rows: the node still holds all of them for
+    ``where`` if its split is undone. Writes the children's observed counts and ``where``, and clears
+    ``side``.
+    """
     p = S.shape[0]
-    SL = np.empty((p, nleft), dtype=np.int64)
-    SR = np.empty((p, nright), dtype=np.int64)
-    nnl = np.zeros(p, dtype=np.int64)
-    nnr = np.zeros(p, dtype=np.int64)
+    M = buf.shape[0]
     for f in range(p):
-        a = 0
+        if not active[f] or not (grow_left or grow_right):
+            continue
+        k = nnm[f]
+        w = a
         b = 0
-        for i in range(m):
-            r = S[f, i]
+        # Branch-free stable partition: every row is written both ways, only its own side advances.
+        for i in range(k):
+            r = S[f, a + i]
             sd = side[r]
-            if sd == LEFT:
-                SL[f, a] = r
-                a += 1
-                if not np.isnan(Xt[f, r]):
-                    nnl[f] += 1
-            elif sd == RIGHT:
-                SR[f, b] = r
-                b += 1
-                if not np.isnan(Xt[f, r]):
-                    nnr[f] += 1
-    return SL, SR, nnl, nnr
+            S[f, w] = r
+            buf[b] = r
+            w += sd == LEFT
+            b += sd == RIGHT
+        nnl[f] = w - a
+        nnr[f] = b
+        if grow_right:
+            for i in range(k, m):
+                r = S[f, a + i]
+                sd = side[r]
+                S[f, w] = r
+                buf[b] = r
+                w += sd == LEFT
+                b += sd == RIGHT
+            for i in range(b):
+                S[f, a + nleft + i] = buf[i]
+        else:
+            for i in range(k, m):
+                r = S[f, a + i]
+                S[f, w] = r
+                w += side[r] == LEFT
+    w = a
+    b = 0
+    kept = 0
+    for i in range(m):
+        r = R[a + i]
+        sd = side[r]
+        side[r] = 0
+        if sd == LEFT:
+            R[w] = r
+            w += 1
+            where[r] = lnode
+        elif sd == RIGHT:
+            buf[b] = r
+            b += 1
+            where[r] = rnode
+        else:
+            kept += 1
+            buf[M - kept] = r
+    for i in range(b):
+        R[w + i] = buf[i]
+    for i in range(kept):
+        R[w + b + i] = buf[M - 1 - i]
+    return 0
 
 
 @_njit
-def _restrict_sorts(Xt, S_all, member, m):
-    """Rows of the presorted lists that belong to the training set, in order, with observed counts."""
+def _restrict_sorts(Xt, S_all, active, member):
+    """The training rows and their sorted lists.
+
+    ``member`` (the candidate rows) loses the rows with no observed active predictor, as in ``na.rpart``.
+    Returns the presorted lists ``S_all`` (missing values last) restricted to the training rows, in order;
+    each predictor's number of observed training rows (the first ones of its list); the training rows.
+    """
     p, n = S_all.shape
-    S = np.empty((p, m), dtype=np.int64)
+    if p > 0:
+        for r in range(n):
+            if member[r]:
+                seen = False
+                for f in range(p):  # usually the first predictor settles it
+                    if active[f] and not np.isnan(Xt[f, r]):
+                        seen = True
+                        break
+                member[r] = seen
+    m = 0
+    for r in range(n):
+        m += member[r]
+    rows = np.zeros(m, dtype=np.int64)
+    m = 0
+    for r in range(n):
+        if member[r]:
+            rows[m] = r
+            m += 1
+    # One spare column: every row is written, only members advance (no branch on membership).
+    S = np.zeros((p, m + 1), dtype=np.int64)
     nnm = np.zeros(p, dtype=np.int64)
     for f in range(p):
+        n_obs = n  # the missing values come last
+        while n_obs > 0 and np.isnan(Xt[f, S_all[f, n_obs - 1]]):
+            n_obs -= 1
         a = 0
-        for i in range(n):
+        for i in range(n_obs):
             r = S_all[f, i]
-            if member[r]:
-                S[f, a] = r
-                a += 1
-                if not np.isnan(Xt[f, r]):
-                    nnm[f] += 1
-    return S, nnm
+            S[f, a] = r
+            a += member[r]
+        nnm[f] = a
+        for i in range(n_obs, n):
+            r = S_all[f, i]
+            S[f, a] = r
+            a += member[r]
+    return S, nnm, rows
 
 
 @_njit
@@ -685,203 +816,283 @@ def _predict_nodes(Xt, ncat, left, right, feature, threshold, direction, cmap, s
 # tree growing (rpart's partition()) and the fitted tree
 # --------------------------------------------------------------------------------------------------
 
-
-class _Node:
-    __slots__ = ("id", "n", "value", "counts", "risk", "complexity", "feature", "threshold", "direction",
-                 "cmap", "improve", "count", "surrogates", "majority", "left", "right", "rows")
-
-    def __init__(self, node_id):
-        self.id = node_id
-        self.left = self.right = None
-        self.feature = -1
-        self.surrogates = []
-        self.complexity = 0.0
+# Columns of the node tables grown by :func:`_grow_nodes` (one row per node, in the order nodes are made).
+_NODE_ID, _NROWS, _START, _LEFT, _RIGHT, _FEATURE, _DIRECTION, _COUNT, _NSPLIT, _SUR_LO, _SUR_HI = range(11)
+_VALUE, _RISK, _CP, _THRESHOLD, _IMPROVE, _KEPT_RISK = range(6)
 
 
-class _Grower:
-    def __init__(self, Xt, y, ncat, n_classes, active, *, min_split, min_bucket, cp, max_depth,
-                 max_surrogates, use_surrogates, surrogate_style):
-        self.Xt = Xt
-        self.y = y
-        self.ncat = ncat
-        self.n_classes = n_classes
-        self.active = active
-        self.min_split = min_split
-        self.edge = min_bucket
-        self.cp = cp
-        self.maxnode = 2 ** max_depth - 1
-        self.maxsur = max_surrogates
-        self.usesur = use_surrogates
-        self.sur_agree = surrogate_style
-        self.iscale = np.zeros(1)  # largest improvement seen so far (rpart's rp.iscale)
-        p, n = Xt.shape
-        self.maxcat = max(int(ncat.max()) if p else 0, 1)
-        self.side = np.zeros(n, dtype=np.int8)
-        self.where = np.zeros(n, dtype=np.int64)
-        self._counts = np.zeros(max(n_classes, 1))
-        self._imp = np.zeros(p)
-        self._spl = np.zeros(p)
-        self._dir = np.zeros(p, dtype=np.int64)
-        self._cs = np.zeros((p, self.maxcat), dtype=np.int64)
-        self._sadj = np.zeros(p)
-        self._sagr = np.zeros(p)
+@_inner
+def _split_node(Xt, y, ncat, active, S, R, a, m, nnm, nnl, nnr, node, child, side, where, iscale, NI, NF, cmap, SI,
+                SF, SC, ns, W, dirs, cs, buf, cut_scratch, level_f, level_i, class_scratch, ccnt, n_classes, edge,
+                maxsur, usesur, sur_agree, min_split, maxnode):
+    """The work of partition() on a node that may split: its primary split and surrogates, then its rows
+    sent to the children ``child`` (left) and ``child + 1``. Returns the new number of stored surrogates,
+    or -1 when no predictor splits the node."""
+    imp = W[0]
+    spl = W[1]
+    sagr = W[2]
+    sadj = W[3]
+    _best_splits(Xt, y, ncat, S, a, nnm, active, NF[node, _RISK], edge, n_classes, imp, spl, dirs, cs, cut_scratch,
+                 level_f, level_i, class_scratch, ccnt)
+    f = _pick_primary(imp, active, iscale)
+    if f < 0:
+        return -1
+    nc = ncat[f]
+    NI[node, _FEATURE] = f
+    NI[node, _COUNT] = nnm[f]
+    NF[node, _IMPROVE] = imp[f]
+    for c in range(cmap.shape[1]):
+        cmap[node, c] = cs[f, c] if c < nc else 0
+    NF[node, _THRESHOLD] = np.nan if nc > 0 else spl[f]
+    NI[node, _DIRECTION] = 0 if nc > 0 else dirs[f]
+    rows = R[a:a + m]
+    nl, nr = _route_primary(Xt, rows, m, f, NF[node, _THRESHOLD], NI[node, _DIRECTION], cmap[node], nc > 0, side)
+    majority = RIGHT if nl < nr else (LEFT if nl > nr else 0)
+    NI[node, _SUR_LO] = ns
+    if maxsur > 0:
+        # Computed even when no row misses the primary: they are used for new rows at predict time.
+        _surrogate_scores(Xt, ncat, S, a, m, nnm, active, f, side, nl, nr, sur_agree, sagr, sadj, spl, dirs, cs,
+                          level_f, level_i)
+        for g in _rank_surrogates(sagr, sadj, active, f, maxsur):
+            nc = ncat[g]
+            SI[ns, 0] = g
+            SI[ns, 1] = 0 if nc > 0 else dirs[g]
+            SI[ns, 2] = 0  # training rows it places, counted below
+            SF[ns, 0] = np.nan if nc > 0 else spl[g]
+            SF[ns, 1] = sagr[g]
+            SF[ns, 2] = sadj[g]
+            for c in range(SC.shape[1]):
+                SC[ns, c] = cs[g, c] if c < nc else 0
+            ns += 1
+    NI[node, _SUR_HI] = ns
+    if nl + nr < m:
+        al, ar = _route_surrogates(Xt, ncat, rows, m, side, SI, SF, SC, NI[node, _SUR_LO], ns, usesur, majority)
+        nl += al
+        nr += ar
+    # A child that will be a leaf whatever its rows (too few, or too deep) never reads its sorted lists.
+    grow_left = nl >= min_split and 2 * NI[node, _NODE_ID] <= maxnode
+    grow_right = nr >= min_split and 2 * NI[node, _NODE_ID] + 1 <= maxnode
+    _split_sorts(S, R, a, m, nnm, active, side, where, child, child + 1, nnl, nnr, buf, nl, grow_left, grow_right)
+    NI[child, _NROWS] = nl
+    NI[child, _START] = a
+    NI[child + 1, _NROWS] = nr
+    NI[child + 1, _START] = a + nl
+    return ns
 
-    def _eval(self, node, rows):
-        value, risk = _node_eval(self.y, rows, rows.shape[0], self.n_classes, self._counts)
-        node.value = value
-        node.risk = risk
-        node.n = rows.shape[0]
-        node.counts = self._counts[: self.n_classes].copy() if self.n_classes else None
 
-    def grow(self, S, nnm, rows):
-        root = _Node(1)
-        self._eval(root, rows)
-        root.complexity = root.risk
-        self.alpha = self.cp * root.risk
-        self.where[rows] = 1
-        self._partition(root, S, nnm, rows)
-        self._cap_complexity(root, root.complexity)
-        return root
+@_inner
+def _own_complexity(risk, left_risk, left_split, left_cp, left_own, right_risk, right_split, right_cp, right_own):
+    """partition()'s complexity of a split node once both children are grown, allowing children that
+    collapse before it does (as rpart computes it). ``*_own`` is a child's own risk, ``*_risk`` that of its
+    kept leaves. Returns (complexity, splits kept below, risk of the kept leaves)."""
+    tempcp = (risk - (left_risk + right_risk)) / (left_split + right_split + 1)
+    if right_cp > left_cp:
+        if tempcp > left_cp:
+            left_risk = left_own
+            left_split = 0
+            tempcp = (risk - (left_risk + right_risk)) / (left_split + right_split + 1)
+            if tempcp > right_cp:
+                right_risk = right_own
+                right_split = 0
+    elif tempcp > right_cp:
+        right_split = 0
+        right_risk = right_own
+        tempcp = (risk - (left_risk + right_risk)) / (left_split + right_split + 1)
+        if tempcp > left_cp:
+            left_risk = left_own
+            left_split = 0
+    cp = (risk - (left_risk + right_risk)) / (left_split + right_split + 1)
+    return cp, left_split + right_split + 1, left_risk + right_risk
 
-    def _cap_complexity(self, me, parent):
-        # make_cp_list: a node goes no later than its parent when the tree is pruned, so its reported
-        # complexity is at most its parent's.
-        if me.complexity > parent:
-            me.complexity = parent
-        me_cp = max(me.complexity, self.alpha)
-        if me.left is not None:
-            self._cap_complexity(me.left, me_cp)
-            self._cap_complexity(me.right, me_cp)
 
-    def _leaf(self, me):
-        me.complexity = self.alpha
-        me.left = me.right = None
-        me.feature = -1
-        me.surrogates = []
-        return 0, me.risk
+@_inner
+def _finish(NI, NF, cmap, alpha, where, rows):
+    """The final tree from the node tables of :func:`_grow_nodes`.
 
-    def _partition(self, me, S, nnm, rows):
-        """rpart's partition(): returns (number of splits kept below, risk of the kept leaves)."""
-        nodenum = me.id
-        m = rows.shape[0]
-        if nodenum > 1:
-            self._eval(me, rows)
-            tempcp = min(me.risk, me.complexity)
+    Caps each complexity at its parent's (make_cp_list: a node goes no later than its parent when the tree
+    is pruned), clears the split of every leaf, points children and the ``where`` of the training ``rows``
+    at preorder positions. Returns the nodes in preorder, the surrogates in preorder and the start of each
+    node's ones among them.
+    """
+    order = np.zeros(NI.shape[0], dtype=np.int64)
+    limit = np.zeros(NI.shape[0])
+    stack = np.zeros(MAX_DEPTH + 2, dtype=np.int64)
+    limit[0] = NF[0, _CP]
+    sp = 1
+    k = 0
+    while sp > 0:
+        sp -= 1
+        i = stack[sp]
+        order[k] = i
+        k += 1
+        if NF[i, _CP] > limit[i]:
+            NF[i, _CP] = limit[i]
+        left = NI[i, _LEFT]
+        if left >= 0:
+            right = NI[i, _RIGHT]
+            limit[left] = alpha if alpha > NF[i, _CP] else NF[i, _CP]
+            limit[right] = limit[left]
+            stack[sp] = right
+            stack[sp + 1] = left
+            sp += 2
+    pos = np.zeros(NI.shape[0], dtype=np.int64)
+    for j in range(k):
+        pos[order[j]] = j
+    sur_ptr = np.zeros(k + 1, dtype=np.int64)
+    for j in range(k):
+        i = order[j]
+        if NI[i, _LEFT] < 0:
+            NI[i, _FEATURE] = -1
+            NI[i, _DIRECTION] = 0
+            NI[i, _COUNT] = 0
+            NI[i, _SUR_HI] = NI[i, _SUR_LO]
+            NF[i, _THRESHOLD] = np.nan
+            NF[i, _IMPROVE] = np.nan
+            for c in range(cmap.shape[1]):
+                cmap[i, c] = 0
         else:
-            tempcp = me.risk
-        if me.n < self.min_split or tempcp <= self.alpha or nodenum > self.maxnode:
-            return self._leaf(me)
+            NI[i, _LEFT] = pos[NI[i, _LEFT]]
+            NI[i, _RIGHT] = pos[NI[i, _RIGHT]]
+        sur_ptr[j + 1] = sur_ptr[j] + NI[i, _SUR_HI] - NI[i, _SUR_LO]
+    sur_idx = np.zeros(sur_ptr[k], dtype=np.int64)
+    for j in range(k):
+        i = order[j]
+        for s in range(NI[i, _SUR_LO], NI[i, _SUR_HI]):
+            sur_idx[sur_ptr[j] + s - NI[i, _SUR_LO]] = s
+    for q in range(rows.shape[0]):
+        where[rows[q]] = pos[where[rows[q]]]
+    return order[:k], sur_idx, sur_ptr
 
-        Xt = self.Xt
-        _best_splits(Xt, self.y, self.ncat, S, nnm, m, self.active, me.risk, self.edge, self.n_classes,
-                     self._imp, self._spl, self._dir, self._cs)
-        best = _pick_primary(self._imp, self.active, self.iscale)
-        if best < 0:
-            return self._leaf(me)
-        f = int(best)
-        me.feature = f
-        me.improve = float(self._imp[f])
-        me.count = int(nnm[f])
-        is_cat = self.ncat[f] > 0
-        if is_cat:
-            me.cmap = self._cs[f, : self.ncat[f]].astype(np.int8).copy()
-            me.threshold = np.nan
-            me.direction = 0
-        else:
-            me.cmap = np.zeros(0, dtype=np.int8)
-            me.threshold = float(self._spl[f])
-            me.direction = int(self._dir[f])
 
-        side = self.side
-        cmap = me.cmap.astype(np.int64) if is_cat else np.zeros(1, dtype=np.int64)
-        nl, nr = _route_primary(Xt, rows, m, f, me.threshold, me.direction, cmap, is_cat, side)
-        me.majority = RIGHT if nl < nr else (LEFT if nl > nr else 0)
+@_njit
+def _grow_nodes(Xt, y, ncat, active, S, nnm, R, n_classes, min_split, edge, cp, maxnode, maxsur, usesur, sur_agree,
+                maxcat):
+    """rpart's partition() for the whole tree, depth first and left before right, on an explicit stack.
 
-        me.surrogates = []
-        if self.maxsur > 0:
-            # Computed even when no row misses the primary: they are used for new rows at predict time.
-            self._find_surrogates(me, S, nnm, rows, float(nl), float(nr))
-        me.surrogates = [s + (0,) for s in me.surrogates]
-        if nl + nr < m:
-            ns = len(me.surrogates)
-            sfeat = np.array([s[0] for s in me.surrogates], dtype=np.int64)
-            scut = np.array([s[1] for s in me.surrogates], dtype=np.float64)
-            sdir = np.array([s[2] for s in me.surrogates], dtype=np.int64)
-            scmap = np.zeros((ns, self.maxcat), dtype=np.int64)
-            for i, s in enumerate(me.surrogates):
-                if s[3] is not None:
-                    scmap[i, : s[3].shape[0]] = s[3]
-            scount = np.zeros(ns, dtype=np.int64)
-            al, ar = _route_surrogates(Xt, self.ncat, rows, m, side, sfeat, scut, sdir, scmap, scount,
-                                       self.usesur, me.majority)
-            nl += al
-            nr += ar
-            me.surrogates = [(s[0], s[1], s[2], s[3], s[4], s[5], int(scount[i]))
-                             for i, s in enumerate(me.surrogates)]
+    ``S`` (the training rows sorted on each predictor) and ``R`` (the training rows, ascending) are split in
+    place: the rows of a node are a slice ``[start, start + n)`` of both. Returns what :func:`_finish` does,
+    then the node tables (columns ``_NODE_ID``... and ``_VALUE``...), every node's class counts and level
+    sides, the surrogate tables (feature, direction, count; threshold, agreement, adj; level sides) and
+    the node of every row (by preorder position for the training rows).
+    """
+    p, n = Xt.shape
+    M = R.shape[0]
+    cap = 2 * M + 1  # every child holds >= min_bucket >= 1 rows: at most M leaves
+    K = max(n_classes, 1)
+    NI = np.zeros((cap, 11), dtype=np.int64)
+    for i in range(cap):  # loops, not slice assignments: those compile a costly error path
+        NI[i, _LEFT] = -1
+        NI[i, _RIGHT] = -1
+        NI[i, _FEATURE] = -1
+    NF = np.zeros((cap, 6))
+    counts = np.zeros((cap, K))
+    cmap = np.zeros((cap, maxcat), dtype=np.int64)
+    per_node = min(maxsur, max(int(active.sum()) - 1, 0))
+    scap = M * per_node + 1  # fewer than M nodes split
+    SI = np.zeros((scap, 3), dtype=np.int64)
+    SF = np.zeros((scap, 3))
+    SC = np.zeros((scap, maxcat), dtype=np.int64)
+    W = np.zeros((4, p))  # per predictor: improvement, cut, agreement, adjusted agreement
+    dirs = np.zeros(p, dtype=np.int64)
+    cs = np.zeros((p, maxcat), dtype=np.int64)
+    buf = np.zeros(M, dtype=np.int64)
+    cut_scratch = np.zeros((4, M + 1))  # the last row: 1/j
+    for j in range(1, M + 1):
+        cut_scratch[3, j] = 1.0 / j
+    level_f = np.zeros((3, maxcat))
+    level_i = np.zeros((4, maxcat), dtype=np.int64)
+    class_scratch = np.zeros((2, K))
+    ccnt = np.zeros((K, maxcat))
+    side = np.zeros(n, dtype=np.int8)
+    where = np.zeros(n, dtype=np.int64)  # node of every row (rpart's where), by creation number
+    iscale = np.zeros(1)  # largest improvement seen so far (rpart's rp.iscale)
+    NN = np.zeros((MAX_DEPTH + 2, p), dtype=np.int64)  # observed rows per predictor of the node at each depth
+    NR = np.zeros((MAX_DEPTH + 2, p), dtype=np.int64)  # ... of the right child waiting at each depth
+    for f in range(p):
+        NN[0, f] = nnm[f]
+    stack = np.zeros(MAX_DEPTH + 2, dtype=np.int64)
+    phase = np.zeros(MAX_DEPTH + 2, dtype=np.int64)
 
-        SL, SR, nnl, nnr = _split_sorts(Xt, S, m, side, nl, nr)
-        # Every row list of S holds the same rows; take the children's from the first one.
-        rows_l = SL[0] if SL.shape[0] else SL.reshape(-1)
-        rows_r = SR[0] if SR.shape[0] else SR.reshape(-1)
-        rows_l = np.sort(rows_l)
-        rows_r = np.sort(rows_r)
-        self.where[rows_l] = 2 * nodenum
-        self.where[rows_r] = 2 * nodenum + 1
-        side[rows] = 0
-
-        me.left = _Node(2 * nodenum)
-        me.left.complexity = tempcp - self.alpha
-        left_split, left_risk = self._partition(me.left, SL, nnl, rows_l)
-        tempcp = (me.risk - left_risk) / (left_split + 1)
-        tempcp2 = me.risk - me.left.risk
-        if tempcp < tempcp2:
-            tempcp = tempcp2
-        if tempcp > me.complexity:
-            tempcp = me.complexity
-        me.right = _Node(2 * nodenum + 1)
-        me.right.complexity = tempcp - self.alpha
-        right_split, right_risk = self._partition(me.right, SR, nnr, rows_r)
-
-        # My own complexity, allowing children that collapse before I do (as rpart computes it).
-        tempcp = (me.risk - (left_risk + right_risk)) / (left_split + right_split + 1)
-        if me.right.complexity > me.left.complexity:
-            if tempcp > me.left.complexity:
-                left_risk = me.left.risk
-                left_split = 0
-                tempcp = (me.risk - (left_risk + right_risk)) / (left_split + right_split + 1)
-                if tempcp > me.right.complexity:
-                    right_risk = me.right.risk
-                    right_split = 0
-        elif tempcp > me.right.complexity:
-            right_split = 0
-            right_risk = me.right.risk
-            tempcp = (me.risk - (left_risk + right_risk)) / (left_split + right_split + 1)
-            if tempcp > me.left.complexity:
-                left_risk = me.left.risk
-                left_split = 0
-        me.complexity = (me.risk - (left_risk + right_risk)) / (left_split + right_split + 1)
-        if me.complexity <= self.alpha:
-            # All was in vain: the subtree does not pay for itself.
-            me.left = me.right = None
-            me.feature = -1
-            me.surrogates = []
-            self.where[rows] = nodenum
-            return 0, me.risk
-        return left_split + right_split + 1, left_risk + right_risk
-
-    def _find_surrogates(self, me, S, nnm, rows, tleft, tright):
-        _surrogate_scores(self.Xt, self.ncat, S, nnm, self.active, me.feature, self.side, tleft, tright,
-                          self.sur_agree, self._sagr, self._sadj, self._spl, self._dir, self._cs)
-        out = []
-        for f in _rank_surrogates(self._sagr, self._sadj, self.active, me.feature, self.maxsur):
-            f = int(f)
-            if self.ncat[f] > 0:
-                out.append((f, np.nan, 0, self._cs[f, : self.ncat[f]].astype(np.int8).copy(),
-                            float(self._sagr[f]), float(self._sadj[f])))
+    NI[0, _NODE_ID] = 1
+    NI[0, _NROWS] = M
+    NF[0, _VALUE], NF[0, _RISK] = _node_eval(y, R, M, n_classes, counts[0])
+    NF[0, _CP] = NF[0, _RISK]
+    alpha = cp * NF[0, _RISK]
+    # Counters start as int64, not literals: numba would compile the kernels they reach once more.
+    n_nodes = np.int64(1)
+    ns = np.int64(0)
+    sp = 1
+    while sp > 0:
+        d = sp - 1
+        i = stack[d]
+        a = NI[i, _START]
+        m = NI[i, _NROWS]
+        risk = NF[i, _RISK]
+        if phase[d] == 0:
+            if i > 0:
+                NF[i, _VALUE], NF[i, _RISK] = _node_eval(y, R[a:a + m], m, n_classes, counts[i])
+                risk = NF[i, _RISK]
+                tempcp = NF[i, _CP] if NF[i, _CP] < risk else risk
             else:
-                out.append((f, float(self._spl[f]), int(self._dir[f]), None, float(self._sagr[f]),
-                            float(self._sadj[f])))
-        me.surrogates = out
+                tempcp = risk
+            got = -1
+            if not (m < min_split or tempcp <= alpha or NI[i, _NODE_ID] > maxnode):
+                if n_nodes + 2 > cap or ns + per_node > scap:
+                    raise ValueError("tree storage exhausted (min_bucket must be >= 1)")
+                got = _split_node(Xt, y, ncat, active, S, R, a, m, NN[d], NN[d + 1], NR[d], i, n_nodes, side, where,
+                                  iscale, NI, NF, cmap, SI, SF, SC, ns, W, dirs, cs, buf, cut_scratch, level_f,
+                                  level_i, class_scratch, ccnt, n_classes, edge, maxsur, usesur, sur_agree,
+                                  min_split, maxnode)
+            if got < 0:  # a leaf
+                NF[i, _CP] = alpha
+                NI[i, _FEATURE] = -1
+                NF[i, _KEPT_RISK] = risk
+                sp -= 1
+                continue
+            ns = got
+            NI[i, _LEFT] = n_nodes
+            NI[i, _RIGHT] = n_nodes + 1
+            NI[n_nodes, _NODE_ID] = 2 * NI[i, _NODE_ID]
+            NI[n_nodes + 1, _NODE_ID] = 2 * NI[i, _NODE_ID] + 1
+            NF[n_nodes, _CP] = tempcp - alpha
+            n_nodes += 2
+            phase[d] = 1
+            stack[d + 1] = NI[i, _LEFT]
+            phase[d + 1] = 0
+            sp += 1
+        elif phase[d] == 1:  # left subtree done: the right child's starting complexity
+            lc = NI[i, _LEFT]
+            tempcp = (risk - NF[lc, _KEPT_RISK]) / (NI[lc, _NSPLIT] + 1)
+            tempcp2 = risk - NF[lc, _RISK]
+            if tempcp < tempcp2:
+                tempcp = tempcp2
+            if tempcp > NF[i, _CP]:
+                tempcp = NF[i, _CP]
+            NF[NI[i, _RIGHT], _CP] = tempcp - alpha
+            for f in range(p):
+                NN[d + 1, f] = NR[d, f]
+            phase[d] = 2
+            stack[d + 1] = NI[i, _RIGHT]
+            phase[d + 1] = 0
+            sp += 1
+        else:
+            lc = NI[i, _LEFT]
+            rc = NI[i, _RIGHT]
+            NF[i, _CP], NI[i, _NSPLIT], NF[i, _KEPT_RISK] = _own_complexity(
+                risk, NF[lc, _KEPT_RISK], NI[lc, _NSPLIT], NF[lc, _CP], NF[lc, _RISK],
+                NF[rc, _KEPT_RISK], NI[rc, _NSPLIT], NF[rc, _CP], NF[rc, _RISK])
+            if NF[i, _CP] <= alpha:
+                # All was in vain: the subtree does not pay for itself.
+                NI[i, _LEFT] = -1
+                NI[i, _RIGHT] = -1
+                NI[i, _FEATURE] = -1
+                NI[i, _NSPLIT] = 0
+                NF[i, _KEPT_RISK] = risk
+                for q in range(a, a + m):
+                    where[R[q]] = i
+            sp -= 1
+    order, sur_idx, sur_ptr = _finish(NI, NF, cmap, alpha, where, R)
+    return order, sur_idx, sur_ptr, NI, NF, counts, cmap, SI, SF, SC, where
 
 
 class Tree:
@@ -904,66 +1115,61 @@ class Tree:
         misclassified count); rpart's complexity (not scaled); the primary split's improvement and number
         of rows observed on it.
     class_counts : ndarray of shape (n_nodes, n_classes) or None
+    sur_ptr, sur_feature, sur_threshold, sur_direction, sur_cmap, sur_agreement, sur_adj, sur_count
+        The surrogate splits of node ``i`` are entries ``sur_ptr[i]:sur_ptr[i + 1]`` of the other arrays, in
+        the order they are tried: as for the primary split, plus agreement, adjusted agreement and the
+        number of training rows they placed.
     surrogates : list of list of dict
-        Per node, the surrogate splits in the order they are tried, with ``feature``, ``threshold``,
-        ``direction``, ``cmap``, ``agreement``, ``adj`` and ``count`` (training rows they placed).
+        The same per node, with ``feature``, ``threshold``, ``direction``, ``cmap``, ``agreement``, ``adj``
+        and ``count`` (built when first read).
+    train_where : ndarray of int
+        Node index of every training row (rpart's ``where``).
     """
 
-    def __init__(self, root, ncat, n_classes, use_surrogates, where):
-        nodes = []
-
-        def walk(nd):
-            nodes.append(nd)
-            if nd.left is not None:
-                walk(nd.left)
-                walk(nd.right)
-
-        walk(root)
-        index = {id(nd): i for i, nd in enumerate(nodes)}
-        k = len(nodes)
-        maxcat = max(int(ncat.max()) if ncat.size else 0, 1)
+    def __init__(self, grown, ncat, n_classes, use_surrogates, rows):
+        order, sur_idx, sur_ptr, NI, NF, counts, cmap, SI, SF, SC, where = grown
+        ints = NI[order].T.copy()  # one contiguous row per attribute
+        floats = NF[order].T.copy()
         self.ncat = ncat
         self.n_classes = n_classes
         self.use_surrogates = use_surrogates
-        self.node_count = k
-        self.node_id = np.array([nd.id for nd in nodes], dtype=np.int64)
-        self.children_left = np.array([index[id(nd.left)] if nd.left is not None else -1 for nd in nodes],
-                                      dtype=np.int64)
-        self.children_right = np.array([index[id(nd.right)] if nd.right is not None else -1 for nd in nodes],
-                                       dtype=np.int64)
-        leaf = self.children_left < 0
-        self.feature = np.array([nd.feature if not lf else -1 for nd, lf in zip(nodes, leaf)], dtype=np.int64)
-        self.threshold = np.array([nd.threshold if not lf else np.nan for nd, lf in zip(nodes, leaf)])
-        self.direction = np.array([nd.direction if not lf else 0 for nd, lf in zip(nodes, leaf)], dtype=np.int64)
-        self.cmap = np.zeros((k, maxcat), dtype=np.int64)
-        for i, nd in enumerate(nodes):
-            if not leaf[i] and nd.cmap.size:
-                self.cmap[i, : nd.cmap.size] = nd.cmap
-        self.improve = np.array([nd.improve if not lf else np.nan for nd, lf in zip(nodes, leaf)])
-        self.count = np.array([nd.count if not lf else 0 for nd, lf in zip(nodes, leaf)], dtype=np.int64)
-        self.n_node_samples = np.array([nd.n for nd in nodes], dtype=np.int64)
-        self.value = np.array([nd.value for nd in nodes], dtype=np.float64)
-        self.risk = np.array([nd.risk for nd in nodes], dtype=np.float64)
-        self.complexity = np.array([nd.complexity for nd in nodes], dtype=np.float64)
-        self.class_counts = np.array([nd.counts for nd in nodes]) if n_classes else None
-        self.surrogates = [
-            [dict(feature=s[0], threshold=s[1], direction=s[2], cmap=s[3], agreement=s[4], adj=s[5], count=s[6])
-             for s in (nd.surrogates if not leaf[i] else [])]
-            for i, nd in enumerate(nodes)
-        ]
-        counts = [len(s) for s in self.surrogates]
-        self.sur_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        flat = [s for ss in self.surrogates for s in ss]
-        self.sur_feature = np.array([s["feature"] for s in flat], dtype=np.int64)
-        self.sur_threshold = np.array([s["threshold"] for s in flat], dtype=np.float64)
-        self.sur_direction = np.array([s["direction"] for s in flat], dtype=np.int64)
-        self.sur_cmap = np.zeros((len(flat), maxcat), dtype=np.int64)
-        for i, s in enumerate(flat):
-            if s["cmap"] is not None:
-                self.sur_cmap[i, : s["cmap"].size] = s["cmap"]
-        # Node index of every training row (rpart's ``where``).
-        pos = {int(v): i for i, v in enumerate(self.node_id)}
-        self.train_where = np.array([pos.get(int(w), -1) for w in where], dtype=np.int64)
+        self.node_count = int(order.shape[0])
+        self.node_id = ints[_NODE_ID]
+        self.children_left = ints[_LEFT]
+        self.children_right = ints[_RIGHT]
+        self.feature = ints[_FEATURE]
+        self.threshold = floats[_THRESHOLD]
+        self.direction = ints[_DIRECTION]
+        self.cmap = cmap[order]
+        self.improve = floats[_IMPROVE]
+        self.count = ints[_COUNT]
+        self.n_node_samples = ints[_NROWS]
+        self.value = floats[_VALUE]
+        self.risk = floats[_RISK]
+        self.complexity = floats[_CP]
+        self.class_counts = counts[order] if n_classes else None
+        self.sur_ptr = sur_ptr
+        self.sur_feature, self.sur_direction, self.sur_count = SI[sur_idx].T.copy()
+        self.sur_threshold, self.sur_agreement, self.sur_adj = SF[sur_idx].T.copy()
+        self.sur_cmap = SC[sur_idx]
+        self.train_where = where[rows]
+
+    @cached_property
+    def surrogates(self):
+        """Per node, its surrogate splits as dicts (see the class docstring)."""
+        out = []
+        for i in range(self.node_count):
+            node = []
+            for s in range(self.sur_ptr[i], self.sur_ptr[i + 1]):
+                f = int(self.sur_feature[s])
+                nc = int(self.ncat[f])
+                node.append(dict(feature=f, threshold=np.nan if nc else float(self.sur_threshold[s]),
+                                 direction=0 if nc else int(self.sur_direction[s]),
+                                 cmap=self.sur_cmap[s, :nc].astype(np.int8) if nc else None,
+                                 agreement=float(self.sur_agreement[s]), adj=float(self.sur_adj[s]),
+                                 count=int(self.sur_count[s])))
+            out.append(node)
+        return out
 
     @property
     def max_depth(self):
@@ -1014,6 +1220,8 @@ def grow_tree(Xt, y, ncat, *, n_classes=0, rows=None, active=None, presorted=Non
     -------
     Tree
     """
+    if min_bucket < 1:  # the node storage and the split scans rely on it
+        raise ValueError(f"min_bucket must be >= 1, got {min_bucket!r}")
     # Writable C arrays only: numba compiles a separate kernel for read-only inputs.
     Xt = np.require(Xt, np.float64, ["C", "W"])
     y = np.require(y, np.float64, ["C", "W"])
@@ -1025,20 +1233,16 @@ def grow_tree(Xt, y, ncat, *, n_classes=0, rows=None, active=None, presorted=Non
         member[:] = True
     else:
         member[np.asarray(rows, dtype=np.int64)] = True
-    if p:
-        # na.rpart: a row with no observed predictor cannot be placed anywhere.
-        seen = ~np.isnan(Xt[active]).all(axis=0) if active.any() else np.zeros(n, dtype=bool)
-        member &= seen
-    rows = np.flatnonzero(member).astype(np.int64)
-    if rows.size == 0:
-        raise ValueError("no training rows with an observed response and at least one observed predictor")
     if presorted is None:
         presorted = presort(Xt) if p else np.zeros((0, n), dtype=np.int64)
-    S, nnm = _restrict_sorts(Xt, presorted, member, rows.size)
-    grower = _Grower(Xt, y, ncat, int(n_classes), active, min_split=int(min_split), min_bucket=int(min_bucket),
-                     cp=float(cp), max_depth=int(min(max_depth, MAX_DEPTH)), max_surrogates=int(max_surrogates),
-                     use_surrogates=int(use_surrogates), surrogate_style=int(surrogate_style))
-    root = grower.grow(S, nnm, rows)
-    tree = Tree(root, ncat, int(n_classes), int(use_surrogates), grower.where[rows])
+    # na.rpart: a row with no observed predictor cannot be placed anywhere.
+    S, nnm, rows = _restrict_sorts(Xt, presorted, active, member)
+    if rows.size == 0:
+        raise ValueError("no training rows with an observed response and at least one observed predictor")
+    maxcat = max(int(ncat.max()) if p else 0, 1)
+    maxnode = 2 ** int(min(max_depth, MAX_DEPTH)) - 1
+    grown = _grow_nodes(Xt, y, ncat, active, S, nnm, rows.copy(), int(n_classes), int(min_split), int(min_bucket),
+                        float(cp), maxnode, int(max_surrogates), int(use_surrogates), int(surrogate_style), maxcat)
+    tree = Tree(grown, ncat, int(n_classes), int(use_surrogates), rows)
     tree.train_rows = rows
     return tree
