@@ -20,9 +20,9 @@ import pandas as pd
 
 from .. import __version__
 from ..io import file_sha256, input_size
-from .cache import ResultCache, software_versions, task_key
+from .cache import software_versions, task_key
 from .case import Task, extract_case, run_task
-from .engines import run_tasks
+from .engines import run_cached, run_tasks
 from .labels import parse_labels
 from .manifest import ManifestError, read_manifest
 from .params import ExtractionParams, extractor, load_params
@@ -288,7 +288,8 @@ def extract(
     meta = mf.attrs["manifest"]
     versions = software_versions()
     hash_inputs(tasks, versions)
-    results, engine, n_cached = _run_cached(tasks, cache_dir, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
+    results, engine, n_cached = run_cached(tasks, run_task, cache_dir, key_of=lambda t: (t.case, t.modality),
+                                           n_jobs=n_jobs, scheduler=scheduler, progress=progress)
     features, diagnostics, errors = _assemble(mf, tasks, results, multi, prefix=prefix, regions=regions)
     warn_lines = [w for t in tasks for w in results[(t.case, t.modality)].get("warnings", [])]
     failed_cases = sorted(set(errors["id"])) if len(errors) else []
@@ -334,33 +335,6 @@ def extract(
     if return_details:
         return features, diagnostics, errors
     return features
-
-
-def _run_cached(tasks: list[Task], cache_dir, *, n_jobs, scheduler, progress):
-    """Take what the cache in ``cache_dir`` (if any) holds (marked ``cached``), run the other tasks on the
-    engine and cache their error-free results. Returns ``(results keyed by (case, modality), engine info,
-    number cached)``."""
-    cache = ResultCache(cache_dir) if cache_dir is not None else None
-    results: dict[tuple[str, str], dict] = {}
-    todo = []
-    for t in tasks:
-        hit = cache.get(t.key) if (cache is not None and t.key) else None
-        if hit is not None:
-            hit["cached"] = True
-            results[(t.case, t.modality)] = hit
-        else:
-            todo.append(t)
-    n_cached = len(tasks) - len(todo)
-
-    def on_result(task, res):
-        res["cached"] = False
-        if cache is not None and task.key and not res["errors"]:
-            cache.put(task.key, res)
-        results[(task.case, task.modality)] = res
-
-    engine = run_tasks(todo, run_task, on_result, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
-                       cached=n_cached)
-    return results, engine, n_cached
 
 
 def _warning_text(warn_lines: list[str]) -> str:

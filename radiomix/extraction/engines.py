@@ -184,3 +184,36 @@ def _run_dask(tasks, fn, deliver, scheduler) -> dict:
     finally:
         if own:
             client.close()
+
+
+def run_cached(tasks: Sequence, fn: Callable, cache_dir, *, key_of: Callable, prepare: Callable | None = None,
+               n_jobs: int = 1, scheduler=None, progress: bool = True, title: str = "extracting"):
+    """Take what the result cache in ``cache_dir`` (if any) holds for ``tasks`` (by ``task.key``; marked
+    ``cached``), run the others through :func:`run_tasks` and cache their error-free results. ``key_of(task)``
+    names a result; ``prepare(task, result)`` completes a fresh result before it is cached. Returns ``(results
+    by key_of, engine facts, number taken from the cache)``."""
+    from .cache import ResultCache
+
+    cache = ResultCache(cache_dir) if cache_dir is not None else None
+    results: dict = {}
+    todo = []
+    for t in tasks:
+        hit = cache.get(t.key) if (cache is not None and t.key) else None
+        if hit is not None:
+            hit["cached"] = True
+            results[key_of(t)] = hit
+        else:
+            todo.append(t)
+    n_cached = len(tasks) - len(todo)
+
+    def on_result(task, res):
+        if prepare is not None:
+            prepare(task, res)
+        res["cached"] = False
+        if cache is not None and task.key and not res["errors"]:
+            cache.put(task.key, res)
+        results[key_of(task)] = res
+
+    engine = run_tasks(todo, fn, on_result, n_jobs=n_jobs, scheduler=scheduler, progress=progress, title=title,
+                       cached=n_cached)
+    return results, engine, n_cached

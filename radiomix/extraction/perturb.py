@@ -62,10 +62,10 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from .cache import ResultCache, software_versions
+from .cache import software_versions
 from .case import CROP_MARGIN, pyradiomics_features
 from .core import hash_inputs, plan_tasks
-from .engines import run_tasks
+from .engines import run_cached
 from .images import read_image
 from .manifest import ManifestError
 from .masks import MaskError, Region, label_stats, load_regions
@@ -655,7 +655,9 @@ def robustness(manifest, params="ct", *, n_perturbations: int = 10, seed: int = 
     versions = software_versions()
     hash_inputs(base, versions)
     tasks = _perturbation_tasks(base, n_perturbations, seed, spec, include_original)
-    results, engine, n_cached = _run_cached(tasks, cache_dir, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
+    results, engine, n_cached = run_cached(tasks, run_perturbation, cache_dir,
+                                           key_of=lambda t: (t.case, t.perturbation.name), prepare=_complete,
+                                           n_jobs=n_jobs, scheduler=scheduler, progress=progress, title="perturbing")
     table, errors = _long_table(tasks, results, mf.attrs["manifest"]["modalities"][0])
     warn_lines = list(dict.fromkeys(w for t in tasks for w in results[(t.case, t.perturbation.name)]["warnings"]))
     provenance = {
@@ -710,30 +712,13 @@ def _perturbation_tasks(base: list, n: int, seed: int, spec: PerturbationSpec, i
     return tasks
 
 
-def _run_cached(tasks: list, cache_dir, *, n_jobs, scheduler, progress):
-    """What the cache holds, then the other tasks on the engine (caching their error-free results)."""
-    cache = ResultCache(cache_dir) if cache_dir is not None else None
-    results: dict[tuple[str, str], dict] = {}
-    todo = []
-    for t in tasks:
-        hit = cache.get(t.key) if (cache is not None and t.key) else None
-        if hit is not None:
-            results[(t.case, t.perturbation.name)] = hit
-        else:
-            todo.append(t)
-
-    def on_result(task, res):
-        res.setdefault("warnings", [])
-        res.setdefault("applied", {})
-        for e in res["errors"]:  # engine crash records lack the perturbation
-            e.setdefault("perturbation", task.perturbation.name)
-        if cache is not None and task.key and not res["errors"]:
-            cache.put(task.key, res)
-        results[(task.case, task.perturbation.name)] = res
-
-    engine = run_tasks(todo, run_perturbation, on_result, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
-                       title="perturbing", cached=len(tasks) - len(todo))
-    return results, engine, len(tasks) - len(todo)
+def _complete(task, res) -> None:
+    """A fresh (case, perturbation) result made whole before it is cached: engine crash records lack the
+    perturbation's name, and a failed task has no warnings or applied parameters."""
+    res.setdefault("warnings", [])
+    res.setdefault("applied", {})
+    for e in res["errors"]:
+        e.setdefault("perturbation", task.perturbation.name)
 
 
 def _long_table(tasks: list, results: dict, modality: str):
