@@ -210,34 +210,27 @@ def _mean_squares(y: np.ndarray, keep: np.ndarray) -> dict:
     }
 
 
-def _one_way(ms: dict, n: np.ndarray, k: int, average: bool, alpha: float) -> dict:
-    msr, msw = ms["msr"], ms["msw"]
-    f_obs = msr / msw
-    df1, df2 = n - 1, n * (k - 1)
+def _f_ratio_form(msr, denom, df1, df2, k: int, average: bool, alpha: float) -> dict:
+    """ICC(1,.) and ICC(3,.): the between-case mean square against ``denom`` (within-case, or residual), with
+    the exact F-distribution interval (Shrout & Fleiss 1979)."""
+    f_obs = msr / denom
     f_low = f_obs / stats.f.ppf(1 - alpha / 2, df1, df2)
     f_up = f_obs * stats.f.ppf(1 - alpha / 2, df2, df1)
     if average:
-        value, low, up = (msr - msw) / msr, 1 - 1 / f_low, 1 - 1 / f_up
+        value, low, up = (msr - denom) / msr, 1 - 1 / f_low, 1 - 1 / f_up
     else:
-        value = (msr - msw) / (msr + (k - 1) * msw)
+        value = (msr - denom) / (msr + (k - 1) * denom)
         low, up = (f_low - 1) / (f_low + k - 1), (f_up - 1) / (f_up + k - 1)
     return {"icc": value, "ci_low": low, "ci_high": up, "F": f_obs, "df1": df1, "df2": df2,
             "p_value": stats.f.sf(f_obs, df1, df2)}
+
+
+def _one_way(ms: dict, n: np.ndarray, k: int, average: bool, alpha: float) -> dict:
+    return _f_ratio_form(ms["msr"], ms["msw"], n - 1, n * (k - 1), k, average, alpha)
 
 
 def _consistency(ms: dict, n: np.ndarray, k: int, average: bool, alpha: float) -> dict:
-    msr, mse = ms["msr"], ms["mse"]
-    f_obs = msr / mse
-    df1, df2 = n - 1, (n - 1) * (k - 1)
-    f_low = f_obs / stats.f.ppf(1 - alpha / 2, df1, df2)
-    f_up = f_obs * stats.f.ppf(1 - alpha / 2, df2, df1)
-    if average:
-        value, low, up = (msr - mse) / msr, 1 - 1 / f_low, 1 - 1 / f_up
-    else:
-        value = (msr - mse) / (msr + (k - 1) * mse)
-        low, up = (f_low - 1) / (f_low + k - 1), (f_up - 1) / (f_up + k - 1)
-    return {"icc": value, "ci_low": low, "ci_high": up, "F": f_obs, "df1": df1, "df2": df2,
-            "p_value": stats.f.sf(f_obs, df1, df2)}
+    return _f_ratio_form(ms["msr"], ms["mse"], n - 1, (n - 1) * (k - 1), k, average, alpha)
 
 
 def _agreement(ms: dict, n: np.ndarray, k: int, average: bool, alpha: float) -> dict:
