@@ -47,6 +47,8 @@ CASES = {
     "config-wrong-type": ("config value of the wrong type", "refused: names the key"),
     "config-out-of-range": ("config value out of range", "refused: names the key and the range"),
     "loso-combat-two-sites": ("leave-site-out with ComBat on only 2 sites", "refused before any fit: names the sites"),
+    "robustness-no-case-column": ("train --robustness with a table lacking the case-id column",
+                                  "refused before any fit: names the table and the column"),
     "config-code": ("config naming os.system as the model", "refused before any import or call"),
     "out-is-file": ("output folder is a file", "refused before training"),
     "out-under-file": ("output folder inside a file", "refused before training"),
@@ -369,6 +371,16 @@ def test_combat_warning_printed_once_with_its_count_and_progress_lines(tmp_path)
     assert text.count("ComBatWarning (radiomix.harmonize") == 1
     # not a terminal: one line per outer fold
     assert len(re.findall(r"nested CV: outer fold \d/3 done", res.output)) == 3
+
+
+def test_robustness_table_without_the_case_column(tmp_path):
+    # case robustness-no-case-column: the repeats cannot be matched to the patients
+    t = _table()
+    t.to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame({"patient": ["p000", "p000"], "a": [0.1, 0.2]}).to_csv(tmp_path / "reps.csv", index=False)
+    _refused(_train(tmp_path, tmp_path / "t.csv", "--robustness", tmp_path / "reps.csv"), "reps.csv",
+             "no case column 'id'", "select.robustness.case")
+    assert not (tmp_path / "run").exists()
 
 
 def test_leave_site_out_with_combat_needs_three_sites(tmp_path):
