@@ -196,3 +196,18 @@ def test_canary_random_labels_score_chance_with_the_robustness_filter():
     assert abs(np.mean(aucs) - 0.5) < 0.08, aucs
     _, real = _nested(table, _study_cfg(table=reps))
     assert real.summary["auc"]["estimate"] > 0.65  # the signal (stable_0) is found, so the canary can tell
+
+
+def test_repeats_with_shared_raters_use_the_two_way_icc():
+    """source: repeats with a rater column (the same observers for every patient): ICC(2,1), said in the note."""
+    from radiomix.study import make_study
+
+    table, reps = _cohort(k=3)
+    reps = reps.rename(columns={"perturbation": "rater"})  # p01..p03: the same three raters for every case
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = make_study(table, _study_cfg(table=reps, source="repeats"), verbose=False)
+        step = study.robustness
+        fitted = RobustnessFilter(**step.get_params()).fit(study.X.iloc[:60])
+    assert step.rater == "rater" and any("ICC(2,1), shared 'rater'" in n for n in study.notes)
+    assert fitted.form_ == "ICC(2,1)" and "fragile" not in " ".join(fitted.get_feature_names_out())
