@@ -8,6 +8,10 @@ scikit-learn's ``HistGradientBoostingClassifier(early_stopping=True)`` does. The
 training rows only, so nothing of a test fold is seen; the model is grown on ``1 - validation_fraction`` of
 them. Rows are split at random: with several rows per patient a patient can sit on both sides, which is why
 radiomix refuses ``early_stopping_rounds`` together with ``groups``.
+
+scikit-learn's ``check_estimator`` is not run on them: XGBoost's own estimators do not pass it (parameters kept in
+``**kwargs``), and these add only the validation split; tests/test_boosting.py checks them against XGBoost fitted
+by hand on the same split, and cloning, determinism and persistence.
 """
 
 from __future__ import annotations

@@ -981,6 +981,13 @@ class RobustnessFilter(SelectorMixin, BaseEstimator):
     n_cases_ : int
         Training cases whose repeats were used; ``n_cases_without_repeats_`` those without any.
 
+    Notes
+    -----
+    scikit-learn's ``check_estimator`` does not apply: the filter needs ``X`` as a DataFrame whose index (or
+    ``ids``) names cases of the repeats table and whose columns are named as its features, which the generic
+    checks (NumPy arrays of random numbers) cannot provide. Parameters are stored as given, validated in ``fit``;
+    ``get_feature_names_out`` and ``set_output`` come from ``SelectorMixin`` (tests/test_robustness_filter.py).
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
