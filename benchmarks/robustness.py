@@ -66,9 +66,10 @@ def icc_per_feature(table: pd.DataFrame) -> pd.DataFrame:
 
 def summary(res: pd.DataFrame, by: str) -> pd.DataFrame:
     """Median ICC and the share with CI lower bound > 0.75, grouped by feature class or image filter."""
-    parts = res.index.to_series().str.split("_", n=2)
-    key = parts.str[1] if by == "class" else parts.str[0]
-    frame = res.assign(group=key.to_numpy(), robust=(res["ci_low"] > 0.75).to_numpy())
+    from radiomix.tables import feature_name_parts
+
+    key = [feature_name_parts(n)[1 if by == "class" else 0] for n in res.index]
+    frame = res.assign(group=key, robust=(res["ci_low"] > 0.75).to_numpy())
     out = frame.groupby("group", sort=False).agg(features=("icc", "size"), median_icc=("icc", "median"),
                                                  share_ci_low_above_075=("robust", "mean"))
     if by == "class":

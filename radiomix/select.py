@@ -1115,17 +1115,6 @@ def fitted_robustness_filters(estimator) -> list:
     return [v for v in params if isinstance(v, RobustnessFilter) and hasattr(v, "support_")]
 
 
-def _name_parts(name: str) -> tuple[str, str]:
-    """(image filter, feature class) of a pyradiomics feature name such as ``wavelet-HHH_glcm_Contrast``."""
-    parts = str(name).split("_")
-    if len(parts) >= 3 and parts[1] in _FEATURE_CLASSES:
-        return parts[0], parts[1]
-    return "other", "other"
-
-
-_FEATURE_CLASSES = ("shape", "shape2D", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
-
-
 def robustness_summary(filters) -> pd.DataFrame:
     """Per assessed feature over fitted :class:`RobustnessFilter` s (one per outer fold): the median ICC and
     lower bound, the share of folds that kept it, and its pyradiomics image filter and feature class.
@@ -1148,7 +1137,9 @@ def robustness_summary(filters) -> pd.DataFrame:
     g = both.groupby(level="feature", sort=False)
     out = pd.DataFrame({"icc": g["icc"].median(), "ci_low": g["ci_low"].median(),
                         "kept": g["kept"].mean(), "n_folds": g.size()})
-    parts = [_name_parts(n) for n in out.index]
+    from .tables import feature_name_parts
+
+    parts = [feature_name_parts(n) for n in out.index]
     out["image_filter"] = [p[0] for p in parts]
     out["feature_class"] = [p[1] for p in parts]
     return out.sort_values("ci_low", ascending=False, kind="stable")

@@ -15,14 +15,24 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["merge", "column_groups", "RADIOMIC_PATTERN", "MISSING_STRINGS"]
+__all__ = ["merge", "column_groups", "feature_name_parts", "RADIOMIC_PATTERN", "MISSING_STRINGS"]
 
 # pyradiomics names features <imageType>_<class>_<name>, e.g. original_glcm_Contrast,
 # log-sigma-2-0-mm-3D_firstorder_Mean, wavelet-LLH_glszm_ZoneEntropy; radiomix may prefix a modality
 # and/or region ("ct_original_...", "pet_lesion2_original_...").
 _IMAGE_TYPES = r"(original|log-sigma-[0-9-]+mm-[23]D|wavelet[0-9]*-[LH]+|square|squareroot|logarithm|exponential|gradient|lbp-2D|lbp-3D(-m[0-9]+|-k)?)"
 _CLASSES = r"(firstorder|shape|shape2D|glcm|glrlm|glszm|gldm|ngtdm)"
-RADIOMIC_PATTERN = re.compile(rf"(^|_){_IMAGE_TYPES}_{_CLASSES}_[A-Za-z0-9]+$")
+RADIOMIC_PATTERN = re.compile(rf"(^|_)(?P<image_filter>{_IMAGE_TYPES})_(?P<feature_class>{_CLASSES})_[A-Za-z0-9]+$")
+
+
+
+def feature_name_parts(name) -> tuple[str, str]:
+    """(image filter, feature class) of a pyradiomics feature name (``wavelet-HHH_glcm_Contrast`` ->
+    ``("wavelet-HHH", "glcm")``, also behind a modality/region prefix); ``("other", "other")`` for any other
+    column."""
+    m = RADIOMIC_PATTERN.search(str(name))
+    return (m["image_filter"], m["feature_class"]) if m else ("other", "other")
+
 
 # Strings clinical exports use for "not recorded", and spreadsheet error values that stand in for a number.
 MISSING_STRINGS = frozenset(

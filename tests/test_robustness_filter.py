@@ -12,13 +12,14 @@ from radiomix.select import RobustnessFilter, RobustnessWarning
 
 
 def _cohort(n=80, seed=0, k=6):
-    """A table of n patients and a perturbation table of k repeats each: 'stable_*' features barely move under
-    perturbation, 'fragile_*' ones mostly do; the outcome depends on stable_0 and fragile_0."""
+    """A table of n patients and a perturbation table of k repeats each: 'stable*' features barely move under
+    perturbation, 'fragile*' ones mostly do; the outcome depends on stable0 and fragile0. Names follow
+    pyradiomics' <image type>_<class>_<feature> (the feature part has no underscore)."""
     rng = np.random.default_rng(seed)
     ids = [f"P{i:03d}" for i in range(n)]
     truth = rng.normal(size=(n, 6))
-    names = [f"original_firstorder_stable_{i}" for i in range(3)] + \
-            [f"wavelet-HHH_glcm_fragile_{i}" for i in range(3)]
+    names = [f"original_firstorder_stable{i}" for i in range(3)] + \
+            [f"wavelet-HHH_glcm_fragile{i}" for i in range(3)]
     table = pd.DataFrame(truth, columns=names)
     table.insert(0, "id", ids)
     table["age"] = rng.normal(60, 8, n).round()
@@ -46,7 +47,7 @@ def test_keeps_features_whose_icc_lower_bound_exceeds_the_threshold():
     np.testing.assert_allclose(f.ci_low_[:6], ref["ci_low"].to_numpy(), rtol=0, atol=0)
     assert f.form_ == "ICC(1,1)" and np.isnan(f.icc_[6]) and not f.assessed_[6] and f.support_[6]
     tab = f.icc_table()
-    assert tab.loc["age", "kept"] and not tab.loc["wavelet-HHH_glcm_fragile_0", "kept"]
+    assert tab.loc["age", "kept"] and not tab.loc["wavelet-HHH_glcm_fragile0", "kept"]
 
 
 def test_uses_only_the_rows_of_the_cases_it_is_fitted_on():
@@ -62,7 +63,7 @@ def test_uses_only_the_rows_of_the_cases_it_is_fitted_on():
     inside = reps.copy()
     inside.loc[~outside, inside.columns[2]] = np.random.default_rng(9).normal(size=(~outside).sum()) * 100
     c = RobustnessFilter(inside).fit(X)
-    assert c.icc_[0] < 0.2 and "original_firstorder_stable_0" not in c.get_feature_names_out()
+    assert c.icc_[0] < 0.2 and "original_firstorder_stable0" not in c.get_feature_names_out()
 
 
 def test_ids_map_row_labels_to_cases():
@@ -183,7 +184,7 @@ def test_train_writes_the_icc_table_report_section_and_a_lean_model(tmp_path):
     model = load_model(run / "model.skops")
     step = dict(model.pipeline.steps)["robustness"]
     assert step.repeats is None and step.ids is None and step.get_feature_names_out().tolist()[:3] == \
-        [f"original_firstorder_stable_{i}" for i in range(3)]
+        [f"original_firstorder_stable{i}" for i in range(3)]
 
 
 def test_canary_random_labels_score_chance_with_the_robustness_filter():
@@ -195,7 +196,7 @@ def test_canary_random_labels_score_chance_with_the_robustness_filter():
         aucs.append(res.summary["auc"]["estimate"])
     assert abs(np.mean(aucs) - 0.5) < 0.08, aucs
     _, real = _nested(table, _study_cfg(table=reps))
-    assert real.summary["auc"]["estimate"] > 0.65  # the signal (stable_0) is found, so the canary can tell
+    assert real.summary["auc"]["estimate"] > 0.65  # the signal (stable0) is found, so the canary can tell
 
 
 def test_repeats_with_shared_raters_use_the_two_way_icc():

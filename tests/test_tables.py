@@ -180,3 +180,13 @@ def test_merge_cli_with_per_group_ids(shared_data, tmp_path):
     groups = json.loads((tmp_path / "t.groups.json").read_text())
     assert len(groups["groups"]["radiomic"]) == 102 and groups["n_dropped"] == 1
     assert len(pd.read_parquet(out)) == 206
+
+
+def test_feature_name_parts_reads_pyradiomics_names_behind_prefixes():
+    from radiomix.tables import feature_name_parts
+
+    assert feature_name_parts("wavelet-HHH_glcm_Contrast") == ("wavelet-HHH", "glcm")
+    assert feature_name_parts("log-sigma-2-0-mm-3D_firstorder_Mean") == ("log-sigma-2-0-mm-3D", "firstorder")
+    assert feature_name_parts("ct_lesion2_original_shape_MeshVolume") == ("original", "shape")
+    assert feature_name_parts("age") == ("other", "other")
+    assert feature_name_parts("original_firstorder_not_a_feature") == ("other", "other")
