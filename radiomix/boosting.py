@@ -35,15 +35,15 @@ def _check_fraction(est) -> None:
         raise ValueError(f"{type(est).__name__}: early_stopping_rounds must be an integer >= 1, got {r!r}")
 
 
-def _fit_early_stopped(est, parent, splitter, X, y, sample_weight, kwargs):
-    """Fit ``est`` (through ``parent.fit``) on a split of its rows, then keep the trees up to the best round."""
+def _fit_early_stopped(est, parent_fit, splitter, X, y, sample_weight, kwargs):
+    """Fit ``est`` (through its XGBoost ``parent_fit``) on a split of its rows, then keep the trees up to the best
+    round."""
     _check_fraction(est)
     fit_rows, val_rows = next(splitter.split(np.zeros(len(y)), y))
     X_fit, X_val = _safe_indexing(X, fit_rows), _safe_indexing(X, val_rows)
     y = np.asarray(y)
     w_fit = None if sample_weight is None else np.asarray(sample_weight)[fit_rows]
-    parent.fit(est, X_fit, y[fit_rows], sample_weight=w_fit, eval_set=[(X_val, y[val_rows])], verbose=False,
-               **kwargs)
+    parent_fit(X_fit, y[fit_rows], sample_weight=w_fit, eval_set=[(X_val, y[val_rows])], verbose=False, **kwargs)
     est.best_n_estimators_ = int(est.best_iteration) + 1
     est.n_validation_rows_ = int(len(val_rows))
     # Keep only the trees predictions use, so SHAP and the saved model describe the same model.
@@ -51,7 +51,31 @@ def _fit_early_stopped(est, parent, splitter, X, y, sample_weight, kwargs):
     return est
 
 
-class EarlyStoppingXGBClassifier(XGBClassifier):
+class _EarlyStopping:
+    """What both wrappers add to their XGBoost estimator: ``validation_fraction``, kept out of the booster's
+    parameters, and a ``fit`` on a split of the rows drawn by the class's ``_splitter``. First base class, so
+    scikit-learn reads ``validation_fraction`` from this ``__init__`` and XGBoost's ``get_params`` skips it."""
+
+    _splitter = ShuffleSplit
+
+    def __init__(self, *, validation_fraction=0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.validation_fraction = validation_fraction
+
+    def get_xgb_params(self):
+        """Booster parameters (without ``validation_fraction``, which is the wrapper's)."""
+        params = super().get_xgb_params()
+        params.pop("validation_fraction", None)
+        return params
+
+    def fit(self, X, y, *, sample_weight=None, **kwargs):
+        """Fit on ``1 - validation_fraction`` of the rows, stopping when the held-out loss stops improving."""
+        seed = self.random_state if isinstance(self.random_state, numbers.Integral) else 0
+        splitter = self._splitter(1, test_size=self.validation_fraction, random_state=seed)
+        return _fit_early_stopped(self, super().fit, splitter, X, y, sample_weight, kwargs)
+
+
+class EarlyStoppingXGBClassifier(_EarlyStopping, XGBClassifier):
     """``xgboost.XGBClassifier`` that stops early on a stratified validation split of its training rows.
 
     Parameters
@@ -79,24 +103,10 @@ class EarlyStoppingXGBClassifier(XGBClassifier):
     True
     """
 
-    def __init__(self, *, validation_fraction=0.2, **kwargs):
-        super().__init__(**kwargs)
-        self.validation_fraction = validation_fraction
-
-    def get_xgb_params(self):
-        """Booster parameters (without ``validation_fraction``, which is the wrapper's)."""
-        params = super().get_xgb_params()
-        params.pop("validation_fraction", None)
-        return params
-
-    def fit(self, X, y, *, sample_weight=None, **kwargs):
-        """Fit on ``1 - validation_fraction`` of the rows, stopping when the held-out loss stops improving."""
-        seed = self.random_state if isinstance(self.random_state, numbers.Integral) else 0
-        splitter = StratifiedShuffleSplit(1, test_size=self.validation_fraction, random_state=seed)
-        return _fit_early_stopped(self, XGBClassifier, splitter, X, y, sample_weight, kwargs)
+    _splitter = StratifiedShuffleSplit
 
 
-class EarlyStoppingXGBRegressor(XGBRegressor):
+class EarlyStoppingXGBRegressor(_EarlyStopping, XGBRegressor):
     """``xgboost.XGBRegressor`` that stops early on a random validation split of its training rows.
 
     Parameters
@@ -123,18 +133,4 @@ class EarlyStoppingXGBRegressor(XGBRegressor):
     True
     """
 
-    def __init__(self, *, validation_fraction=0.2, **kwargs):
-        super().__init__(**kwargs)
-        self.validation_fraction = validation_fraction
-
-    def get_xgb_params(self):
-        """Booster parameters (without ``validation_fraction``, which is the wrapper's)."""
-        params = super().get_xgb_params()
-        params.pop("validation_fraction", None)
-        return params
-
-    def fit(self, X, y, *, sample_weight=None, **kwargs):
-        """Fit on ``1 - validation_fraction`` of the rows, stopping when the held-out loss stops improving."""
-        seed = self.random_state if isinstance(self.random_state, numbers.Integral) else 0
-        splitter = ShuffleSplit(1, test_size=self.validation_fraction, random_state=seed)
-        return _fit_early_stopped(self, XGBRegressor, splitter, X, y, sample_weight, kwargs)
+    _splitter = ShuffleSplit
