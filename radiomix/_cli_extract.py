@@ -65,9 +65,10 @@ def _params_arg(values: tuple[str, ...]):
 @click.option("--allow-failures", is_flag=True, help="Exit 0 even when some cases failed.")
 @click.option("--check", "check_only", is_flag=True,
               help="Only validate the manifest and write a geometry QA table (<stem>.qa.csv); no extraction.")
+@click.option("--overwrite", is_flag=True, help="Replace --out (and its sidecars) if they exist.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def extract(manifest, params, out, jobs, scheduler, cache_dir, label, prefix, regions, drop_failed,
-            geometry_tolerance, pyradiomics_diagnostics, allow_failures, check_only, quiet):
+            geometry_tolerance, pyradiomics_diagnostics, allow_failures, check_only, overwrite, quiet):
     """Extract radiomic features for every case of MANIFEST (CSV/TSV/Parquet).
 
     \b
@@ -82,10 +83,15 @@ def extract(manifest, params, out, jobs, scheduler, cache_dir, label, prefix, re
     from .extraction import check, sidecar_paths, write_extraction
     from .extraction import extract as run
     from .extraction.manifest import ManifestError
+    from .interrupts import raise_if_interrupted
     from .io import write_table
 
     con = _console()
     params_arg = _params_arg(params)
+    targets = [sidecar_paths(out)["qa"]] if check_only and out else \
+        [Path(manifest).with_name(Path(manifest).stem + ".qa.csv")] if check_only else \
+        [out, *(p for k, p in sidecar_paths(out).items() if k != "qa")] if out else []
+    _check_targets(targets, overwrite, inputs=[manifest])
     if check_only:
         try:
             qa = check(manifest, params_arg, label=label, n_jobs=jobs, geometry_tolerance=geometry_tolerance,
@@ -116,6 +122,8 @@ def extract(manifest, params, out, jobs, scheduler, cache_dir, label, prefix, re
                                       return_details=True)
     except (ManifestError, ValueError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err)) from err
+    raise_if_interrupted()  # a Ctrl-C a worker or library swallowed: nothing is written
+    _check_targets(targets, overwrite, inputs=[manifest])  # nothing appeared meanwhile
     paths = write_extraction(feats, out, diagnostics=diag, errors=errors)
     meta = feats.attrs["radiomix"]
     prov = meta["provenance"]
@@ -161,7 +169,9 @@ def extract(manifest, params, out, jobs, scheduler, cache_dir, label, prefix, re
 @click.option("--coerce-features", is_flag=True,
               help="Read non-numeric cells of numeric radiomic columns (#NAME? ...) as missing values.")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Merged table (.parquet/.csv).")
-def merge(radiomics, clinical, genetic, on, how, categorical, numeric, missing_values, coerce_features, out):
+@click.option("--overwrite", is_flag=True, help="Replace --out (and its .groups.json) if they exist.")
+def merge(radiomics, clinical, genetic, on, how, categorical, numeric, missing_values, coerce_features, out,
+          overwrite):
     """Join a RADIOMICS table with clinical and genetic tables on the case id.
 
     Ids present in one table and absent in another are reported (never silently dropped); duplicate ids
@@ -172,6 +182,9 @@ def merge(radiomics, clinical, genetic, on, how, categorical, numeric, missing_v
     from .io import atomic_write_text, write_table
     from .tables import merge as run
 
+    p = Path(out)
+    stem = p.name[: -len(p.suffix)] if p.suffix else p.name
+    _check_targets([p, p.with_name(stem + ".groups.json")], overwrite, inputs=[radiomics, *clinical, *genetic])
     on_arg: str | dict = on[-1] if on else "id"
     if any("=" in o for o in on):
         on_arg = {"*": next((o for o in on if "=" not in o), "id"), **dict(o.split("=", 1) for o in on if "=" in o)}
@@ -183,12 +196,21 @@ def merge(radiomics, clinical, genetic, on, how, categorical, numeric, missing_v
         raise click.ClickException(str(err)) from err
     meta = table.attrs["radiomix"]
     write_table(table, out, metadata=meta)
-    p = Path(out)
-    stem = p.name[: -len(p.suffix)] if p.suffix else p.name
     atomic_write_text(p.with_name(stem + ".groups.json"), json.dumps(meta, indent=2, default=str))
     g = meta["groups"]
     _console().print(f"[green]wrote[/] {out}: {len(table)} cases; {len(g['radiomic'])} radiomic, "
                      f"{len(g['clinical'])} clinical, {len(g['genetic'])} genetic columns")
+
+
+def _check_targets(paths, overwrite: bool, inputs) -> None:
+    """Refuse (one line) to replace an existing output file without --overwrite, or an input file ever."""
+    from .outputs import OutputError, check_output_file
+
+    try:
+        for p in paths:
+            check_output_file(p, overwrite=overwrite, inputs=inputs)
+    except OutputError as err:
+        raise click.ClickException(str(err)) from None
 
 
 def register(group: click.Group) -> None:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -42,9 +39,10 @@ def _console():
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Cache of finished (case, perturbation) tasks: a re-run skips them.")
 @click.option("--allow-failures", is_flag=True, help="Exit 0 even when some (case, perturbation) tasks failed.")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it holds an earlier radiomix robustness output.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def robustness(manifest, params, n_perturbations, seed, spec, label, out, jobs, scheduler, cache_dir,
-               allow_failures, quiet):
+               allow_failures, overwrite, quiet):
     """Perturb every case of MANIFEST N times (rotation, translation, noise, ROI volume change; Zwanenburg et
     al. 2019), extract features from each version and rate each feature's robustness by ICC(1,1).
 
@@ -57,11 +55,13 @@ def robustness(manifest, params, n_perturbations, seed, spec, label, out, jobs, 
     """
     from .extraction import perturbation_spec, read_manifest
     from .extraction import robustness as run
+    from .outputs import check_output_folder
 
     if n_perturbations < 2:
         raise click.ClickException(f"--n {n_perturbations}: ICC needs at least 2 perturbations per case")
     t0 = time.perf_counter()
     try:
+        check_output_folder(out, kind=KIND, overwrite=overwrite, inputs=[manifest, spec])
         spec_obj = perturbation_spec(spec)
         n_cases = read_manifest(manifest)["id"].nunique()
         if n_cases < 2:
@@ -74,7 +74,7 @@ def robustness(manifest, params, n_perturbations, seed, spec, label, out, jobs, 
             rel = _icc(table)
     except (ValueError, FileNotFoundError, ImportError, OSError) as err:
         raise click.ClickException(str(err)) from err
-    paths = _write_outputs(Path(out), table, rel)
+    paths = _write_outputs(Path(out), table, rel, overwrite=overwrite)
     _report(table, rel, errors, caught, paths, time.perf_counter() - t0)
     if len(errors) and not allow_failures:
         sys.exit(1)
@@ -89,10 +89,15 @@ def _icc(table):
     return icc(perturbed, case="id", features=table.attrs["radiomix"]["groups"]["radiomic"], form="auto")
 
 
-def _write_outputs(out: Path, table, rel) -> dict[str, Path]:
-    """All three files into a temporary folder beside ``out``, then renamed into ``out``: an interrupted
-    run leaves no partial file behind."""
+#: The kind recorded in a robustness output folder's marker (:data:`radiomix.outputs.MARKER`).
+KIND = "robustness"
+
+
+def _write_outputs(out: Path, table, rel, *, overwrite: bool) -> dict[str, Path]:
+    """All three files into a hidden folder beside ``out``, then moved into place: an interrupted run leaves
+    no partial file behind (:class:`radiomix.outputs.staged_folder`)."""
     from .io import write_table
+    from .outputs import staged_folder
     from .runmeta import to_jsonable
 
     meta = table.attrs["radiomix"]
@@ -100,17 +105,10 @@ def _write_outputs(out: Path, table, rel) -> dict[str, Path]:
     summary = {**prov, "icc_form": rel.attrs["form"], "icc_design": rel.attrs["design"],
                "icc_rows": "perturbed rows only (kind != 'original')", "n_features": len(meta["groups"]["radiomic"]),
                "errors": meta["errors"]}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_folder(out, kind=KIND, overwrite=overwrite) as tmp:
         write_table(table, tmp / OUTPUT_FILES[0], metadata={"provenance": prov, "groups": meta["groups"]}, index=False)
         write_table(rel, tmp / OUTPUT_FILES[1])
         (tmp / OUTPUT_FILES[2]).write_text(json.dumps(to_jsonable(summary), indent=2, default=str))
-        out.mkdir(parents=True, exist_ok=True)
-        for name in OUTPUT_FILES:
-            os.replace(tmp / name, out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return {name: out / name for name in OUTPUT_FILES}
 
 
@@ -144,7 +142,8 @@ def _report(table, rel, errors, caught, paths, wall: float) -> None:
               help="Only these IBSI tests (digital/none, ct/A ... ct/E); repeatable. Default: all.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write the per-feature table (CSV) here.")
-def ibsi(data_dir, configs, out):
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+def ibsi(data_dir, configs, out, overwrite):
     """IBSI 1 conformance of the pyradiomics features radiomix extracts: extract the digital phantom and the
     CT phantom (configurations A-E where pyradiomics can express them) from DATA_DIR, compare with the
     consensus values at their precision, and print features mapped, matching and deviating, with the
@@ -155,7 +154,10 @@ def ibsi(data_dir, configs, out):
     data_sets repository layout; see radiomix.ibsi.PHANTOM_FILES).
     """
     from .ibsi import run_conformance, summarize
+    from .outputs import check_output_file
 
+    if out:
+        check_output_file(out, overwrite=overwrite)
     try:
         table = run_conformance(data_dir, list(configs) or None)
     except (ValueError, FileNotFoundError, KeyError, OSError) as err:
@@ -165,7 +167,9 @@ def ibsi(data_dir, configs, out):
     for reason, rows in deviating.groupby(deviating["reason"].fillna("(no documented reason)"), sort=False):
         click.echo(f"\n{len(rows)} deviating ({', '.join(sorted(set(rows['config'])))}): {reason}")
     if out:
-        table.to_csv(out, index=False)
+        from .io import write_table
+
+        write_table(table, out, index=False)
         click.echo(f"\nwrote {out}")
 
 

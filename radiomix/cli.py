@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 import time
 
 import click
@@ -24,7 +26,7 @@ def _read(path, decimal=None, encoding=None):
 def _console():
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=True, soft_wrap=True)  # long lines (hashes, paths) are never broken by inserted newlines
 
 
 def one_line(err: BaseException) -> str:
@@ -44,14 +46,62 @@ INPUT_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, PermissionEr
                 NotADirectoryError, FileExistsError, UnicodeDecodeError)
 
 
+#: Control characters (C0, DEL, C1) and Unicode bidirectional overrides: a text read from a file (a model's
+#: provenance, a column name) could move the cursor, recolour or rewrite what the terminal shows.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(text) -> str:
+    """``text`` as it may be printed to a terminal through rich: control characters (ANSI escapes, carriage
+    returns, bidirectional overrides) shown as ``\\xNN`` and rich markup escaped."""
+    from rich.markup import escape
+
+    return escape(_CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), str(text)))
+
+
+def _exit_interrupted(ctx=None):
+    click.echo("radiomix: interrupted; no partial output was left as if complete", err=True)
+    sys.exit(130)
+
+
 class RadiomixGroup(click.Group):
     """The ``radiomix`` group: input errors become one line with exit status 2 (the traceback only with
-    ``--debug``), Ctrl-C ends with status 130 after the command has cleaned up its partial output."""
+    ``--debug``), Ctrl-C ends with status 130 after the command has cleaned up its partial output, also when a
+    library swallowed the interrupt (:mod:`radiomix.interrupts`) or it came while click parsed the arguments."""
+
+    def main(self, *args, **kwargs):
+        from .interrupts import catch_interrupts, interrupted
+
+        with catch_interrupts():
+            try:
+                rv = super().main(*args, standalone_mode=False, **kwargs)
+            except click.exceptions.Abort as err:
+                if isinstance(err.__context__, KeyboardInterrupt) or interrupted():
+                    _exit_interrupted()
+                click.echo("Aborted!", err=True)
+                sys.exit(1)
+            except click.ClickException as err:
+                err.show()
+                sys.exit(err.exit_code)
+            except KeyboardInterrupt:
+                _exit_interrupted()
+            if interrupted():
+                _exit_interrupted()
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx):
+        from .interrupts import interrupted
+
         debug = bool(ctx.params.get("debug"))
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except click.exceptions.Exit:
+                raise
+            except Exception:
+                if interrupted():  # a library turned Ctrl-C into its own error (XGBoostError is a ValueError)
+                    _exit_interrupted()
+                raise
         except click.exceptions.Exit:
             raise
         except click.UsageError:
@@ -63,8 +113,7 @@ class RadiomixGroup(click.Group):
             err.message = one_line(err.message)
             raise
         except KeyboardInterrupt:
-            click.echo("radiomix: interrupted; no partial output was left as if complete", err=True)
-            ctx.exit(130)
+            _exit_interrupted()
         except INPUT_ERRORS as err:
             if debug:
                 raise
@@ -102,10 +151,15 @@ def main(debug):
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address (e.g. tcp://10.0.0.5:8786): outer folds, baselines and permutations "
                    "run on that cluster.")
-@click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Run folder.")
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
+              help="Run folder: must be new, empty, or an earlier radiomix run (with --overwrite).")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it holds an earlier radiomix run (and nothing else).")
+@click.option("--trust-module", "trust_modules", multiple=True, metavar="MODULE",
+              help="Let model.name import classes from MODULE (importing runs its code; only for packages you trust; "
+                   "repeatable; also RADIOMIX_TRUST_MODULES). A config file cannot do this.")
 @_table_options
 def train(table, config, target, id_, batch, groups, time_, event, positive, permutations, robustness, jobs,
-          scheduler, out, decimal, encoding):
+          scheduler, out, overwrite, trust_modules, decimal, encoding):
     """Nested cross-validation on TABLE, then the final model refit on all rows; writes metrics.json,
     folds.csv, oof_predictions.csv, config.resolved.yaml and model.skops into the run folder. A survival
     outcome: --time and --event (or target: {time:, event:} in the config)."""
@@ -120,39 +174,42 @@ def train(table, config, target, id_, batch, groups, time_, event, positive, per
         if target is not None:
             raise click.UsageError("--target names a binary outcome; --time/--event a survival one: give one of them")
         target = {"time": time_, "event": event}
+    from .outputs import check_output_folder
+    from .train import RUN_KIND
+
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            check_output_folder(out, kind=RUN_KIND, overwrite=overwrite, inputs=[table, config, robustness])
             cfg = config
             if permutations is not None or robustness is not None:
                 from .config import load_config
 
                 cfg = load_config(config, target=target, id=id_, batch=batch, groups=groups, n_jobs=jobs,
-                                  positive=positive)
+                                  positive=positive, trusted_modules=list(trust_modules))
                 if permutations is not None:
                     cfg["safeguards"]["permutations"] = permutations
                 if robustness is not None:
                     cfg["select"]["robustness"] = {**(cfg["select"]["robustness"] or {}), "table": robustness}
-            res = run(_read(table, decimal, encoding), cfg, out=out, target=target, id=id_, batch=batch,
-                      groups=groups, n_jobs=jobs, positive=positive, scheduler=scheduler)
+            res = run(_read(table, decimal, encoding), cfg, out=out, overwrite=overwrite, target=target, id=id_,
+                      batch=batch, groups=groups, n_jobs=jobs, positive=positive, scheduler=scheduler,
+                      trusted_modules=list(trust_modules))
     except (ConfigError, ValueError, OSError) as err:  # OSError: e.g. an unreachable --scheduler
         raise click.ClickException(str(err)) from err
     _print_warnings(caught)
     _print_summary(res.summary)
-    _console().print(f"run folder: [bold]{out}[/]")
+    _console().print(f"run folder: [bold]{safe_text(out)}[/]")
 
 
 def _print_warnings(caught) -> None:
     """Each distinct warning once, with a count; the Study's notes first, as notes."""
     from collections import Counter
 
-    from rich.markup import escape
-
     con = _console()
     counts = Counter((type(w.message).__name__, str(w.message)) for w in caught)
     for (kind, msg), n in sorted(counts.items(), key=lambda kv: kv[0][0] != "StudyNote"):
         label = "note" if kind == "StudyNote" else f"warning ({kind})"
-        con.print(f"[yellow]{label}:[/] {escape(msg)}" + (f" [dim](x{n})[/]" if n > 1 else ""), highlight=False,
+        con.print(f"[yellow]{label}:[/] {safe_text(msg)}" + (f" [dim](x{n})[/]" if n > 1 else ""), highlight=False,
                   soft_wrap=True)
 
 
@@ -160,13 +217,14 @@ def _print_warnings(caught) -> None:
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.argument("table", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Predictions (.csv/.parquet).")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--unseen-site", type=click.Choice(["refuse", "unharmonized"]), default="refuse", show_default=True,
               help="Patients of a site ComBat cannot handle (unseen in training, or too few rows to estimate it): "
                    "refuse, or score them with the model trained without harmonization.")
 @click.option("--trust", multiple=True, metavar="TYPE",
               help="Accept this type in the model file (only if you trust the file's author); repeatable.")
 @_table_options
-def predict(model, table, out, unseen_site, trust, decimal, encoding):
+def predict(model, table, out, overwrite, unseen_site, trust, decimal, encoding):
     """Apply a saved MODEL (model.skops from `radiomix train`) to TABLE.
 
     Checks that TABLE has the columns the model needs (missing ones are listed), ignores extra columns
@@ -177,30 +235,33 @@ def predict(model, table, out, unseen_site, trust, decimal, encoding):
 
     from .io import write_table
     from .model import load_model
+    from .outputs import check_output_file
 
     con = _console()
+    check_output_file(out, overwrite=overwrite, inputs=[model, table], what="predictions file")
     try:
         m = load_model(model, trusted=list(trust))
         _print_provenance(model, m)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             pred = m.predict(_read(table, decimal, encoding), unseen_site=unseen_site)
+            write_table(pred, out, index=False)
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     _print_warnings(caught)
-    write_table(pred, out, index=False)
     if "prediction" in pred.columns or "proba" not in pred.columns and "predicted_class" in pred.columns:
         what = "predicted values" if "prediction" in pred.columns else \
             f"class probabilities {[c for c in pred.columns if c.startswith('proba_')]}"
-        con.print(f"[green]wrote[/] {out}: {len(pred)} patients, {what}, {int(pred['novel'].sum())} flagged as novel")
+        con.print(f"[green]wrote[/] {safe_text(out)}: {len(pred)} patients, {safe_text(what)}, "
+                  f"{int(pred['novel'].sum())} flagged as novel")
         return
     if "risk" in pred.columns:  # survival: risk score, risk group, S(t) at the horizons
         surv = [c for c in pred.columns if c.startswith("surv_")]
-        con.print(f"[green]wrote[/] {out}: {len(pred)} patients, {int((pred['risk_group'] == 'high').sum())} in the "
-                  f"high-risk group (risk above {m.threshold:.3f}), survival probabilities {surv}, "
+        con.print(f"[green]wrote[/] {safe_text(out)}: {len(pred)} patients, {int((pred['risk_group'] == 'high').sum())} "
+                  f"in the high-risk group (risk above {m.threshold:.3f}), survival probabilities {safe_text(surv)}, "
                   f"{int(pred['novel'].sum())} flagged as novel")
         return
-    con.print(f"[green]wrote[/] {out}: {len(pred)} patients, {int(pred['label'].sum())} predicted positive "
+    con.print(f"[green]wrote[/] {safe_text(out)}: {len(pred)} patients, {int(pred['label'].sum())} predicted positive "
               f"(threshold {m.threshold:.3f}), {int(pred['novel'].sum())} flagged as novel")
 
 
@@ -211,9 +272,10 @@ def predict(model, table, out, unseen_site, trust, decimal, encoding):
 @click.option("--time", "time_", help="Follow-up time column (survival models, with --event).")
 @click.option("--event", help="Event column, 1 = event, 0 = censored (survival models, with --time).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write all cohorts' metrics as JSON.")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--bootstrap", default=2000, show_default=True, help="Bootstrap resamples for the CIs.")
 @_table_options
-def evaluate(model, tables, target, time_, event, out, bootstrap, decimal, encoding):
+def evaluate(model, tables, target, time_, event, out, overwrite, bootstrap, decimal, encoding):
     """Score a saved MODEL on one or several external cohorts TABLES, each separately, with the same
     metrics and 95% CIs as the nested cross-validation (at the model's own threshold). Survival models:
     --time and --event instead of --target."""
@@ -229,6 +291,10 @@ def evaluate(model, tables, target, time_, event, out, bootstrap, decimal, encod
         raise click.UsageError("give --target (binary, multiclass, regression) or both --time and --event (survival)")
     if time_ is not None:
         target = {"time": time_, "event": event}
+    if out:
+        from .outputs import check_output_file
+
+        check_output_file(out, overwrite=overwrite, inputs=[model, *tables], what="metrics file")
     m = load_model(model)
     _print_provenance(model, m)
     results = {}
@@ -242,10 +308,11 @@ def evaluate(model, tables, target, time_, event, out, bootstrap, decimal, encod
         r = results[path]
         what = f"{r['n_positive']} positive" if "n_positive" in r else f"{r['n_events']} events" if "n_events" in r \
             else m.task
-        _console().rule(f"{path}: {r['n_samples']} patients, {what}")
+        _console().rule(f"{safe_text(path)}: {r['n_samples']} patients, {safe_text(what)}")
         _print_summary(r, folds=False)
     if out:
         atomic_write_text(out, json.dumps(to_jsonable(results), indent=2))
+        _console().print(f"[green]wrote[/] {safe_text(out)}")
 
 
 def _print_provenance(path, model) -> None:
@@ -256,15 +323,15 @@ def _print_provenance(path, model) -> None:
     con = _console()
     con.print(f"model file SHA-256 {model_file_sha256(path)} (compare it with the hash the model's authors published)",
               highlight=False)
-    con.print(f"trained {v.pop('trained', '?')} on data SHA-256 {getattr(model, 'data_sha256', None) or '?'}; "
-              + ", ".join(f"{k} {val}" for k, val in v.items()), highlight=False)
+    # Everything below comes from the file: escaped, so it cannot forge the line above or break rich.
+    con.print(f"trained {safe_text(v.pop('trained', '?'))} on data SHA-256 "
+              f"{safe_text(getattr(model, 'data_sha256', None) or '?')}; "
+              + ", ".join(f"{safe_text(k)} {safe_text(val)}" for k, val in v.items()), highlight=False)
 
 
 def escape_markup(text: str) -> str:
-    """``text`` with rich markup escaped (feature names may contain brackets)."""
-    from rich.markup import escape
-
-    return escape(str(text))
+    """``text`` with rich markup escaped and control characters shown (feature names may contain brackets)."""
+    return safe_text(text)
 
 
 def _print_outcome_summary(summary: dict) -> None:
@@ -287,13 +354,13 @@ def _print_outcome_summary(summary: dict) -> None:
     if f:
         _console().print(f"{label} per outer fold: {f['mean']:.3f} +- {f['sd']:.3f} (mean +- sd over {f['n']} folds)")
     for c, pc in (summary.get("per_class") or {}).items():
-        _console().print(f"  class {c:<12} n={pc['n']:<4} sensitivity {pc['sensitivity']:.3f}, PPV {pc['ppv']:.3f}, "
+        _console().print(f"  class {safe_text(c):<12} n={pc['n']:<4} sensitivity {pc['sensitivity']:.3f}, PPV {pc['ppv']:.3f}, "
                          f"AUC {pc['auc']:.3f}", highlight=False)
     if "r2" in summary:
         c = summary["calibration"]
         _console().print(f"calibration-in-the-large {c['intercept']:.3g}, slope {c['slope']:.3f}", highlight=False)
     for site, s in (summary.get("per_site") or {}).items():
-        _console().print(f"  site {site:<12} n={s['n']:<4} {label} {s[key]:.3f}")
+        _console().print(f"  site {safe_text(site):<12} n={s['n']:<4} {label} {s[key]:.3f}")
 
 
 def _print_survival_summary(summary: dict) -> None:
@@ -331,7 +398,8 @@ def _print_survival_summary(summary: dict) -> None:
         _console().print(f"risk groups: log-rank chi-square {lr['observed_chi2']:.2f}, permutation p = "
                          f"{lr['p_value']:.3f}", highlight=False)
     for site, s in (summary.get("per_site") or {}).items():
-        _console().print(f"  site {site:<12} n={s['n']:<4} events={s['n_events']:<4} C-index {s['c_index']:.3f}")
+        _console().print(f"  site {safe_text(site):<12} n={s['n']:<4} events={s['n_events']:<4} "
+                         f"C-index {s['c_index']:.3f}")
 
 
 def _print_summary(summary: dict, folds: bool = True):
@@ -356,9 +424,9 @@ def _print_summary(summary: dict, folds: bool = True):
         _console().print(f"AUC per outer fold: {f['mean']:.3f} +- {f['sd']:.3f} (mean +- sd over {f['n']} folds)")
         for name, b in (summary.get("blocks") or {}).items():
             a = b["auc"]
-            _console().print(f"  block {name:<10} AUC {a['estimate']:.3f} ({a['ci_low']:.3f}-{a['ci_high']:.3f})")
+            _console().print(f"  block {safe_text(name):<10} AUC {a['estimate']:.3f} ({a['ci_low']:.3f}-{a['ci_high']:.3f})")
         for site, s in (summary.get("per_site") or {}).items():
-            _console().print(f"  site {site:<12} n={s['n']:<4} AUC {s['auc']:.3f}")
+            _console().print(f"  site {safe_text(site):<12} n={s['n']:<4} AUC {s['auc']:.3f}")
         o = summary.get("optimism")
         if o:
             _console().print(f"inner-CV score {o['inner_score_mean']:.3f} vs outer AUC per fold: optimism "
@@ -379,7 +447,7 @@ def _print_safeguards(summary: dict) -> None:
     """Baselines, case mix and the permutation test, one line each."""
     for name, b in (summary.get("baselines") or {}).items():
         verdict = "beats it" if b["beats_baseline"] else "does NOT beat it"
-        _console().print(f"baseline {name} ({b['description']}): {b['headline']} {b['baseline']:.3f} vs model "
+        _console().print(f"baseline {safe_text(name)} ({safe_text(b['description'])}): {b['headline']} {b['baseline']:.3f} vs model "
                          f"{b['model']:.3f}; difference {b['difference']:+.3f} (95% CI {b['ci_low']:+.3f} to "
                          f"{b['ci_high']:+.3f}, paired bootstrap): the model {verdict}", highlight=False)
     mix = summary.get("case_mix")
@@ -414,15 +482,19 @@ def _print_verdict(v: dict | None) -> None:
 @click.option("--seed", default=0, show_default=True, help="Random seed of the cohort and the CV.")
 @click.option("--signal", type=click.Choice(["mixed", "beyond_volume", "volume"]), default="mixed", show_default=True,
               help="Where the cohort's image signal comes from (radiomix.datasets.make_cohort).")
-def demo(out, patients, sites, jobs, seed, signal):
+@click.option("--overwrite", is_flag=True, help="Replace --out if it holds an earlier radiomix demo (and nothing else).")
+def demo(out, patients, sites, jobs, seed, signal, overwrite):
     """The whole path on a synthetic multi-site cohort: make cohort -> extract -> merge -> ComBat -> imputation ->
     mRMR -> XGBoost in leave-one-site-out nested CV -> baselines -> held-out SHAP -> report
     (params/train_multisite.yaml)."""
     from .demo import run_demo
 
     t0 = time.perf_counter()
-    res = run_demo(out, n_patients=patients, n_sites=sites, n_jobs=jobs, random_state=seed, signal=signal,
-                   console=_console())
+    try:
+        res = run_demo(out, n_patients=patients, n_sites=sites, n_jobs=jobs, random_state=seed, signal=signal,
+                       console=_console(), overwrite=overwrite)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from err
     _print_summary(res["train"].summary)
     a = res["train"].summary["auc"]
     f = res["train"].summary["auc_folds"]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from pathlib import Path
 
 import yaml
 
 from ._resources import params_dir
 
-__all__ = ["ConfigError", "default_config", "load_config", "validate_config", "target_columns", "is_survival"]
+__all__ = ["ConfigError", "default_config", "load_config", "validate_config", "target_columns", "is_survival",
+           "read_config_file", "resolve_trusted_modules", "TRUST_ENV"]
 
 
 class ConfigError(ValueError):
@@ -86,11 +88,44 @@ def _get(cfg: dict, dotted: str):
     return node
 
 
-def validate_config(cfg: dict) -> dict:
-    """Check keys against the default schema and values for type/range; return the config merged over defaults."""
+#: Environment variable with extra import roots ``model.name`` may use (comma-separated), set by the user.
+TRUST_ENV = "RADIOMIX_TRUST_MODULES"
+
+
+def resolve_trusted_modules(extra=()) -> list[str]:
+    """The modules (beyond radiomix's trusted packages) whose classes ``model.name`` may import: ``extra`` (from the
+    command line's ``--trust-module`` or the API's ``trusted_modules=``) plus :data:`TRUST_ENV`. Never from a
+    config file: a file must not be able to extend its own trust."""
+    env = [m.strip() for m in os.environ.get(TRUST_ENV, "").split(",") if m.strip()]
+    out = list(dict.fromkeys([*(extra or ()), *env]))
+    bad = [m for m in out if not isinstance(m, str) or not _MODULE.match(m)]
+    if bad:
+        raise ConfigError(f"trusted module(s) {bad} are not module names (from --trust-module / trusted_modules= / "
+                          f"{TRUST_ENV})")
+    return out
+
+
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def validate_config(cfg: dict, *, trusted_modules=()) -> dict:
+    """Check keys against the default schema and values for type/range; return the config merged over defaults.
+
+    ``trusted_modules``: extra import roots for ``model.name`` given by the user outside the file (with
+    :data:`TRUST_ENV`'s, see :func:`resolve_trusted_modules`); recorded as ``model.trusted_modules`` in the
+    resolved config. A config that sets ``model.trusted_modules`` itself is refused."""
     ref = default_config()
+    trusted = resolve_trusted_modules(trusted_modules)  # + RADIOMIX_TRUST_MODULES
+    model = cfg.get("model") if isinstance(cfg, dict) else None
+    if isinstance(model, dict) and "trusted_modules" in model:
+        if model["trusted_modules"] not in (None, [], trusted):
+            raise ConfigError(f"config key 'model.trusted_modules' ({model['trusted_modules']!r}) cannot be set in a "
+                              "config: a file may not extend its own trust. Give modules on the command line "
+                              f"(radiomix train --trust-module MODULE), as trusted_modules= in Python, or in {TRUST_ENV}")
+        cfg = {**cfg, "model": {k: v for k, v in model.items() if k != "trusted_modules"}}
     _check(cfg, ref, "")
     full = _merge(ref, cfg)
+    full["model"]["trusted_modules"] = trusted
     if not isinstance(full["id"], str) or not full["id"]:
         raise ConfigError(f"config key 'id' must be a column name, got {full['id']!r}")
     _check_target(full)
@@ -126,18 +161,19 @@ def validate_config(cfg: dict) -> dict:
         raise ConfigError(f"config key 'search.time_budget' must be a positive number of seconds or null, got {tb!r}")
     from .pipeline import check_model_name
 
-    tm = full["model"].get("trusted_modules") or []
-    if not isinstance(tm, list) or not all(isinstance(m, str) and m for m in tm):
-        raise ConfigError(f"config key 'model.trusted_modules' must be a list of module names, got {tm!r}")
     try:
-        check_model_name(full["model"]["name"], tm)   # before any import: importing runs module code
+        check_model_name(full["model"]["name"], full["model"]["trusted_modules"])  # before any import
     except ValueError as err:
         raise ConfigError(f"config key {err}") from None
+    if not isinstance(full["model"]["params"] or {}, dict):
+        raise ConfigError("config key 'model.params' must map parameter names to values")
     if not isinstance(full["model"]["search"] or {}, dict):
         raise ConfigError("config key 'model.search' must map parameter names to lists of values")
     for k, v in (full["model"]["search"] or {}).items():
         if not isinstance(v, list) or not v:
             raise ConfigError(f"config key 'model.search.{k}' must be a non-empty list of values, got {v!r}")
+    _check_no_paths(full["model"])
+    _check_patterns(full)
     # Cross-key rules, each with the fix in the message.
     h = full["harmonize"]
     hf = h["features"]
@@ -186,6 +222,45 @@ def validate_config(cfg: dict) -> dict:
     if full["fusion"]["mode"] == "late" and len(full["fusion"]["blocks"] or []) < 2:
         raise ConfigError("fusion.mode 'late' needs at least two fusion.blocks")
     return full
+
+
+#: Model parameters that make a library write files (a cache folder, a log, a model dump).
+_WRITING_PARAMS = re.compile(r"(?i)^(memory|cache(_dir|_path)?|.*_(dir|path|file|folder)|filename|"
+                                           r"output.*|save.*|log.*file.*|checkpoint.*)$")
+
+
+def _looks_like_path(v) -> bool:
+    return isinstance(v, str) and ("/" in v or "\\" in v or v.startswith(("~", ".")))
+
+
+def _check_no_paths(model: dict) -> None:
+    """No model parameter (fixed or searched) may name a file system path: a library given one writes there,
+    outside the run folder (``Pipeline(memory=...)``, checkpoints). Paths come only from the command line."""
+    items = [(f"model.params.{k}", k, v) for k, v in (model["params"] or {}).items()]
+    items += [(f"model.search.{k}", k, x) for k, v in (model["search"] or {}).items() for x in v]
+    for where, name, value in items:
+        if value is None or isinstance(value, (bool, int, float)):
+            continue
+        if _WRITING_PARAMS.match(str(name)) or _looks_like_path(value):
+            raise ConfigError(f"config key {where!r} = {value!r} would make the model read or write files; a config "
+                              "may not name paths or caches for a model (radiomix writes only inside the run folder)")
+
+
+def _check_patterns(full: dict) -> None:
+    """Every regular expression of the config compiles under radiomix's linear-time engine, checked now."""
+    from .patterns import PatternError, compile_user_pattern
+
+    specs = [("features.include", full["features"]["include"]), ("harmonize.exclude", full["harmonize"]["exclude"])]
+    hf = full["harmonize"]["features"]
+    if isinstance(hf, str) and hf not in ("radiomic", "all"):
+        specs.append(("harmonize.features", hf))
+    specs += [(f"features.groups.{k}", v) for k, v in (full["features"].get("groups") or {}).items()]
+    for where, spec in specs:
+        if isinstance(spec, str):
+            try:
+                compile_user_pattern(spec, f"config key {where!r}")
+            except PatternError as err:
+                raise ConfigError(str(err)) from None
 
 
 #: select.robustness keys and their defaults (``table`` is required).
@@ -274,18 +349,29 @@ def _check_target(full: dict) -> None:
         raise ConfigError("task 'survival' needs target: {time: <column>, event: <column>} (or --time/--event)")
 
 
-def load_config(path: str | os.PathLike | None = None, **overrides) -> dict:
+def read_config_file(path: str | os.PathLike) -> dict:
+    """A config file's mapping, read with :func:`radiomix.safeyaml.load_yaml`'s limits (size, aliases, depth,
+    duplicate keys, no object tags); every problem a one-line ConfigError naming the file and line."""
+    from .safeyaml import YAMLInputError, load_yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        cfg = load_yaml(p, what="config") or {}
+    except YAMLInputError as err:
+        raise ConfigError(str(err)) from None
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"config {p}: a config must be a YAML mapping of keys, got {type(cfg).__name__}")
+    return cfg
+
+
+def load_config(path: str | os.PathLike | None = None, *, trusted_modules=(), **overrides) -> dict:
     """Load a YAML config (default: the shipped one), apply non-None ``overrides`` (top-level keys such as
-    ``target=``, ``id=``, ``batch=``, ``groups=``) and validate it."""
-    cfg = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file not found: {p}")
-        cfg = yaml.safe_load(p.read_text()) or {}
-        if not isinstance(cfg, dict):
-            raise ConfigError(f"{p}: a config must be a YAML mapping")
+    ``target=``, ``id=``, ``batch=``, ``groups=``) and validate it (``trusted_modules``: see
+    :func:`validate_config`)."""
+    cfg = read_config_file(path) if path is not None else {}
     for k, v in overrides.items():
         if v is not None:
             cfg[k] = v
-    return validate_config(cfg)
+    return validate_config(cfg, trusted_modules=trusted_modules)

@@ -11,7 +11,7 @@ __all__ = ["run_demo"]
 
 def run_demo(out: str | os.PathLike = "radiomix_demo", *, n_patients: int = 150, n_sites: int = 3, n_jobs: int = -1,
              random_state: int = 0, params: str = "ct-original", config: str = "train_multisite.yaml",
-             signal: str = "mixed", console=None) -> dict:
+             signal: str = "mixed", console=None, overwrite: bool = False) -> dict:
     """The mission path on a synthetic multi-site cohort, each stage through its public function:
     make_cohort -> extract (pyradiomics) -> merge (clinical + genetic) -> ``radiomix train`` with the shipped
     multi-site configuration (``params/train_multisite.yaml``: ComBat inside each training fold, surrogate-split
@@ -21,22 +21,39 @@ def run_demo(out: str | os.PathLike = "radiomix_demo", *, n_patients: int = 150,
     Writes ``cohort/`` (images, manifest, clinical, genetic, truth), ``features.parquet`` (+ sidecars),
     ``table.parquet`` (the merged modelling table) and ``run/`` (metrics.json with the verdict, folds.csv,
     oof_predictions.csv, shap_heldout*.parquet, model.skops, report.html) under ``out``. ``signal`` is
-    :func:`radiomix.datasets.make_cohort`'s (``mixed``, ``beyond_volume``, ``volume``). Returns the paths and
-    the train result.
+    :func:`radiomix.datasets.make_cohort`'s (``mixed``, ``beyond_volume``, ``volume``). ``out`` must be new, empty
+    or an earlier demo folder (replaced only with ``overwrite``); everything is written into a hidden sibling
+    and moved into place when complete. Returns the paths and the train result.
     """
     from rich.console import Console
 
     from ._resources import resolve_params_file
+    from .interrupts import catch_interrupts
+    from .outputs import check_output_folder, staged_folder
+
+    con = console or Console(stderr=True)
+    final = check_output_folder(out, kind=DEMO_KIND, overwrite=overwrite)
+    config_path = resolve_params_file(config)
+    with catch_interrupts(), staged_folder(final, kind=DEMO_KIND, overwrite=overwrite) as stage:
+        res = _stages(stage, con, n_patients=n_patients, n_sites=n_sites, n_jobs=n_jobs, random_state=random_state,
+                      params=params, config_path=config_path, signal=signal)
+    res["paths"] = {k: final / Path(v).relative_to(stage) for k, v in res["paths"].items()}
+    res["cohort"].out_dir = final / "cohort"
+    return res
+
+
+#: The kind recorded in a demo folder's marker (:data:`radiomix.outputs.MARKER`).
+DEMO_KIND = "demo"
+
+
+def _stages(out: Path, con, *, n_patients, n_sites, n_jobs, random_state, params, config_path, signal) -> dict:
+    """The four stages of :func:`run_demo`, written under ``out`` (the staging folder)."""
     from .datasets import make_cohort
     from .extraction import extract, write_extraction
     from .io import write_table
     from .tables import merge
     from .train import train
 
-    con = console or Console(stderr=True)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    config_path = resolve_params_file(config)
     t = time.perf_counter()
     con.rule(f"1/4 synthetic cohort: {n_patients} patients, {n_sites} sites (signal: {signal})")
     cohort = make_cohort(n_patients, n_sites, out_dir=out / "cohort", random_state=random_state, n_jobs=n_jobs,

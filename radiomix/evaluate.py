@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .interrupts import raise_if_interrupted
 from .metrics import (
     METRICS,
     binary_metrics,
@@ -144,7 +145,12 @@ def _run_folds(study: Study, folds: list[Fold], progress: bool) -> list[FoldResu
                                                                 f"{study.search.n_candidates} candidates each)")
     elif progress:
         results = _fold_lines(results, len(folds), study)
-    return list(results)
+    out = []
+    for res in results:
+        raise_if_interrupted()  # a Ctrl-C swallowed inside a fit (e.g. an XGBoost callback) ends the run
+        out.append(res)
+    raise_if_interrupted()
+    return out
 
 
 def _fold_lines(results, total: int, study: Study):

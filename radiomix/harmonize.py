@@ -19,7 +19,6 @@ harmonization.
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -27,6 +26,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+
+from .patterns import compile_user_pattern
 
 __all__ = ["ComBat", "ComBatWarning", "SiteEffect", "site_effect", "compare_site_effect", "plot_site_effect"]
 
@@ -556,7 +557,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         elif isinstance(spec, str) and spec == "radiomic" and spec not in colset:
             feats = self._radiomic_columns(X, excluded)
         elif isinstance(spec, str) and spec not in colset:
-            pattern = re.compile(spec)
+            pattern = compile_user_pattern(spec, "ComBat features")
             feats = [c for c in cols if c not in excluded and pattern.search(str(c))]
             if not feats:
                 raise ValueError(f"no column matches the features pattern {spec!r}")
@@ -580,7 +581,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         if spec is None:
             return []
         if isinstance(spec, str) and spec not in colset:
-            pattern = re.compile(spec)
+            pattern = compile_user_pattern(spec, "ComBat exclude")
             return [c for c in cols if pattern.search(str(c))]
         out = _as_list(spec, "exclude")
         missing = [c for c in out if c not in colset]
@@ -1012,7 +1013,7 @@ def _site_inputs(X, batch, features, exclude=None):
         feats = [c for c in df.columns if c not in drop and pd.api.types.is_numeric_dtype(df[c])
                  and not pd.api.types.is_bool_dtype(df[c])]
     elif isinstance(features, str) and features not in df.columns:
-        pattern = re.compile(features)
+        pattern = compile_user_pattern(features, "features")
         feats = [c for c in df.columns if c not in drop and pattern.search(str(c))]
     else:
         feats = _as_list(features, "features")

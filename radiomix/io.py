@@ -28,6 +28,8 @@ __all__ = [
     "atomic_write_bytes",
     "file_sha256",
     "input_size",
+    "check_unique_columns",
+    "neutralize_formulas",
 ]
 
 
@@ -80,6 +82,28 @@ def read_table(path: str | os.PathLike, *, decimal: str | None = None, encoding:
     return _read_text_table(path, suffix, decimal=decimal, encoding=encoding, **kwargs)
 
 
+def check_unique_columns(columns, source) -> None:
+    """Refuse a table whose column names repeat (pandas would rename them ``a``, ``a.1`` and a model would train on
+    both without a word): a ValueError naming the repeated names, their positions and ``source``."""
+    names = [str(c) for c in columns]
+    seen: dict[str, list[int]] = {}
+    for i, n in enumerate(names, 1):
+        seen.setdefault(n, []).append(i)
+    dup = {n: pos for n, pos in seen.items() if len(pos) > 1}
+    if dup:
+        shown = "; ".join(f"{n!r} (columns {', '.join(map(str, pos))})" for n, pos in list(dup.items())[:5])
+        raise ValueError(f"{source}: {len(dup)} column name(s) appear more than once: {shown}"
+                         f"{' ...' if len(dup) > 5 else ''}; rename them so that every column has its own name")
+
+
+def _header_fields(text: str, sep: str) -> list[str]:
+    """The first non-blank line's fields as the csv module splits them (quoted names included)."""
+    for line in io.StringIO(text, newline=""):
+        if line.strip():
+            return next(csv.reader([line], delimiter=sep), [])
+    return []
+
+
 def _one_line(err: BaseException) -> str:
     """An exception's message on one line (pandas and pyarrow messages carry newlines and C-error prefixes)."""
     text = " ".join(str(err).split())
@@ -92,9 +116,10 @@ def _read_parquet(path: Path, **kwargs) -> pd.DataFrame:
 
     if path.is_file():  # a partitioned dataset (a folder) is left to pandas
         try:
-            pq.read_metadata(path)  # the footer: a cut or foreign file fails here
+            names = pq.read_schema(path).names  # the footer: a cut or foreign file fails here
         except (OSError, pa.ArrowException, ValueError):
             raise ValueError(f"{path}: not a readable Parquet file (truncated or corrupt)") from None
+        check_unique_columns(names, path)
     try:
         df = pd.read_parquet(path, **kwargs)
     except (OSError, pa.ArrowException) as err:
@@ -103,6 +128,8 @@ def _read_parquet(path: Path, **kwargs) -> pd.DataFrame:
             raise ValueError(f"{path}: reading the Parquet data with {sorted(kwargs)} failed ({detail}); check "
                              "those arguments, or the file is corrupt") from err
         raise ValueError(f"{path}: not a readable Parquet file (truncated or corrupt): {detail}") from err
+    if df.columns.has_duplicates:
+        check_unique_columns(df.columns, path)
     try:
         meta = pq.read_schema(path).metadata or {}
         if b"radiomix" in meta:
@@ -239,6 +266,7 @@ def _read_text_table(path: Path, suffix: str, *, decimal, encoding, **kwargs) ->
         kwargs["decimal"] = decimal
     if isinstance(sep, str) and len(sep) == 1 and not _LAYOUT_KWARGS.intersection(kwargs):
         _check_field_counts(path, text, sep)
+        check_unique_columns([f.strip() for f in _header_fields(text, sep)], path)
     try:
         df = pd.read_csv(source, sep=sep, **kwargs)
     except pd.errors.EmptyDataError:
@@ -293,11 +321,54 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode())
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _neutral(v):
+    if isinstance(v, str) and v.startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(v):
+        return "'" + v
+    return v
+
+
+def neutralize_formulas(df: pd.DataFrame, *, index: bool = True) -> tuple[pd.DataFrame, int]:
+    """``df`` with every text cell, column name (and index label) that starts with ``=``, ``+``, ``-``, ``@``, a tab
+    or a carriage return, and is not a plain number, prefixed with ``'``, as OWASP recommends against spreadsheet
+    formula injection (an id ``=HYPERLINK(...)`` would otherwise run when a colleague opens the CSV in Excel).
+    Returns ``(table, number of changed cells)``; the input is not modified."""
+    changed = 0
+    out = df
+    text_cols = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c].dtype)
+                 and not pd.api.types.is_bool_dtype(df[c].dtype)]
+    for c in text_cols:
+        new = df[c].map(_neutral, na_action="ignore")
+        n = int((new.astype(object) != df[c].astype(object)).fillna(False).sum())
+        if n:
+            out = out.copy() if out is df else out
+            out[c] = new
+            changed += n
+    cols = [_neutral(c) for c in df.columns]
+    if cols != list(df.columns):
+        out = out.copy() if out is df else out
+        changed += sum(a != b for a, b in zip(cols, df.columns))
+        out.columns = cols
+    if index and not pd.api.types.is_numeric_dtype(df.index.dtype):
+        idx = [_neutral(v) for v in df.index]
+        if idx != list(df.index):
+            out = out.copy() if out is df else out
+            changed += sum(a != b for a, b in zip(idx, df.index))
+            out.index = pd.Index(idx, name=df.index.name)
+    return out, changed
+
+
 def write_table(df: pd.DataFrame, path: str | os.PathLike, *, metadata: Mapping | None = None, index: bool = True) -> Path:
     """Write a table atomically (temporary file, then rename) as Parquet, CSV or TSV by suffix.
 
     ``metadata`` (JSON-serialisable) is stored in the Parquet schema metadata under ``b"radiomix"``;
-    CSV/TSV have no place for it, so callers keep a sidecar.
+    CSV/TSV have no place for it, so callers keep a sidecar. In CSV/TSV, text that a spreadsheet would run as a
+    formula (starting with ``= + - @``, tab or carriage return, and not a plain number) is written with a leading
+    ``'`` (:func:`neutralize_formulas`; said once per file). Parquet keeps every value as it is.
     """
     path = Path(path)
     suffix = _table_suffix(path)
@@ -314,8 +385,15 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, *, metadata: Mapping 
                 table = table.replace_schema_metadata(meta)
             pq.write_table(table, tmp)
         elif suffix in (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"):
-            df.to_csv(tmp, sep="," if suffix.startswith(".csv") else "\t", index=index,
-                      compression="gzip" if suffix.endswith(".gz") else None)
+            safe, n = neutralize_formulas(df, index=index)
+            if n:
+                import warnings
+
+                warnings.warn(f"{path.name}: {n} text cell(s) or name(s) starting with =, +, -, @, tab or carriage "
+                              "return were written with a leading ' so that spreadsheets do not run them as formulas",
+                              stacklevel=2)
+            safe.to_csv(tmp, sep="," if suffix.startswith(".csv") else "\t", index=index,
+                        compression="gzip" if suffix.endswith(".gz") else None)
         else:
             raise ValueError(f"{path}: unknown output format {suffix!r}; use .parquet, .csv or .tsv")
         _fsync(tmp)

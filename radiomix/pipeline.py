@@ -28,6 +28,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from .patterns import compile_user_pattern
+
 __all__ = ["MODELS", "ModelSpec", "TRUSTED_MODEL_PACKAGES", "AUTO_MAX_PREDICTORS", "resolve_max_predictors", "check_model_name", "PLSDAClassifier", "make_model", "build_pipeline", "make_pipeline", "search_space",
            "block_columns"]
 
@@ -228,7 +230,8 @@ class PLSDAClassifier(ClassifierMixin, BaseEstimator):
 
 
 #: Top-level packages whose classes a config may name by import path (``model.name``). Importing a module
-#: runs its code, so the path is checked against this list (plus ``model.trusted_modules``) before any import.
+#: runs its code, so the path is checked against this list (plus the modules the user trusts on the command line,
+#: ``--trust-module``, never a config) before any import.
 TRUSTED_MODEL_PACKAGES = ("radiomix", "sklearn", "xgboost", "imblearn", "lightgbm", "catboost")
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
@@ -248,7 +251,16 @@ def check_model_name(name, trusted_modules=()) -> None:
     if top not in allowed or (top not in TRUSTED_MODEL_PACKAGES and
                               not any(name == m or name.startswith(m + ".") for m in trusted)):
         raise ValueError(f"model.name {name!r} is outside the trusted packages and was not imported; {valid}. "
-                         "To use a class from another package, list its module in model.trusted_modules")
+                         "To use a class from another package, trust its module on the command line "
+                         "(radiomix train --trust-module MODULE)")
+    hidden = [p for p in name.split(".")[:-1] if p.startswith("_") or p in _NOT_MODEL_MODULES]
+    if hidden:
+        raise ValueError(f"model.name {name!r} points into a private or test module ({hidden[0]!r}) and was not "
+                         f"imported; {valid}")
+
+
+#: Module names inside trusted packages that hold no models and whose import runs test machinery.
+_NOT_MODEL_MODULES = frozenset({"tests", "test", "testing", "conftest", "setup", "__main__", "externals", "cli"})
 
 
 def _model_class(name: str, trusted_modules=(), task: str = "binary"):
@@ -262,8 +274,9 @@ def _model_class(name: str, trusted_modules=(), task: str = "binary"):
     module, _, attr = name.rpartition(".")
     try:
         obj = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError, ValueError) as err:
-        raise ValueError(f"model {name!r} is neither one of {sorted(MODELS)} nor an importable class") from err
+    except Exception as err:  # whatever a module raises on import (missing optional packages, ...): one line
+        raise ValueError(f"model {name!r} is neither one of {sorted(MODELS)} nor an importable class "
+                         f"({type(err).__name__}: {' '.join(str(err).split())[:200]})") from None
     method = "predict" if task in ("survival", "regression") else "predict_proba"
     if not (inspect.isclass(obj) and issubclass(obj, BaseEstimator) and hasattr(obj, "fit")
             and hasattr(obj, method)):
@@ -485,7 +498,7 @@ def block_columns(columns, cfg: dict, groups: dict) -> dict[str, list[str]]:
         if spec is None:
             cols = [c for c in groups.get(name, []) if c in columns]
         elif isinstance(spec, str):
-            rx = re.compile(spec)
+            rx = compile_user_pattern(spec, f"features.groups.{name}")
             cols = [c for c in columns if rx.search(str(c))]
         else:
             cols = [c for c in spec if c in columns]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.base import clone
 
+from .interrupts import raise_if_interrupted
 from .splits import inner_cv
 
 __all__ = ["SearchPlan", "SearchResult", "InnerSplit", "inner_cv", "inner_split", "tune", "youden_threshold",
@@ -270,6 +271,7 @@ def fit_tuned(pipeline, plan: SearchPlan, X, y, *, groups=None, seed: int = 0, c
     nor the finalized model (which may wrap it) holds the cache."""
     with step_cache(pipeline) as cached:
         res = tune(cached, plan, X, y, groups=groups, seed=seed, cv=cv)
+        raise_if_interrupted()  # scikit-learn records an interrupted candidate as a failed fit: not complete
         # Correction and threshold from out-of-fold predictions inside these rows: never a test fold.
         model, thr = finalize(res.estimator, plan, X, y, groups=groups, seed=seed, cv=cv)
     drop_step_cache(res.estimator)  # the fitted pipeline, also when a RecalibratedClassifier wraps it

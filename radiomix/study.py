@@ -16,7 +16,6 @@ Two ways to make one:
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError, is_survival, load_config, target_columns, validate_config
+from .patterns import compile_user_pattern
 from .pipeline import build_pipeline, search_space
 from .search import SearchPlan
 from .tasks import Task, get_task, infer_task
@@ -285,7 +285,8 @@ class Study:
                    outcome=_survival_settings(config, y_enc, notes) if task == "survival" else {})
 
 
-def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose: bool = True, **overrides) -> Study:
+def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose: bool = True,
+               trusted_modules=(), **overrides) -> Study:
     """Resolve a table and a config into a :class:`Study`.
 
     ``table`` is a DataFrame or a path (CSV/TSV/Parquet); ``config`` a dict, a YAML path or None (the
@@ -294,12 +295,15 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
     and counted; the id, target, batch and groups columns never become features (the batch column enters
     ``X`` only for ComBat, which drops it). Every default that leaves columns, rows or groups out, or
     changes the plan (rows dropped, numeric columns that fit no block, stratified folds made grouped), is
-    said once as a warning (``verbose``) and kept in ``study.notes`` for the run record.
+    said once as a warning (``verbose``) and kept in ``study.notes`` for the run record. ``trusted_modules``: extra
+    packages whose classes ``model.name`` may import (with :data:`radiomix.config.TRUST_ENV`; never from the
+    config itself).
     """
     if isinstance(config, dict):
-        cfg = validate_config({**config, **{k: v for k, v in overrides.items() if v is not None}})
+        cfg = validate_config({**config, **{k: v for k, v in overrides.items() if v is not None}},
+                              trusted_modules=trusted_modules)
     else:
-        cfg = load_config(config, **overrides)
+        cfg = load_config(config, trusted_modules=trusted_modules, **overrides)
     if not isinstance(table, pd.DataFrame):
         from .io import read_table
 
@@ -563,6 +567,9 @@ def _check_model_serves(name: str, task: Task) -> None:
 
 
 def _index_and_check(table: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, str]:
+    from .io import check_unique_columns
+
+    check_unique_columns(table.columns, "the table")
     df = table.copy()
     id_col, target = cfg["id"], cfg["target"]
     if id_col in df.columns:
@@ -599,7 +606,7 @@ def _feature_columns(df: pd.DataFrame, cfg: dict) -> list:
     if include is None:
         cols = [c for c in df.columns if c not in reserved | exclude]
     elif isinstance(include, str):
-        rx = re.compile(include)
+        rx = compile_user_pattern(include, "features.include")
         cols = [c for c in df.columns if rx.search(str(c)) and c not in reserved | exclude]
     else:
         missing = [c for c in include if c not in df.columns]
@@ -665,7 +672,7 @@ def _resolve_columns(spec, columns: list, what: str) -> list:
     if spec is None:
         return []
     if isinstance(spec, str):
-        rx = re.compile(spec)
+        rx = compile_user_pattern(spec, what)
         return [c for c in columns if rx.search(str(c))]
     missing = [c for c in spec if c not in columns]
     if missing:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from .patterns import compile_user_pattern
+
 __all__ = ["merge", "column_groups", "feature_name_parts", "RADIOMIC_PATTERN", "MISSING_STRINGS"]
 
 # pyradiomics names features <imageType>_<class>_<name>, e.g. original_glcm_Contrast,
@@ -93,10 +95,11 @@ def _ids(series: pd.Series, normalize: Callable | None) -> pd.Series:
 
 
 def _read_table(table, on: str, what: str, normalize: Callable | None, notes: list) -> pd.DataFrame:
-    from .io import read_table
+    from .io import check_unique_columns, read_table
 
     df = read_table(table) if not isinstance(table, pd.DataFrame) else table.copy()
     df.columns = [str(c).replace("\ufeff", "").strip() for c in df.columns]
+    check_unique_columns(df.columns, table if not isinstance(table, pd.DataFrame) else f"the {what} table")
     if on not in df.columns:
         if df.index.name == on:
             df = df.reset_index()
@@ -345,7 +348,7 @@ def _radiomic_columns(df: pd.DataFrame, spec, meta: dict, notes: list, numeric_l
     cols = list(df.columns)
     if spec is not None:
         if isinstance(spec, str):
-            rx = re.compile(spec)
+            rx = compile_user_pattern(spec, "radiomic columns pattern")
             return [c for c in cols if rx.search(str(c))]
         spec = list(spec)
         missing = [c for c in spec if c not in cols]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +12,10 @@ import pandas as pd
 import yaml
 
 from .evaluate import NestedCVResult, nested_cv
+from .interrupts import catch_interrupts, raise_if_interrupted
 from .io import atomic_write_text, read_table, write_table
 from .model import fit_final_model, save_model
+from .outputs import check_output_folder, staged_folder
 from .runmeta import to_jsonable, versions
 from .study import Study, make_study
 
@@ -36,8 +37,9 @@ class TrainResult:
         return self.cv.summary
 
 
-def train(table, config=None, *, out: str | os.PathLike | None = None, progress: bool = True, report: bool = True,
-          scheduler=None, **overrides) -> TrainResult:
+def train(table, config=None, *, out: str | os.PathLike | None = None, overwrite: bool = False,
+          progress: bool = True, report: bool = True, scheduler=None, trusted_modules=(),
+          **overrides) -> TrainResult:
     """Run nested cross-validation on a merged table, refit the final model, and (optionally) write a run folder.
 
     Parameters
@@ -49,26 +51,73 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
     out : path, optional
         Run folder receiving ``metrics.json``, ``folds.csv``, ``oof_predictions.csv``,
         ``config.resolved.yaml``, ``model.skops`` (each written atomically) and, with ``report=True``,
-        ``report.html`` + ``figures/`` (see :func:`radiomix.report.write_report`).
+        ``report.html`` + ``figures/`` (see :func:`radiomix.report.write_report`), and last the marker
+        ``radiomix-run.json`` listing them. It must be absent, empty or an earlier radiomix run folder; anything
+        else is refused before any work (:func:`radiomix.outputs.check_output_folder`).
+    overwrite : bool
+        Replace ``out`` when it holds an earlier radiomix run (and nothing else); never a folder radiomix did
+        not write, nor one holding the table or config file.
     scheduler : distributed.Client or str, optional
         Run on a Dask cluster (a client, or a scheduler address such as ``tcp://10.0.0.5:8786``): the outer
         folds, the baselines' folds and the permutation refits go through joblib's Dask backend, on all the
         cluster's workers (``n_jobs`` 1 becomes -1, said). Results are identical to a local run (each fold and
         permutation has its own seed). Needs ``radiomix[dask]``.
+    trusted_modules : list of str
+        Packages beyond radiomix's trusted ones whose classes ``model.name`` may import (importing runs their
+        code; CLI ``--trust-module``, or the ``RADIOMIX_TRUST_MODULES`` environment variable). A config file cannot
+        set this.
     **overrides
         Top-level config keys that replace the config's (``target=``, ``id=``, ``batch=``, ``groups=``...).
 
     The run folder appears only when the run is complete: everything is written into a hidden sibling
-    folder that is renamed at the end, so an error or Ctrl-C never leaves a half-written folder that looks
-    finished. Each distinct warning of the run is kept once, with its count, in ``warnings.txt``,
-    ``metrics.json`` and the report, and shown once at the end.
+    folder that is renamed at the end, so an error, Ctrl-C or a kill never leaves a half-written folder that
+    looks finished (a Ctrl-C that a library swallowed inside a fit still ends the run:
+    :mod:`radiomix.interrupts`). Each distinct warning of the run is kept once, with its count, in
+    ``warnings.txt``, ``metrics.json`` and the report, and shown once at the end.
     """
-    out = check_output_folder(out) if out is not None else None
-    if not isinstance(table, pd.DataFrame):
-        table = read_table(table)
-    with warnings.catch_warnings(record=True) as caught, _on_cluster(scheduler) as cluster:
+    with catch_interrupts(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        if out is not None:
+            inputs = [p for p in (table, config) if isinstance(p, (str, os.PathLike))]
+            out = check_output_folder(out, kind=RUN_KIND, overwrite=overwrite, inputs=inputs)
+        if not isinstance(table, pd.DataFrame):
+            table = read_table(table)
+
+        def check_study(study):  # the robustness table, known once the config is resolved, is an input too
+            robust = (study.config["select"].get("robustness") or {}).get("table")
+            if out is not None and isinstance(robust, (str, os.PathLike)):
+                check_output_folder(out, kind=RUN_KIND, overwrite=overwrite, inputs=[robust])
+
+        study, cv, model, heldout = _run(table, config, scheduler=scheduler, progress=progress,
+                                         overrides={**overrides, "trusted_modules": trusted_modules},
+                                         check_study=check_study)
+        raise_if_interrupted()
+    run_warnings = collect_warnings(caught)
+    files = {}
+    if out is not None:
+        with catch_interrupts(), staged_folder(out, kind=RUN_KIND, overwrite=overwrite) as stage:
+            written = write_run(study, cv, model, stage, run_warnings=run_warnings, heldout_shap=heldout)
+            if report:
+                from .report import write_report
+
+                written["report"] = write_report(stage, table=table, model=model)
+        files = {k: out / Path(v).relative_to(stage) for k, v in written.items()}
+    for w in run_warnings:  # each distinct warning once, at the end (the CLI prints these with counts)
+        warnings.warn_explicit(w["message"] + (f" (x{w['count']})" if w["count"] > 1 else ""), w["category_class"],
+                               w["filename"], w["lineno"])
+    return TrainResult(cv=cv, config=study.config, files=files, model=model, study=study)
+
+
+#: The kind recorded in a training run folder's marker (:data:`radiomix.outputs.MARKER`).
+RUN_KIND = "train"
+
+
+def _run(table: pd.DataFrame, config, *, scheduler, progress: bool, overrides: dict, check_study):
+    """Study, nested CV, safeguards, held-out SHAP and the final model (inside train's warning capture);
+    ``check_study(study)`` runs before any fit."""
+    with _on_cluster(scheduler) as cluster:
         study = make_study(table, config, **overrides)
+        check_study(study)
         if cluster is not None:
             study = _spread_over(study, cluster)
         if study.config["safeguards"]["baselines"]:
@@ -82,20 +131,7 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, progress:
         run_safeguards(study, cv, progress=progress)
         heldout = _heldout_shap(study, cv) if study.config["safeguards"]["shap"] else None
         model = fit_final_model(study, cv_summary=to_jsonable(cv.summary)) if study.config["final_model"] else None
-    run_warnings = collect_warnings(caught)
-    files = {}
-    if out is not None:
-        with _staging(out) as stage:
-            written = write_run(study, cv, model, stage, run_warnings=run_warnings, heldout_shap=heldout)
-            if report:
-                from .report import write_report
-
-                written["report"] = write_report(stage, table=table)
-        files = {k: out / Path(v).relative_to(stage) for k, v in written.items()}
-    for w in run_warnings:  # each distinct warning once, at the end (the CLI prints these with counts)
-        warnings.warn_explicit(w["message"] + (f" (x{w['count']})" if w["count"] > 1 else ""), w["category_class"],
-                               w["filename"], w["lineno"])
-    return TrainResult(cv=cv, config=study.config, files=files, model=model, study=study)
+    return study, cv, model, heldout
 
 
 class _on_cluster:
@@ -193,43 +229,6 @@ def _heldout_shap(study: Study, cv: NestedCVResult):
     except (ValueError, TypeError) as err:  # late fusion, or a model SHAP cannot explain
         warnings.warn(f"held-out SHAP not computed: {err}", stacklevel=2)
         return None
-
-
-def check_output_folder(out) -> Path:
-    """A run folder path that can be written: not an existing file, inside a writable folder."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"output folder {out} is a file; choose a folder name")
-    parent = out.parent if str(out.parent) else Path(".")
-    parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(parent, os.W_OK | os.X_OK) or (out.is_dir() and not os.access(out, os.W_OK | os.X_OK)):
-        raise PermissionError(f"output folder {out} cannot be written (permission denied)")
-    return out
-
-
-class _staging:
-    """Write into a hidden sibling folder; on success replace ``out`` with it, on any error (or Ctrl-C)
-    remove it so nothing half-written is left."""
-
-    def __init__(self, out: Path):
-        self.out = out
-        self.stage = out.parent / f".{out.name}.partial-{os.getpid()}"
-
-    def __enter__(self) -> Path:
-        shutil.rmtree(self.stage, ignore_errors=True)
-        self.stage.mkdir(parents=True)
-        return self.stage
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            shutil.rmtree(self.stage, ignore_errors=True)
-            return False
-        old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
-        if self.out.exists():
-            os.replace(self.out, old)
-        os.replace(self.stage, self.out)
-        shutil.rmtree(old, ignore_errors=True)
-        return False
 
 
 def collect_warnings(caught) -> list[dict]:

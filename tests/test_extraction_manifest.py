@@ -268,6 +268,9 @@ def test_cli_exit_codes_and_sidecars(broken, tmp_path):
     errors = pd.read_csv(tmp_path / "features.errors.csv")
     assert set(errors.columns) >= {"id", "modality", "region", "stage", "error", "message"} and len(errors) == 8
     res = CliRunner().invoke(main, ["extract", str(path), "-p", PARAMS, "-o", str(out), "-q", "--allow-failures"])
+    assert res.exit_code == 2 and "--overwrite" in res.output, res.output  # the first run's files are kept
+    res = CliRunner().invoke(main, ["extract", str(path), "-p", PARAMS, "-o", str(out), "-q", "--allow-failures",
+                                    "--overwrite"])
     assert res.exit_code == 0, res.output
     prov = json.loads((tmp_path / "features.provenance.json").read_text())
     assert prov["n_failed"] == 8 and len(prov["inputs"]["ok"]["image_sha256"]) == 64

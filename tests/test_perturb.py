@@ -310,7 +310,8 @@ def test_cli_writes_three_files(cases, tmp_path):
     res = CliRunner().invoke(main, ["robustness", str(manifest), "-p", PARAMS, "--n", "2", "--seed", "3",
                                     "--out", str(out), "-q"])
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in out.iterdir()) == ["icc.csv", "perturbations.json", "perturbations.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == ["icc.csv", "perturbations.json", "perturbations.parquet",
+                                                     "radiomix-run.json"]
     table = pd.read_parquet(out / "perturbations.parquet")
     assert len(table) == 9 and list(table.columns[:3]) == ["id", "perturbation", "kind"]
     icc = pd.read_csv(out / "icc.csv", index_col=0)

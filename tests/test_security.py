@@ -120,5 +120,5 @@ def test_config_import_path_must_be_a_classifier_class():
     with pytest.raises(ConfigError, match="not a model name"):
         validate_config({"model": {"name": "sklearn.ensemble.ExtraTreesClassifier; rm -rf /", "params": {},
                                    "search": {}}})
-    with pytest.raises(ConfigError, match="model.trusted_modules"):
+    with pytest.raises(ConfigError, match="--trust-module"):
         validate_config({"model": {"name": "mypkg.Model", "params": {}, "search": {}}})

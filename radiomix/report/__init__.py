@@ -63,7 +63,8 @@ __all__ = ["write_report", "low_dim_plot", "roc_figure", "pr_figure", "calibrati
 
 
 def write_report(run_dir: str | os.PathLike, *, table=None, out: str | os.PathLike | None = None,
-                 n_bootstrap: int = 500, top: int = 15, title: str | None = None) -> Path:
+                 n_bootstrap: int = 500, top: int = 15, title: str | None = None, model=None,
+                 trusted=()) -> Path:
     """Write ``report.html`` (self-contained) and ``figures/*.png`` for a ``radiomix train`` run folder.
 
     Parameters
@@ -79,6 +80,9 @@ def write_report(run_dir: str | os.PathLike, *, table=None, out: str | os.PathLi
         Resamples of the ROC band.
     top : int
         Features shown in the SHAP plots.
+    model : RadiomixModel, optional
+        The final model in memory (``train`` passes it); otherwise ``model.skops`` is loaded with
+        :func:`radiomix.model.load_model`, accepting the extra types in ``trusted`` (``radiomix report --trust``).
 
     Sections (each a ``<section id=...>``): verdict (first: baselines, permutation test, case mix, events
     per feature, selected features vs volume), data, metrics, baselines, roc, precision-recall, calibration,
@@ -86,9 +90,12 @@ def write_report(run_dir: str | os.PathLike, *, table=None, out: str | os.PathLi
     (held-out SHAP of the outer-fold models; the final model on its training table as a labelled extra when
     the model and the table are there), checklist (TRIPOD+AI / CLEAR topics), config.
     """
+    import dataclasses
+
     from ..io import atomic_write_text
 
-    run = RunRecord.load(run_dir, table=table, top=top, n_bootstrap=n_bootstrap)
+    run = dataclasses.replace(RunRecord.load(run_dir, table=table, top=top, n_bootstrap=n_bootstrap), model=model,
+                              trusted=list(trusted or ()))
     doc = Document(run.path / "figures")
     if run.settings.get("task") in ("survival", "multiclass", "regression"):
         from .outcomes import MULTICLASS_REGISTRY, REGRESSION_REGISTRY, outcome_header

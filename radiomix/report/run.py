@@ -35,7 +35,8 @@ class RunRecord:
 
     ``pooled`` has one row per patient (``y``, ``proba``); :attr:`y` and :attr:`p` are its columns as
     arrays. ``folds`` is None without ``folds.csv``; ``config``/``config_text`` are empty without
-    ``config.resolved.yaml``; ``table`` is the training table (None when not given)."""
+    ``config.resolved.yaml``; ``table`` is the training table (None when not given); ``model`` the final model when
+    the caller has it in memory, else ``model.skops`` is loaded accepting the extra types ``trusted``."""
 
     path: Path
     metrics: dict
@@ -48,13 +49,15 @@ class RunRecord:
     robustness: pd.DataFrame | None = None
     top: int = 15
     n_bootstrap: int = 500
+    model: object = None
+    trusted: list = field(default_factory=list)
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike, *, table=None, top: int = 15, n_bootstrap: int = 500) -> RunRecord:
         """Read ``metrics.json``, ``oof_predictions.csv`` and, when there, ``folds.csv`` and
         ``config.resolved.yaml`` from ``run_dir``; ``table`` is a DataFrame or a path (read with
         :func:`radiomix.io.read_table`). Raises FileNotFoundError for a folder not written by train."""
-        import yaml
+        from ..safeyaml import load_yaml_text
 
         run = Path(run_dir)
         for name in ("metrics.json", "oof_predictions.csv"):
@@ -65,7 +68,7 @@ class RunRecord:
         folds = pd.read_csv(run / "folds.csv") if (run / "folds.csv").is_file() else None
         robust = pd.read_csv(run / "robustness.csv", index_col=0) if (run / "robustness.csv").is_file() else None
         cfg_text = (run / "config.resolved.yaml").read_text() if (run / "config.resolved.yaml").is_file() else ""
-        cfg = yaml.safe_load(cfg_text) if cfg_text else {}
+        cfg = load_yaml_text(cfg_text, source=str(run / "config.resolved.yaml")) if cfg_text else {}
         if table is not None and not isinstance(table, pd.DataFrame):
             from ..io import read_table
 

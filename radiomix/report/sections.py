@@ -446,7 +446,7 @@ def _final_model_shap(doc: Document, run: RunRecord) -> None:
     from ..explain import explain_model
     from ..model import load_model
 
-    model = load_model(run.path / "model.skops")
+    model = run.model if run.model is not None else load_model(run.path / "model.skops", trusted=run.trusted)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
