@@ -116,7 +116,7 @@ def run_in_process(out: Path, args) -> tuple[float, dict, dict]:
     with stage_timers(acc):
         t = time.perf_counter()
         res = run_demo(out, n_patients=args.patients, n_sites=args.sites, n_jobs=args.jobs,
-                       random_state=args.seed, console=_console(args.verbose))
+                       random_state=args.seed, console=_console(args.verbose), overwrite=True)
         total = time.perf_counter() - t
     acc["other (run_demo's own work)"] = total - sum(acc.values())
     tr = res["train"]
@@ -126,7 +126,7 @@ def run_in_process(out: Path, args) -> tuple[float, dict, dict]:
 def run_cli(out: Path, args) -> tuple[float, dict, dict]:
     exe = Path(sys.executable).parent / "radiomix"
     cmd = [str(exe), "demo", "--out", str(out), "--patients", str(args.patients), "--sites", str(args.sites),
-           "--jobs", str(args.jobs), "--seed", str(args.seed)]
+           "--jobs", str(args.jobs), "--seed", str(args.seed), "--overwrite"]
     t = time.perf_counter()
     res = subprocess.run(cmd, capture_output=not args.verbose, text=True, cwd=ROOT)
     total = time.perf_counter() - t

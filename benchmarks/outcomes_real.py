@@ -44,7 +44,7 @@ def run(name: str, table, cfg: dict) -> None:
     from radiomix.train import train
 
     t0 = time.perf_counter()
-    res = train(table, cfg, out=ROOT / ".radiomix-cache" / "benchmarks" / f"{name}_horng", batch="site",
+    res = train(table, cfg, overwrite=True, out=ROOT / ".radiomix-cache" / "benchmarks" / f"{name}_horng", batch="site",
                 progress=False)
     s = res.summary
     print(f"\n== {name}: {res.study.task.name}, {len(res.study.y)} patients, {time.perf_counter() - t0:.0f} s")

@@ -40,7 +40,7 @@ for name, cfg in CFGS.items():
         continue
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = train(table, cfg, out=out / name, progress=False, report=False)
+        res = train(table, cfg, out=out / name, overwrite=True, progress=False, report=False)
     m = json.loads((out / name / "metrics.json").read_text())
     oof = pd.read_csv(out / name / "oof_predictions.csv")
     print(name, "AUC", round(m["summary"]["auc"]["estimate"], 6), "ci", m["summary"]["auc"]["ci_low"], m["summary"]["auc"]["ci_high"],

@@ -74,7 +74,7 @@ def main(argv=None) -> None:
     print(f"{len(table)} patients, {int(ev.sum())} deaths ({int(((table.os_days <= 365) & (ev == 1)).sum())} by day "
           f"365, {int(((table.os_days <= 730) & (ev == 1)).sum())} by day 730); sites {table.site.value_counts().to_dict()}")
     t0 = time.perf_counter()
-    res = train(table, cfg, out=args.out, batch="site", progress=False)
+    res = train(table, cfg, out=args.out, overwrite=True, batch="site", progress=False)
     s = res.summary
     print(f"\nseconds: {time.perf_counter() - t0:.0f}")
     for m, label in (("c_index", "Harrell's C"), ("uno_c", f"Uno's C (tau {s['survival']['tau']:g})"),

@@ -31,7 +31,8 @@ CASES = {
     "out-input-inside": ("the input table inside the run folder `--overwrite` would replace",
                          "refused: names the input"),
     "out-other-kind": ("`train --out` on an earlier `robustness` output folder", "refused: names both kinds"),
-    "stale-partial": ("a hidden `.NAME.partial-PID/` left by a killed run", "removed by the next run, said"),
+    "stale-partial": ("a hidden `.NAME.partial-PID/` left by a run killed (SIGKILL) while writing",
+                      "removed by the next run into the same place, said; a live process's is never touched"),
     "file-exists": ("`predict`/`extract`/`merge --out` naming an existing file",
                     "refused without `--overwrite`; an input is never an output"),
     "sigint-train": ("SIGINT at random points of `radiomix train`", "exit 130, no run folder, no partial folder"),
@@ -175,6 +176,24 @@ def test_existing_output_files_need_overwrite_and_inputs_are_never_outputs(tmp_p
     merged.write_text("mine")
     _refused(_run("merge", table, "--out", merged), "exists")
     assert merged.read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_sigkill_while_the_run_folder_is_written_is_cleaned_by_the_next_run(tmp_path):
+    _files(tmp_path)
+    cmd = [sys.executable, "-m", "radiomix.cli", "train", "t.csv", "--config", "cfg.yaml", "--out", "run"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stage = tmp_path / f".run.partial-{proc.pid}"
+    t0 = time.perf_counter()
+    while not stage.exists() and proc.poll() is None and time.perf_counter() - t0 < 120:
+        time.sleep(0.005)
+    proc.kill()  # SIGKILL: no handler runs, the stage stays behind
+    proc.wait()
+    assert stage.exists() and not (tmp_path / "run").exists()
+    res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert not stage.exists() and (tmp_path / "run" / MARKER).is_file()
+    assert "removed 1 unfinished output folder(s)" in res.stderr and stage.name in res.stderr
 
 
 # ------------------------------------------------------------------------------------------------ interrupts
