@@ -66,9 +66,13 @@ def _params_arg(values: tuple[str, ...]):
 @click.option("--check", "check_only", is_flag=True,
               help="Only validate the manifest and write a geometry QA table (<stem>.qa.csv); no extraction.")
 @click.option("--overwrite", is_flag=True, help="Replace --out (and its sidecars) if they exist.")
+@click.option("--max-image-bytes", type=float, default=None, metavar="BYTES",
+              help="Largest decompressed image or mask accepted, checked from the file header before reading "
+                   "(default 2 GiB or RADIOMIX_MAX_IMAGE_BYTES; 'inf' for no limit).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def extract(manifest, params, out, jobs, scheduler, cache_dir, label, prefix, regions, drop_failed,
-            geometry_tolerance, pyradiomics_diagnostics, allow_failures, check_only, overwrite, quiet):
+            geometry_tolerance, pyradiomics_diagnostics, allow_failures, check_only, overwrite, max_image_bytes,
+            quiet):
     """Extract radiomic features for every case of MANIFEST (CSV/TSV/Parquet).
 
     \b
@@ -95,7 +99,7 @@ def extract(manifest, params, out, jobs, scheduler, cache_dir, label, prefix, re
     if check_only:
         try:
             qa = check(manifest, params_arg, label=label, n_jobs=jobs, geometry_tolerance=geometry_tolerance,
-                       progress=not quiet)
+                       progress=not quiet, max_image_bytes=max_image_bytes)
         except (ManifestError, ValueError, FileNotFoundError) as err:
             raise click.ClickException(str(err)) from err
         target = sidecar_paths(out)["qa"] if out else Path(manifest).with_name(Path(manifest).stem + ".qa.csv")
@@ -119,7 +123,7 @@ def extract(manifest, params, out, jobs, scheduler, cache_dir, label, prefix, re
                                       label=label, prefix=prefix, regions=regions, drop_failed=drop_failed,
                                       geometry_tolerance=geometry_tolerance,
                                       pyradiomics_diagnostics=pyradiomics_diagnostics, progress=not quiet,
-                                      return_details=True)
+                                      return_details=True, max_image_bytes=max_image_bytes)
     except (ManifestError, ValueError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err)) from err
     raise_if_interrupted()  # a Ctrl-C a worker or library swallowed: nothing is written

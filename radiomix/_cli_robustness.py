@@ -40,9 +40,12 @@ def _console():
               help="Cache of finished (case, perturbation) tasks: a re-run skips them.")
 @click.option("--allow-failures", is_flag=True, help="Exit 0 even when some (case, perturbation) tasks failed.")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it holds an earlier radiomix robustness output.")
+@click.option("--max-image-bytes", type=float, default=None, metavar="BYTES",
+              help="Largest decompressed image or mask accepted, checked from the file header before reading "
+                   "(default 2 GiB or RADIOMIX_MAX_IMAGE_BYTES; 'inf' for no limit).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def robustness(manifest, params, n_perturbations, seed, spec, label, out, jobs, scheduler, cache_dir,
-               allow_failures, overwrite, quiet):
+               allow_failures, overwrite, max_image_bytes, quiet):
     """Perturb every case of MANIFEST N times (rotation, translation, noise, ROI volume change; Zwanenburg et
     al. 2019), extract features from each version and rate each feature's robustness by ICC(1,1).
 
@@ -70,7 +73,7 @@ def robustness(manifest, params, n_perturbations, seed, spec, label, out, jobs, 
             warnings.simplefilter("always")
             table, errors = run(manifest, params, n_perturbations=n_perturbations, seed=seed, spec=spec_obj,
                                 label=label, n_jobs=jobs, scheduler=scheduler, cache_dir=cache_dir,
-                                progress=not quiet, return_details=True)
+                                progress=not quiet, return_details=True, max_image_bytes=max_image_bytes)
             rel = _icc(table)
     except (ValueError, FileNotFoundError, ImportError, OSError) as err:
         raise click.ClickException(str(err)) from err

@@ -20,7 +20,9 @@ from ..io import atomic_write_text
 __all__ = ["CACHE_FORMAT", "ResultCache", "software_versions", "task_key"]
 
 #: Bump when the content or meaning of a cache entry changes; old entries are then ignored.
-CACHE_FORMAT = 1
+#: 2: cases whose image holds NaN/Inf voxels the features would read are now errors (format 1 could hold
+#: finite-looking features computed from them).
+CACHE_FORMAT = 2
 
 
 def software_versions() -> dict:

@@ -23,6 +23,8 @@ from ..io import file_sha256, input_size
 from .cache import software_versions, task_key
 from .case import Task, extract_case, run_task
 from .engines import run_cached, run_tasks
+from .images import ImageError, check_series_folder
+from .images import max_image_bytes as resolve_max_bytes
 from .labels import parse_labels
 from .manifest import ManifestError, read_manifest
 from .params import ExtractionParams, extractor, load_params
@@ -41,9 +43,13 @@ def _is_params_mapping(params) -> bool:
         and not (set(params) & _PARAM_KEYS)
 
 
-def plan_tasks(manifest, params, *, label=None, tolerance: float = 0.01, pyradiomics_diagnostics: bool = False):
+def plan_tasks(manifest, params, *, label=None, tolerance: float = 0.01, pyradiomics_diagnostics: bool = False,
+               max_image_bytes: float | None = None):
     """Validate everything and build one :class:`Task` per case and modality; raise ManifestError listing
     every problem at once. Returns ``(manifest frame, tasks, modalities with several regions)``.
+
+    ``max_image_bytes`` (None: :func:`~radiomix.extraction.images.max_image_bytes`, i.e. the environment
+    variable ``RADIOMIX_MAX_IMAGE_BYTES`` or 2 GiB) is resolved here, once, and travels with every task.
 
     With repeated measurements (``session``/``rater`` columns) each (case, session, rater) is a unit of its
     own: its ``id`` in the returned frame and its tasks' ``case`` is a label ``<id>/session=<s>/rater=<r>``,
@@ -51,6 +57,11 @@ def plan_tasks(manifest, params, *, label=None, tolerance: float = 0.01, pyradio
     """
     mf, problems = read_manifest(manifest, return_problems=True)
     mf = _unit_labels(mf, problems)
+    try:
+        limit = resolve_max_bytes(max_image_bytes)
+    except ValueError as err:
+        problems.append(str(err))
+        limit = None
     meta = mf.attrs["manifest"]
     base = meta.get("base")
     loaded: dict[str, ExtractionParams] = {}
@@ -102,7 +113,8 @@ def plan_tasks(manifest, params, *, label=None, tolerance: float = 0.01, pyradio
         except ValueError:
             regions = []  # already reported by read_manifest
         tasks.append(Task(case=case, modality=mod, image=row["image"], mask=row["mask"], regions=list(regions),
-                          params=p, tolerance=float(tolerance), pyradiomics_diagnostics=bool(pyradiomics_diagnostics)))
+                          params=p, tolerance=float(tolerance), pyradiomics_diagnostics=bool(pyradiomics_diagnostics),
+                          max_image_bytes=limit))
     if problems:
         raise ManifestError(problems)
     # Region names enter column names only for a modality where some case has several regions.
@@ -164,11 +176,29 @@ def _split_units(features, diagnostics, errors, meta):
     return features, diagnostics, errors
 
 
+def _safe_to_hash(path: str) -> bool:
+    """False for what must not be hashed: a folder that :func:`~radiomix.extraction.images.check_series_folder`
+    refuses (hashing it could read a whole file system: ``image: /usr``) and anything that is neither a folder
+    nor a regular file (``/dev/zero`` never ends). Its case is refused, naming the path, when it runs."""
+    if not os.path.isdir(path):
+        return os.path.isfile(path) or not os.path.exists(path)
+    try:
+        check_series_folder(path)
+    except ImageError:
+        return False
+    return True
+
+
 def hash_inputs(tasks: list[Task], versions: dict, n_threads: int = 4) -> None:
-    """SHA-256 of every input file (once per file, in threads: hashlib releases the GIL), cache keys, sizes."""
+    """SHA-256 of every input file (once per file, in threads: hashlib releases the GIL), cache keys, sizes.
+
+    A folder is hashed only when it passes the bounded DICOM-folder scan; one that fails gets no hash (its
+    task no cache key) and its case fails when run, naming the folder."""
     paths = sorted({p for t in tasks for p in (t.image, t.mask)})
 
     def one(p):
+        if not _safe_to_hash(p):
+            return p, None, 0
         try:
             return p, file_sha256(p), input_size(p)
         except OSError:
@@ -220,6 +250,7 @@ def extract(
     drop_failed: bool = False,
     geometry_tolerance: float = 0.01,
     pyradiomics_diagnostics: bool = False,
+    max_image_bytes: float | None = None,
     progress: bool = True,
     return_details: bool = False,
 ):
@@ -266,6 +297,10 @@ def extract(
     pyradiomics_diagnostics : bool
         Run pyradiomics unmodified, with its own ``diagnostics_*`` (image hashes, full-image statistics).
         Same features, slower.
+    max_image_bytes : float, optional
+        Refuse (per case, from the file header, before decompressing anything) an image or mask whose voxels
+        would take more bytes than this; default: the environment variable ``RADIOMIX_MAX_IMAGE_BYTES``, else
+        2 GiB. ``inf`` lifts the limit. (A 2 MB gzip NRRD can declare 2.4 GB of voxels.)
     progress : bool
         Show a progress bar (cases done / failed / cached / ETA) on stderr.
     return_details : bool
@@ -284,7 +319,7 @@ def extract(
     if regions not in ("columns", "rows"):
         raise ValueError(f"regions must be 'columns' or 'rows', got {regions!r}")
     mf, tasks, multi = plan_tasks(manifest, params, label=label, tolerance=geometry_tolerance,
-                                  pyradiomics_diagnostics=pyradiomics_diagnostics)
+                                  pyradiomics_diagnostics=pyradiomics_diagnostics, max_image_bytes=max_image_bytes)
     meta = mf.attrs["manifest"]
     versions = software_versions()
     hash_inputs(tasks, versions)
@@ -308,6 +343,7 @@ def extract(
         "regions": regions,
         "geometry_tolerance": geometry_tolerance,
         "pyradiomics_diagnostics": pyradiomics_diagnostics,
+        "max_image_bytes": tasks[0].max_image_bytes,
         "n_cases": len({k[0] for k in meta["units"].values()}) if meta["repeats"] else int(mf["id"].nunique()),
         "repeats": meta["repeats"],
         "n_tasks": len(tasks),
@@ -476,7 +512,8 @@ def _assemble(mf, tasks, results, multi, *, prefix, regions):
 
 # --------------------------------------------------------------------------------------------- check
 def check(manifest, params="ct", *, label: int | str | None = None, n_jobs: int = 1,
-          geometry_tolerance: float = 0.01, progress: bool = False) -> pd.DataFrame:
+          geometry_tolerance: float = 0.01, max_image_bytes: float | None = None,
+          progress: bool = False) -> pd.DataFrame:
     """Validate a manifest (all problems at once, :class:`~radiomix.extraction.manifest.ManifestError`) and return a geometry
     QA table without extracting anything: one row per case, modality and region with image and mask
     size and spacing, whether their grids agree (origin, spacing, direction, offset in voxels), the label
@@ -485,14 +522,15 @@ def check(manifest, params="ct", *, label: int | str | None = None, n_jobs: int 
     """
     from .qa import qa_task
 
-    mf, tasks, _ = plan_tasks(manifest, params, label=label, tolerance=geometry_tolerance, pyradiomics_diagnostics=False)
+    mf, tasks, _ = plan_tasks(manifest, params, label=label, tolerance=geometry_tolerance, pyradiomics_diagnostics=False,
+                              max_image_bytes=max_image_bytes)
     rows: dict[tuple, list] = {}
 
     def on_result(task, res):
         rows[(task.case, task.modality)] = res
 
-    for t in tasks:
-        t.size = input_size(t.image) + input_size(t.mask)
+    for t in tasks:  # a refused folder is not walked here; qa_task reports it
+        t.size = sum(input_size(p) if _safe_to_hash(p) else 0 for p in (t.image, t.mask))
     run_tasks(tasks, qa_task, on_result, n_jobs=n_jobs, progress=progress, title="checking")
     out = [r for t in tasks for r in rows[(t.case, t.modality)]]
     return pd.DataFrame(out).set_index("id")

@@ -13,7 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import align_mask, format_geometry, image_geometry, is_dicom_file, read_image
+from .images import (
+    ImageError,
+    ImageHeader,
+    align_mask,
+    check_image_size,
+    count_nonfinite,
+    format_geometry,
+    image_geometry,
+    is_dicom_file,
+    read_image,
+)
 
 __all__ = ["Region", "mask_kind", "load_regions", "MaskError"]
 
@@ -106,12 +116,13 @@ def label_stats(mask) -> dict[int, dict]:
 
 
 def load_regions(mask_path, image, regions: list[tuple[str, int | str]], *, default_label: int = 1,
-                 tolerance: float = 0.01, label_channel: int = 0) -> list[Region]:
+                 tolerance: float = 0.01, label_channel: int = 0, max_bytes: float | None = None) -> list[Region]:
     """Read the mask of a case and return one :class:`Region` per requested region.
 
     ``regions``: ``[(name, label), ...]`` from the manifest (empty: the parameter file's label, or the
     only segment/ROI of a DICOM mask). Errors that concern one region are stored in ``Region.error``;
-    errors about the whole mask (unreadable, geometry beyond tolerance) are raised.
+    errors about the whole mask (unreadable, larger than ``max_bytes`` decompressed, geometry beyond
+    tolerance) are raised.
     """
     if not isinstance(mask_path, (str, os.PathLike)):  # a SimpleITK label image given directly
         return labelmap_regions(mask_path, image, regions, default_label=default_label, tolerance=tolerance,
@@ -119,12 +130,13 @@ def load_regions(mask_path, image, regions: list[tuple[str, int | str]], *, defa
     kind, path = mask_kind(mask_path)
     if kind == "labelmap":
         try:
-            mask = read_image(path)
+            mask = read_image(path, max_bytes=max_bytes)
         except Exception as err:
             raise MaskError(f"mask not readable: {err}", stage="read_mask") from err
         return labelmap_regions(mask, image, regions, default_label=default_label, tolerance=tolerance,
                                 label_channel=label_channel, name=Path(path).name)
     if kind == "seg":
+        _check_seg_size(path, max_bytes)
         return _seg_regions(path, image, regions, tolerance)
     return _rtstruct_regions(path, image, regions)
 
@@ -132,6 +144,10 @@ def load_regions(mask_path, image, regions: list[tuple[str, int | str]], *, defa
 def labelmap_regions(mask, image, regions, *, default_label: int = 1, tolerance: float = 0.01,
                      label_channel: int = 0, name: str = "the mask") -> list[Region]:
     """Regions of a label image: checked onto the image grid, each label looked up."""
+    bad = count_nonfinite(mask)
+    if bad:  # a cast to integer labels would turn them into arbitrary values
+        raise MaskError(f"{name} has {bad} non-finite voxel(s) (NaN/Inf); a mask holds whole-number labels: "
+                        "fix the mask file", stage="read_mask")
     mask = as_label_image(mask, label_channel)
     try:
         mask, note = align_mask(image, mask, tolerance)
@@ -155,6 +171,24 @@ def labelmap_regions(mask, image, regions, *, default_label: int = 1, tolerance:
 
 
 # --------------------------------------------------------------------------------------------- DICOM-SEG
+def _check_seg_size(path: Path, max_bytes: float | None) -> None:
+    """Refuse a DICOM-SEG whose frames would take more than ``max_bytes`` once decoded (one byte a voxel)."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Rows", "Columns", "NumberOfFrames"])
+        size = (int(ds.Columns), int(ds.Rows), int(getattr(ds, "NumberOfFrames", 1) or 1))
+    except Exception as err:
+        raise MaskError(f"DICOM-SEG not readable: {err}", stage="read_mask") from err
+    # highdicom decodes the frames to one uint8 per voxel; only the size matters here, not the geometry
+    head = ImageHeader(path=str(path), size=size, spacing=(1.0,) * 3, origin=(0.0,) * 3, direction=(),
+                       pixel_id=1, pixel_type="8-bit unsigned integer", components=1, voxel_bytes=1)
+    try:
+        check_image_size(head, max_bytes)
+    except ImageError as err:
+        raise MaskError(str(err), stage="read_mask") from err
+
+
 def _seg_regions(path: Path, image, regions, tolerance) -> list[Region]:
     try:
         import highdicom as hd
@@ -337,6 +371,7 @@ def roi_summary(image, mask, value: int, stats: dict | None = None) -> dict:
     out["roi_components"] = int(cc.GetObjectCount())
     if img is not None and img.ndim == m.ndim and m.any():
         v = img[m].astype(float)
-        out.update(roi_mean=float(v.mean()), roi_min=float(v.min()), roi_max=float(v.max()))
+        with np.errstate(invalid="ignore"):  # NaN/Inf voxels: the case fails on them, these stay NaN quietly
+            out.update(roi_mean=float(v.mean()), roi_min=float(v.min()), roi_max=float(v.max()))
     return out
 

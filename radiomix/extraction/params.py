@@ -48,11 +48,13 @@ def load_params(params, *, base: str | os.PathLike | None = None) -> ExtractionP
         from pathlib import Path
 
         path = Path(path) if path else resolve_params_file(params)
+        from ..safeyaml import YAMLInputError, load_yaml
+
+        try:  # size, alias, depth and duplicate-key limits; plain YAML tags only
+            settings = load_yaml(path, what="pyradiomics parameter file") or {}
+        except YAMLInputError as err:
+            raise ValueError(f"invalid pyradiomics parameters: {err}") from None
         text = path.read_text()
-        try:
-            settings = yaml.safe_load(text) or {}
-        except yaml.YAMLError as err:
-            raise ValueError(f"invalid pyradiomics parameters ({path}): not YAML/JSON: {err}") from err
         source = str(path)
     if not isinstance(settings, dict):
         raise ValueError(f"invalid pyradiomics parameters ({source}): expected a mapping, got {type(settings).__name__}")

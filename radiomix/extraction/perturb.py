@@ -63,10 +63,9 @@ import pandas as pd
 
 from .. import __version__
 from .cache import software_versions
-from .case import CROP_MARGIN, pyradiomics_features
+from .case import CROP_MARGIN, check_finite, nonfinite_reach, pyradiomics_features, read_case_image
 from .core import hash_inputs, plan_tasks
 from .engines import run_cached
-from .images import read_image
 from .manifest import ManifestError
 from .masks import MaskError, Region, label_stats, load_regions
 from .params import ExtractionParams, extractor
@@ -150,14 +149,11 @@ def perturbation_spec(spec=None) -> PerturbationSpec:
 
 
 def _read_spec_file(path: Path) -> dict:
-    import yaml
+    from ..safeyaml import load_yaml
 
     if not path.is_file():
         raise FileNotFoundError(f"perturbation spec not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: perturbation spec is not YAML/JSON: {err}") from err
+    data = load_yaml(path, what="perturbation spec") or {}  # limits: size, aliases, depth; one-line errors
     if not isinstance(data, dict):
         raise ValueError(f"{path}: perturbation spec must be a mapping of settings, got {type(data).__name__}")
     return data
@@ -535,6 +531,7 @@ class PerturbationTask:
     size: int = 0
     tolerance: float = 0.01
     threads: int | None = None
+    max_image_bytes: float | None = None  # see Task
 
 
 def run_perturbation(task: PerturbationTask) -> dict:
@@ -550,10 +547,11 @@ def run_perturbation(task: PerturbationTask) -> dict:
     stage = "read_image"
     try:
         ex = extractor(task.params)
-        image = read_image(task.image)
+        image = read_case_image(task.image, task.mask, tolerance=task.tolerance, max_bytes=task.max_image_bytes)
         stage = "read_mask"
         region = _one_region(task, image, ex)
         out["warnings"] = [f"{task.case}: {n}" for n in region.notes]
+        check_finite(image, region, reach=_reach(task), case=task.case, path=task.image)  # stage "nonfinite"
         stage = "perturb"
         img, msk, out["applied"] = apply_perturbation(image, region.mask, task.perturbation, label=region.value)
         stage = "extract"
@@ -566,9 +564,19 @@ def run_perturbation(task: PerturbationTask) -> dict:
     return out
 
 
+def _reach(task: PerturbationTask) -> list[str]:
+    """What carries NaN/Inf voxels outside the ROI into the features (see :func:`nonfinite_reach`): the
+    parameters' steps, and the perturbation's B-spline resampling, noise estimate or supervoxels (which read
+    the image around the ROI)."""
+    p = task.perturbation
+    own = [f"the perturbation ({p.kind})"] if (p.moves_grid or p.noise_factor or p.supervoxels) else []
+    return nonfinite_reach(task.params) + own
+
+
 def _one_region(task: PerturbationTask, image, ex) -> Region:
     regions = load_regions(task.mask, image, task.regions, default_label=int(ex.settings.get("label", 1)),
-                           tolerance=task.tolerance, label_channel=int(ex.settings.get("label_channel", 0) or 0))
+                           tolerance=task.tolerance, label_channel=int(ex.settings.get("label_channel", 0) or 0),
+                           max_bytes=task.max_image_bytes)
     if regions[0].error is not None:
         raise regions[0].error
     return regions[0]
@@ -595,7 +603,7 @@ def perturbation_key(extraction_key: str, p: Perturbation) -> str:
 def robustness(manifest, params="ct", *, n_perturbations: int = 10, seed: int = 0, spec=None,
                include_original: bool = True, label: int | str | None = None, n_jobs: int = 1, scheduler=None,
                cache_dir: str | os.PathLike | None = None, geometry_tolerance: float = 0.01,
-               progress: bool = True, return_details: bool = False):
+               max_image_bytes: float | None = None, progress: bool = True, return_details: bool = False):
     """Extract features from perturbed versions of every case: the long table for feature robustness.
 
     Parameters
@@ -621,7 +629,7 @@ def robustness(manifest, params="ct", *, n_perturbations: int = 10, seed: int = 
         The same on-disk cache as ``extract`` uses: a finished (case, perturbation) is kept under a key made of
         the inputs' hashes, the parameters, the software versions and every parameter of the perturbation
         (seed included), so a re-run, also after a crash, computes only what is missing.
-    geometry_tolerance : float
+    geometry_tolerance, max_image_bytes : float
         As for ``extract``.
     progress : bool
         Show the engines' progress bar.
@@ -650,7 +658,8 @@ def robustness(manifest, params="ct", *, n_perturbations: int = 10, seed: int = 
     spec = perturbation_spec(spec)
     if not isinstance(n_perturbations, (int, np.integer)) or isinstance(n_perturbations, bool) or n_perturbations < 1:
         raise ValueError(f"n_perturbations={n_perturbations!r}: give a whole number >= 1")
-    mf, base, _ = plan_tasks(manifest, params, label=label, tolerance=geometry_tolerance)
+    mf, base, _ = plan_tasks(manifest, params, label=label, tolerance=geometry_tolerance,
+                             max_image_bytes=max_image_bytes)
     _check_design(mf, base)
     versions = software_versions()
     hash_inputs(base, versions)
@@ -708,7 +717,8 @@ def _perturbation_tasks(base: list, n: int, seed: int, spec: PerturbationSpec, i
         for p in perts:
             tasks.append(PerturbationTask(case=t.case, image=t.image, mask=t.mask, regions=list(t.regions),
                                           params=t.params, perturbation=p, modality=t.modality,
-                                          key=perturbation_key(t.key, p), size=t.size, tolerance=t.tolerance))
+                                          key=perturbation_key(t.key, p), size=t.size, tolerance=t.tolerance,
+                                          max_image_bytes=t.max_image_bytes))
     return tasks
 
 

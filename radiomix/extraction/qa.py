@@ -7,30 +7,37 @@ from pathlib import Path
 import numpy as np
 
 from .case import Task, plain_value
-from .images import grid_deviation, image_geometry, read_image
-from .masks import MaskError, as_label_image, labelmap_regions, load_regions, mask_kind, roi_summary
+from .images import (
+    check_image_size,
+    check_regular,
+    check_series_folder,
+    check_voxel_type,
+    grid_deviation,
+    image_geometry,
+    read_header,
+    read_image,
+)
+from .masks import MaskError, labelmap_regions, load_regions, mask_kind, roi_summary
 from .params import extractor
 
 __all__ = ["qa_task"]
 
 
-def _geometry_only(path: str):
-    """A zero UInt8 image with the geometry of ``path``, read from the header alone (DICOM series: read)."""
+def _geometry_only(path: str, max_bytes: float | None = None):
+    """A zero UInt8 image with the geometry of ``path``, read from the header alone (DICOM series: read);
+    refused like an extraction would refuse it (too large, not 2D/3D scalar) before anything is allocated."""
     import SimpleITK as sitk
 
     p = Path(path)
     if p.is_dir():
-        return read_image(p)
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(str(p))
-    try:
-        reader.ReadImageInformation()
-    except RuntimeError as err:
-        raise ValueError(f"{p}: not a readable image") from err
-    ref = sitk.Image([int(s) for s in reader.GetSize()], sitk.sitkUInt8)
-    ref.SetSpacing(reader.GetSpacing())
-    ref.SetOrigin(reader.GetOrigin())
-    ref.SetDirection(reader.GetDirection())
+        return read_image(p, max_bytes=max_bytes)
+    head = read_header(p)
+    check_image_size(head, max_bytes)
+    check_voxel_type(head, p)
+    ref = sitk.Image([int(s) for s in head.size], sitk.sitkUInt8)
+    ref.SetSpacing(head.spacing)
+    ref.SetOrigin(head.origin)
+    ref.SetDirection(head.direction)
     return ref
 
 
@@ -54,23 +61,27 @@ def qa_task(task: Task) -> list[dict]:
     try:
         settings = extractor(task.params).settings
         min_size = settings.get("minimumROISize")
-        image = _geometry_only(task.image)
+        image = _geometry_only(task.image, task.max_image_bytes)
     except Exception as err:
         return [{**base, "region": "*", "status": "error", "stage": "read_image", "message": f"{type(err).__name__}: {err}"}]
     gi = image_geometry(image)
     base.update(image_size=plain_value(gi["size"]), image_spacing=plain_value(gi["spacing"]))
     rows = []
     try:
+        check_regular(task.mask)
+        if Path(task.mask).is_dir():
+            check_series_folder(task.mask)
         kind, path = mask_kind(task.mask)
         base["mask_kind"] = kind
         if kind == "labelmap":
-            raw = read_image(path)
+            raw = read_image(path, max_bytes=task.max_image_bytes)
             base.update(_agreement(image, raw))
-            raw = as_label_image(raw, int(settings.get("label_channel", 0) or 0))
             regions = labelmap_regions(raw, image, task.regions, default_label=int(settings.get("label", 1)),
-                                       tolerance=task.tolerance, name=Path(path).name)
+                                       tolerance=task.tolerance, label_channel=int(settings.get("label_channel", 0) or 0),
+                                       name=Path(path).name)
         else:
-            regions = load_regions(task.mask, image, task.regions, tolerance=task.tolerance)
+            regions = load_regions(task.mask, image, task.regions, tolerance=task.tolerance,
+                                   max_bytes=task.max_image_bytes)
     except MaskError as err:
         return [{**base, "region": "*", "status": "error", "stage": err.stage, "message": str(err)}]
     except Exception as err:
