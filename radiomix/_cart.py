@@ -1176,13 +1176,132 @@ class Tree:
         return int(np.floor(np.log2(self.node_id.max()))) if self.node_count else 0
 
     def apply(self, Xt):
-        """Index of the node every column of the feature-major matrix ``Xt`` ends in."""
+        """Index of the node every column of the feature-major matrix ``Xt`` ends in.
+
+        ``Xt`` must have one row per predictor the tree was grown on, and categorical rows level codes
+        ``0..k-1`` or NaN: the compiled kernel indexes with both and checks neither.
+        """
+        Xt = np.require(Xt, np.float64, ["C", "W"])
+        if Xt.ndim != 2 or Xt.shape[0] != self.ncat.shape[0]:
+            raise ValueError(f"this surrogate tree was grown on {self.ncat.shape[0]} predictors; got a matrix of "
+                             f"shape {Xt.shape} (one row per predictor)")
+        cat = self.ncat > 0
+        if cat.any():
+            codes = Xt[cat]
+            if not (np.isnan(codes) | ((codes >= 0) & (codes < self.cmap.shape[1]))).all():
+                raise ValueError("a categorical predictor holds a value that is not a level code 0..k-1 "
+                                 f"(k <= {self.cmap.shape[1]}) or missing")
         # A tree loaded from a memory map has read-only arrays; small copies beat another compilation.
         arrays = [np.require(a, requirements=["C", "W"]) for a in (
             self.ncat, self.children_left, self.children_right, self.feature, self.threshold, self.direction,
             self.cmap, self.sur_ptr, self.sur_feature, self.sur_threshold, self.sur_direction, self.sur_cmap,
             self.n_node_samples)]
-        return _predict_nodes(np.require(Xt, np.float64, ["C", "W"]), *arrays, self.use_surrogates)
+        return _predict_nodes(Xt, *arrays, self.use_surrogates)
+
+    # ------------------------------------------------------------------------------------ saved trees
+    # The arrays every tree holds (int64 / float64, one entry per node or per surrogate): the kernels are
+    # compiled for these dtypes and index with these values without bounds checks.
+    _INT_NODE = ("node_id", "children_left", "children_right", "feature", "direction", "count", "n_node_samples")
+    _FLOAT_NODE = ("threshold", "improve", "value", "risk", "complexity")
+    _SURROGATE = ("sur_feature", "sur_direction", "sur_count", "sur_threshold", "sur_agreement", "sur_adj")
+    _KEYS = frozenset({"ncat", "n_classes", "use_surrogates", "node_count", "cmap", "class_counts", "sur_ptr",
+                       "sur_cmap", "train_where", "train_rows", *_INT_NODE, *_FLOAT_NODE, *_SURROGATE})
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("surrogates", None)  # a cache, rebuilt from the arrays when read
+        return state
+
+    def __setstate__(self, state):
+        """Restore a pickled or saved tree after :meth:`validate`-ing its arrays (a file's are not trusted)."""
+        if not isinstance(state, dict):
+            raise ValueError(f"a surrogate tree's state must be a dict, got {type(state).__name__}")
+        state = {k: v for k, v in state.items() if k != "surrogates"}
+        self._check_state(state)
+        self.__dict__.update(state)
+
+    def validate(self):
+        """Check that the arrays are what the compiled predictor assumes: exact dtypes and shapes, children in
+        range and after their parent (each node but the root with one parent), split predictors below
+        ``len(ncat)``, surrogate pointers rising within the surrogate arrays, level maps as wide as the widest
+        categorical predictor. Raises ValueError naming the first problem."""
+        self._check_state(self.__dict__)
+
+    @staticmethod
+    def _check_state(s):
+        # train_rows is set by grow_tree after construction; surrogates is a cache.
+        missing, extra = sorted(Tree._KEYS - set(s) - {"train_rows"}), sorted(set(s) - Tree._KEYS - {"surrogates"})
+        if missing or extra:
+            raise ValueError("surrogate tree: " + (f"missing {missing}" if missing else f"unexpected {extra}"))
+
+        def arr(key, dtype, shape):
+            a = s[key]
+            if not isinstance(a, np.ndarray) or a.dtype != dtype or a.ndim != len(shape) or \
+                    any(want is not None and got != want for got, want in zip(a.shape, shape)):
+                got = f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+                raise ValueError(f"surrogate tree: {key} must be a {np.dtype(dtype)} array of shape "
+                                 f"{tuple('*' if w is None else w for w in shape)}, got {got}")
+            return a
+
+        def integer(key, lo, hi=None):
+            v = s[key]
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo or (hi is not None and v > hi):
+                raise ValueError(f"surrogate tree: {key} must be an integer in {lo}..{hi if hi is not None else ''}, "
+                                 f"got {v!r}")
+            return int(v)
+
+        ncat = arr("ncat", np.int64, (None,))
+        p = ncat.shape[0]
+        if (ncat < 0).any():
+            raise ValueError("surrogate tree: ncat (levels per predictor) must be >= 0")
+        width = max(int(ncat.max()) if p else 0, 1)
+        n = integer("node_count", 1)
+        n_classes = integer("n_classes", 0)
+        integer("use_surrogates", 0, 2)
+        for key in Tree._INT_NODE:
+            arr(key, np.int64, (n,))
+        for key in Tree._FLOAT_NODE:
+            arr(key, np.float64, (n,))
+        left, right, feature = s["children_left"], s["children_right"], s["feature"]
+        idx = np.arange(n)
+        leaf = left == -1
+        inner = ~leaf
+        bad = np.flatnonzero((leaf & (right != -1)) | (inner & ~((left > idx) & (left < n) & (right > idx)
+                                                                 & (right < n) & (left != right))))
+        if bad.size:
+            raise ValueError(f"surrogate tree: node {bad[0]} has children {left[bad[0]]} and {right[bad[0]]}, outside "
+                             f"{bad[0] + 1}..{n - 1} ({n} nodes)")
+        parents = np.bincount(np.concatenate([left[inner], right[inner]]), minlength=n)
+        if parents[0] != 0 or (parents[1:] != 1).any():
+            raise ValueError("surrogate tree: every node but the root must have exactly one parent")
+        bad = np.flatnonzero(np.where(inner, (feature < 0) | (feature >= p), feature != -1))
+        if bad.size:
+            raise ValueError(f"surrogate tree: node {bad[0]} splits on predictor {feature[bad[0]]}, outside "
+                             f"0..{p - 1}")
+        if (s["node_id"] < 1).any() or (s["node_id"] >= 2 ** 62).any():
+            raise ValueError("surrogate tree: node_id must be rpart node numbers (>= 1)")
+        if not np.isin(s["direction"], (-1, 0, 1)).all():
+            raise ValueError("surrogate tree: direction must be -1, 0 or 1")
+        cmap = arr("cmap", np.int64, (n, None))
+        if cmap.shape[1] < width or not np.isin(cmap, (-1, 0, 1)).all():
+            raise ValueError(f"surrogate tree: cmap must hold -1/0/+1 for at least {width} levels")
+        ptr = arr("sur_ptr", np.int64, (n + 1,))
+        m = ptr[-1]
+        if ptr[0] != 0 or (np.diff(ptr) < 0).any():
+            raise ValueError("surrogate tree: sur_ptr must rise from 0")
+        for key in Tree._SURROGATE:
+            arr(key, np.int64 if key in ("sur_feature", "sur_direction", "sur_count") else np.float64, (m,))
+        sur_cmap = arr("sur_cmap", np.int64, (m, None))
+        if ((s["sur_feature"] < 0) | (s["sur_feature"] >= p)).any() or not np.isin(s["sur_direction"], (-1, 0, 1)).all():
+            raise ValueError(f"surrogate tree: surrogate predictors must lie in 0..{p - 1}, directions in -1/0/+1")
+        if m and (sur_cmap.shape[1] < width or not np.isin(sur_cmap, (-1, 0, 1)).all()):
+            raise ValueError(f"surrogate tree: sur_cmap must hold -1/0/+1 for at least {width} levels")
+        if s["class_counts"] is not None:
+            arr("class_counts", np.float64, (n, max(n_classes, 1)))
+        for key in ("train_where", "train_rows") if "train_rows" in s else ("train_where",):
+            a = arr(key, np.int64, (None,))
+            if key == "train_where" and ((a < 0) | (a >= n)).any():
+                raise ValueError("surrogate tree: train_where must hold node indices")
 
 
 def presort(Xt):

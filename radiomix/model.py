@@ -1,8 +1,10 @@
 """The final model: refit on all data, its training schema, a novelty detector, and safe persistence.
 
-Saved with ``skops`` (``model.skops``): loading never runs arbitrary code; :func:`load_model` accepts only
-exact, listed types (:data:`TRUSTED_TYPES`), never whole namespaces, and refuses a file that asks for
-anything else, naming the types.
+Saved with ``skops`` (``model.skops``): loading never runs arbitrary code, and a crafted file cannot crash the
+process that uses the model. :func:`load_model` checks the zip and its schema before skops reads it, accepts only
+exact, listed types (:data:`TRUSTED_TYPES`), never whole namespaces, and refuses a file that asks for anything
+else, naming the types; objects whose arrays reach compiled code are stored as plain data and rebuilt only after
+their indices are checked (:mod:`radiomix.persist`).
 """
 
 from __future__ import annotations
@@ -306,14 +308,22 @@ def _drop_repeats(estimator) -> None:
 
 
 def save_model(model: RadiomixModel, path: str | os.PathLike) -> Path:
-    """Write ``model`` with skops, atomically (temporary file, then rename)."""
+    """Write ``model`` with skops, atomically (temporary file, then rename).
+
+    Objects whose state reaches compiled code unchecked (scikit-learn trees, XGBoost boosters, neighbour
+    trees, sparse matrices) are written as checked plain data (:mod:`radiomix.persist`); ``model`` itself is not
+    changed.
+    """
     import skops.io as sio
+
+    from .persist import to_plain
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    plain = to_plain(model)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        sio.dump(model, tmp)
+        sio.dump(plain, tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -336,78 +346,224 @@ def _version_tuple(v: str) -> tuple:
     return tuple(out)
 
 
-def load_model(path: str | os.PathLike, *, trusted=None) -> RadiomixModel:
+def load_model(path: str | os.PathLike, *, trusted=None, max_bytes: int | None = None) -> RadiomixModel:
     """Load a ``model.skops`` written by radiomix.
 
-    skops never runs code from the file; on top of its own defaults (plain scikit-learn estimators, NumPy
-    arrays), only the exact types in :data:`TRUSTED_TYPES` are accepted: radiomix's own classes and the
-    specific imbalanced-learn, XGBoost, SciPy and scikit-learn internals a radiomix pipeline holds. Never a
-    namespace, so no callable from ``builtins``, ``os``, ``subprocess``, ``joblib``, ``functools``... A file
-    asking for anything else is refused with the type names; ``trusted=[...]`` (CLI ``--trust TYPE``) accepts
-    named types when you trust the file's author. A corrupt or truncated file, or one written by a newer
-    radiomix, is refused with a one-line message.
-    """
-    import zipfile
+    Loading never runs code from the file, and a file cannot crash the process that uses the model:
 
+    * before skops reads anything, the zip is checked: its size, each member's and all members' declared
+      uncompressed size (at most ``max_bytes``, default 1 GiB or ``$RADIOMIX_MAX_MODEL_BYTES``; checked before
+      anything is decompressed), every array's header, and ``schema.json`` against the fixed structure of the
+      node kinds a radiomix file holds (:func:`radiomix.persist.check_model_file`);
+    * only the exact types in :data:`TRUSTED_TYPES` are built (never a namespace, so no callable from
+      ``builtins``, ``os``, ``subprocess``...): each either keeps plain data only, or is checked after loading
+      against what compiled code assumes about it. A file asking for anything else is refused with the type
+      names; ``trusted=[...]`` (CLI ``--trust TYPE``) accepts named types when you trust the file's author.
+      scikit-learn trees, XGBoost boosters, neighbour trees and sparse matrices are never accepted raw, even
+      when named: radiomix writes them as plain data and rebuilds them after checking every index;
+    * the loaded model's attributes are checked (a fitted pipeline, a finite threshold, feature names...).
+
+    A corrupt, truncated, tampered or oversized file, or one written by a newer radiomix, is refused with a
+    one-line ValueError that names the file.
+    """
     import skops.io as sio
 
     from . import __version__
+    from .persist import PLAIN_TYPES, check_model_file, from_plain, max_model_bytes, never_raw, one_line
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
-    try:
-        types = sio.get_untrusted_types(file=path)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as err:
-        raise ValueError(f"{path}: not a readable radiomix model file (corrupt, truncated or not a skops file: "
-                         f"{type(err).__name__})") from None
-    allowed = TRUSTED_TYPES | set(trusted or [])
-    bad = sorted(t for t in types if t not in allowed)
-    if bad:
-        raise ValueError(f"{path} asks to load type(s) radiomix does not trust: {bad}; refusing. If you trust the "
-                         "file's author, load it with load_model(path, trusted=[...]) or radiomix predict --trust "
-                         "TYPE for each type")
-    try:
-        model = sio.load(path, trusted=list(types))
-    except Exception as err:  # a tampered or truncated payload behind a valid zip directory
-        raise ValueError(f"{path}: the model file could not be read ({type(err).__name__}: {err})") from None
-    if not isinstance(model, RadiomixModel):
-        raise ValueError(f"{path} does not hold a radiomix model (got {type(model).__name__})")
-    written = (getattr(model, "versions", None) or {}).get("radiomix")
+    limit = max_model_bytes(max_bytes)
+
+    def check_types(types):  # before any array member is read
+        raw = sorted(t for t in types if never_raw(t))
+        if raw:
+            raise ValueError(f"{path} holds {raw} as raw objects, which radiomix never loads (a crafted one can crash "
+                             "the process); radiomix writes them as checked plain data: train the model again with "
+                             "this radiomix (or, for a file from an older radiomix that you trust, re-save it with "
+                             "radiomix.model.save_model(skops.io.load(path, trusted=[...]), path))")
+        allowed = TRUSTED_TYPES | PLAIN_TYPES | set(trusted or [])
+        bad = sorted(t for t in types if t not in allowed)
+        if bad:
+            raise ValueError(f"{path} asks to load type(s) radiomix does not trust: {bad}; refusing. If you trust "
+                             "the file's author, load it with load_model(path, trusted=[...]) or radiomix predict "
+                             "--trust TYPE for each type")
+
+    with open(path, "rb") as fh:  # one open file: what is checked is what skops reads
+        types = check_model_file(fh, path, limit, check_types)
+        fh.seek(0)
+        try:
+            # Containers (dicts, lists, arrays, dtypes) were checked against their fixed classes already.
+            model = sio.load(fh, trusted=sorted(types | PLAIN_TYPES))
+        except Exception as err:  # RecursionError, MemoryError, a tampered payload behind a valid schema...
+            raise ValueError(f"{path}: the model file could not be read ({type(err).__name__}: "
+                             f"{one_line(err)})") from None
+    model = from_plain(model, path)
+    _check_model(model, path)
+    written = model.versions.get("radiomix")
     if written and _version_tuple(written) > _version_tuple(__version__):
         raise ValueError(f"{path} was written by radiomix {written}, newer than this radiomix {__version__}; "
                          "upgrade radiomix to use it")
     return model
 
 
-#: Exact type names (beyond skops' own defaults) a radiomix model file may hold.
-TRUSTED_TYPES = frozenset({
-    # radiomix
-    "radiomix.model.RadiomixModel", "radiomix.pipeline._Cast", "radiomix.pipeline._Select",
-    "radiomix.pipeline.PLSDAClassifier", "radiomix.calibration.RecalibratedClassifier",
-    "radiomix.harmonize.ComBat", "radiomix.impute.KNNImputer", "radiomix.impute.SurrogateTreeImputer",
-    "radiomix.impute.SurrogateTreeRegressor", "radiomix.impute.SurrogateTreeClassifier", "radiomix.impute._Encoder",
-    "radiomix._cart.Tree", "radiomix.select.CorrelationFilter", "radiomix.select.MRMRSelector",
-    "radiomix.select.NearZeroVarianceFilter", "radiomix.select.RobustnessFilter", "radiomix.splits.IndexGroupKFold",
-    "radiomix.survival.models.CoxPH", "radiomix.survival.models.XGBSurvival",
-    "radiomix.survival.models.SurvivalStacking", "radiomix.splits.StratifyOn",
-    "radiomix.survival.models.RandomSurvivalForest", "radiomix.boosting.EarlyStoppingXGBClassifier",
-    "radiomix.boosting.EarlyStoppingXGBRegressor",
-    # scikit-survival (optional extra, model random_survival_forest)
-    "sksurv.ensemble.forest.RandomSurvivalForest", "sksurv.tree.tree.SurvivalTree",
-    # imbalanced-learn
-    "imblearn.pipeline.Pipeline", "imblearn.over_sampling._smote.base.SMOTE",
-    "imblearn.over_sampling._smote.base.SMOTENC", "imblearn.over_sampling._adasyn.ADASYN",
-    "imblearn.over_sampling._random_over_sampler.RandomOverSampler",
-    "imblearn.under_sampling._prototype_selection._random_under_sampler.RandomUnderSampler",
-    # XGBoost
-    "xgboost.sklearn.XGBClassifier", "xgboost.sklearn.XGBRegressor", "xgboost.core.Booster",
-    # scikit-learn internals held by fitted estimators
-    "sklearn.compose._column_transformer.make_column_selector", "sklearn.tree._tree.Tree",
-    "sklearn.metrics._dist_metrics.EuclideanDistance64", "sklearn.metrics._dist_metrics.EuclideanDistance32",
-    "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",
-    "sklearn.model_selection._split.StratifiedKFold", "sklearn.model_selection._split.StratifiedGroupKFold",
-    "sklearn.utils._bunch.Bunch",
-    # NumPy / SciPy data types
-    "numpy.dtype", "numpy.number", "scipy.sparse._csr.csr_matrix",
-})
+_REQUIRED = ("pipeline", "threshold", "features", "dtypes", "categories", "config", "versions", "cv_summary",
+             "novelty", "novelty_threshold", "sites", "classes")
+_OPTIONAL = ("unharmonized", "data_sha256", "horizons")  # absent from files of older radiomix versions
+
+
+def _check_model(model, path, *, nested: bool = False) -> None:
+    """Refuse a loaded object that is not a complete radiomix model: a tampered file could otherwise load an
+    empty one, or attributes of the wrong kind that fail far from the cause."""
+    what = f"{path} holds" + (" an unharmonized variant that is" if nested else "")
+    if not isinstance(model, RadiomixModel):
+        raise ValueError(f"{path} does not hold a radiomix model (got {type(model).__name__})")
+    attrs = vars(model)
+    missing, extra = [k for k in _REQUIRED if k not in attrs], sorted(set(attrs) - set(_REQUIRED) - set(_OPTIONAL))
+    if missing or extra:
+        raise ValueError(f"{what} not a complete radiomix model: " +
+                         (f"it lacks {missing}" if missing else f"it has unknown attributes {extra[:10]}"))
+    for k in _OPTIONAL:
+        attrs.setdefault(k, None)
+    problem = _model_problem(model)
+    if problem:
+        raise ValueError(f"{what} a radiomix model whose {problem}; the file was damaged or tampered with")
+    if model.unharmonized is not None:
+        if nested:
+            raise ValueError(f"{path} holds nested unharmonized variants; the file was tampered with")
+        _check_model(model.unharmonized, path, nested=True)
+
+
+def _is_str_list(v) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) \
+        and bool(np.isfinite(v))
+
+
+def _model_problem(m) -> str | None:
+    """The first attribute of ``m`` that is not what radiomix writes, described, or None."""
+    from sklearn.utils.validation import check_is_fitted
+
+    for name in ("pipeline", "novelty"):
+        est = getattr(m, name)
+        if not (hasattr(est, "get_params") and hasattr(est, "predict" if name == "pipeline" else "score_samples")):
+            return f"{name} is a {type(est).__name__}, not a fitted estimator"
+        try:
+            check_is_fitted(est)
+        except Exception:  # NotFittedError, or a broken estimator's own error
+            return f"{name} is not fitted"
+    # Regression and multiclass models have no decision threshold (NaN).
+    if not (_is_number(m.novelty_threshold) and isinstance(m.threshold, float) and not np.isinf(m.threshold)):
+        return "threshold or novelty_threshold is not a number"
+    if not (_is_str_list(m.features) and m.features and len(set(m.features)) == len(m.features)):
+        return "features are not a list of distinct column names"
+    if not (isinstance(m.dtypes, dict) and set(m.dtypes) == set(m.features) and _is_str_list(list(m.dtypes.values()))):
+        return "dtypes do not map each feature to a type name"
+    if not (isinstance(m.categories, dict) and set(m.categories) <= set(m.features)
+            and all(_is_str_list(v) for v in m.categories.values())):
+        return "categories do not map categorical features to lists of levels"
+    if not (isinstance(m.versions, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in m.versions.items())):
+        return "versions do not map names to version strings"
+    if not (m.sites is None or (isinstance(m.sites, list) and all(isinstance(v, (str, int, float)) for v in m.sites))) \
+            or not (m.cv_summary is None or isinstance(m.cv_summary, dict)):
+        return "sites or cv_summary are of the wrong kind"
+    if not (isinstance(m.classes, list) and all(isinstance(c, (str, int, float, bool)) for c in m.classes)):
+        return "classes are not a list of labels"
+    if not (m.data_sha256 is None or (isinstance(m.data_sha256, str) and len(m.data_sha256) == 64)):
+        return "data_sha256 is not a SHA-256 hex digest"
+    if not (m.horizons is None or (isinstance(m.horizons, list) and all(_is_number(h) and h > 0 for h in m.horizons))):
+        return "horizons are not positive times"
+    return _config_problem(m)
+
+
+def _config_problem(m) -> str | None:
+    """The keys of the saved config that applying the model reads, with the kinds it reads them as."""
+    cfg = m.config
+    if not isinstance(cfg, dict):
+        return "config is not a mapping"
+    h = cfg.get("harmonize")
+    target = cfg.get("target")
+    checks = (
+        ("id", isinstance(cfg.get("id"), str)),
+        ("batch/groups", all(cfg.get(k) is None or isinstance(cfg.get(k), str) for k in ("batch", "groups"))),
+        ("target", isinstance(target, str) or (isinstance(target, dict) and _is_str_list(list(target.values())))),
+        ("task", cfg.get("task") is None or isinstance(cfg.get("task"), str)),
+        ("harmonize", isinstance(h, dict) and h.get("method") in ("none", "combat")
+         and h.get("unseen", "error") in ("error", "estimate")
+         and isinstance(h.get("min_unseen_rows", 1), int) and not isinstance(h.get("min_unseen_rows", 1), bool)),
+        ("unseen_categories", cfg.get("unseen_categories", "error") in ("error", "warn")),
+    )
+    bad = [k for k, ok in checks if not ok]
+    if bad:
+        return f"config keys {bad} are not what radiomix writes"
+    if m.task == "binary" and len(m.classes) != 2 or m.task == "multiclass" and len(m.classes) < 3:
+        return f"classes {m.classes[:10]} do not fit a {m.task} model"
+    if m.task in ("binary", "survival") and not np.isfinite(m.threshold):
+        return f"threshold {m.threshold} is not finite for a {m.task} model"
+    if m.task == "survival" and not m.horizons:
+        return "horizons are missing for a survival model"
+    if h["method"] == "combat" and (cfg.get("batch") is None or m.sites is None):
+        return "batch column or sites are missing for a ComBat model"
+    return None
+
+
+def _trusted_types() -> frozenset:
+    from .persist import PLAIN_TYPES, STATE_TYPES
+
+    return frozenset({
+        *(t for t in PLAIN_TYPES if not t.startswith("builtins.")),  # numpy arrays/scalars/dtypes, Bunch: data
+        *STATE_TYPES,  # radiomix.persist's plain-data stand-ins, checked and rebuilt on load
+        # radiomix: numpy code only; the surrogate-split tree checks its arrays when loaded and when applied
+        "radiomix.model.RadiomixModel", "radiomix.pipeline._Cast", "radiomix.pipeline._Select",
+        "radiomix.pipeline.PLSDAClassifier", "radiomix.calibration.RecalibratedClassifier",
+        "radiomix.harmonize.ComBat", "radiomix.impute.KNNImputer", "radiomix.impute.SurrogateTreeImputer",
+        "radiomix.impute.SurrogateTreeRegressor", "radiomix.impute.SurrogateTreeClassifier",
+        "radiomix.impute._Encoder", "radiomix._cart.Tree", "radiomix.select.CorrelationFilter",
+        "radiomix.select.MRMRSelector", "radiomix.select.NearZeroVarianceFilter", "radiomix.select.RobustnessFilter",
+        "radiomix.splits.IndexGroupKFold", "radiomix.splits.StratifyOn", "radiomix.survival.models.CoxPH",
+        "radiomix.survival.models.XGBSurvival", "radiomix.survival.models.SurvivalStacking",
+        "radiomix.survival.models.RandomSurvivalForest", "radiomix.boosting.EarlyStoppingXGBClassifier",
+        "radiomix.boosting.EarlyStoppingXGBRegressor",
+        # scikit-learn, numpy code on their fitted arrays: composition, preprocessing, linear models, splitters
+        "sklearn.pipeline.Pipeline", "sklearn.compose._column_transformer.ColumnTransformer",
+        "sklearn.compose._column_transformer.make_column_selector", "sklearn.impute._base.SimpleImputer",
+        "sklearn.impute._base.MissingIndicator", "sklearn.preprocessing._data.StandardScaler",
+        "sklearn.preprocessing._data.RobustScaler", "sklearn.preprocessing._encoders.OrdinalEncoder",
+        "sklearn.preprocessing._function_transformer.FunctionTransformer", "sklearn.preprocessing._label.LabelEncoder",
+        "sklearn.linear_model._logistic.LogisticRegression", "sklearn.linear_model._coordinate_descent.ElasticNet",
+        "sklearn.linear_model._ridge.RidgeCV", "sklearn.discriminant_analysis.LinearDiscriminantAnalysis",
+        "sklearn.cross_decomposition._pls.PLSRegression", "sklearn.isotonic.IsotonicRegression",
+        "sklearn.ensemble._stacking.StackingClassifier", "sklearn.ensemble._stacking.StackingRegressor",
+        "sklearn.model_selection._split.StratifiedKFold", "sklearn.model_selection._split.StratifiedGroupKFold",
+        # scikit-learn, compiled code on fitted arrays that radiomix.persist checks after loading
+        "sklearn.preprocessing._encoders.OneHotEncoder",  # output widths against its categories
+        "sklearn.svm._classes.SVC", "sklearn.svm._classes.SVR",  # libsvm's counts against its arrays
+        "sklearn.neighbors._classification.KNeighborsClassifier",  # training data, labels, tree
+        "sklearn.neighbors._regression.KNeighborsRegressor", "sklearn.neighbors._unsupervised.NearestNeighbors",
+        "sklearn.tree._classes.DecisionTreeClassifier", "sklearn.tree._classes.DecisionTreeRegressor",  # tree width
+        "sklearn.tree._classes.ExtraTreeClassifier", "sklearn.tree._classes.ExtraTreeRegressor",
+        "sklearn.ensemble._forest.RandomForestClassifier", "sklearn.ensemble._forest.RandomForestRegressor",
+        "sklearn.ensemble._forest.ExtraTreesClassifier", "sklearn.ensemble._forest.ExtraTreesRegressor",
+        "sklearn.ensemble._iforest.IsolationForest",  # trees against the forest and its feature subsets
+        "sksurv.ensemble.forest.RandomSurvivalForest", "sksurv.tree.tree.SurvivalTree",  # as forests and trees
+        # imbalanced-learn: samplers act at fit only; their neighbour searches are checked as above
+        "imblearn.pipeline.Pipeline", "imblearn.over_sampling._smote.base.SMOTE",
+        "imblearn.over_sampling._smote.base.SMOTENC", "imblearn.over_sampling._adasyn.ADASYN",
+        "imblearn.over_sampling._random_over_sampler.RandomOverSampler",
+        "imblearn.under_sampling._prototype_selection._random_under_sampler.RandomUnderSampler",
+        # XGBoost wrappers: their Booster is a checked BoosterState in the file
+        "xgboost.sklearn.XGBClassifier", "xgboost.sklearn.XGBRegressor",
+    })
+
+
+#: Exact type names a radiomix model file may hold besides builtin data (str, int, list, dict...: see
+#: :data:`radiomix.persist.PLAIN_TYPES`), each either plain data or checked after loading. skops' own defaults are
+#: not relied on: skops trusts every scikit-learn estimator, and some pass unchecked arrays to compiled code. Raw
+#: scikit-learn trees, XGBoost boosters, neighbour trees, distance metrics and sparse matrices are never among them
+#: (:func:`radiomix.persist.never_raw`).
+TRUSTED_TYPES = _trusted_types()

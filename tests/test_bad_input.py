@@ -334,20 +334,22 @@ def test_merge_empty_clinical(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ README
 def test_readme_table_lists_every_case():
+    """README.md's bad-input table is exactly the one generated from this suite's and the red-team suites' CASES
+    (``python tests/bad_input_cases.py``), and every case id is exercised by a test of its suite."""
+    from bad_input_cases import SUITES, readme_table, suite_cases
+
     text = README.read_text()
     section = text.split("### What radiomix does with bad input", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `([a-z0-9-]+)` \|", section, flags=re.M)
-    assert rows == list(CASES), (set(CASES) ^ set(rows))
-    for case, (what, does) in CASES.items():
-        assert f"| `{case}` | {what} | {does} |" in section, case
-    assert len(CASES) >= 25
-
-
-def readme_table() -> str:
-    """The README table, generated from CASES (python -c 'import tests.test_bad_input as t; print(t.readme_table())')."""
-    lines = ["| case | input | what radiomix does |", "|---|---|---|"]
-    lines += [f"| `{c}` | {what} | {does} |" for c, (what, does) in CASES.items()]
-    return "\n".join(lines)
+    table = readme_table()
+    assert table in section, "README.md's bad-input table is stale: python tests/bad_input_cases.py"
+    ids = [c for cases in suite_cases().values() for c in cases]
+    assert len(ids) == len(set(ids)), "a case id is used by two suites"
+    for suite, cases in suite_cases().items():
+        source = (README.parent / "tests" / f"{suite}.py").read_text()
+        body = source.split("CASES = {", 1)[1].split("\n}\n", 1)[1]  # the tests, after the CASES dict
+        for case in cases:
+            assert case in body or case.replace("-", "_") in body, f"{suite}: no test names case {case!r}"
+    assert len(SUITES) == 6 and len(ids) >= 80
 
 
 def test_combat_warning_printed_once_with_its_count_and_progress_lines(tmp_path):

@@ -158,6 +158,6 @@ def test_config_path_param_is_refused(tmp_path, params):
 @pytest.mark.parametrize("name, needle", [("xgboost.testing.X", "test module"),
                                           ("sklearn.utils._testing.X", "private or test module"),
                                           ("sklearn.nonexistent_module_xyz.Model", "ModuleNotFoundError")])
-def test_config_test_module_and_broken_import(tmp_path, name, needle):
+def test_config_test_module_and_config_broken_import(tmp_path, name, needle):
     res = _train(tmp_path, BASE.replace("name: logistic", f"name: {name}"))
     _refused(res, name, needle.split()[0])

@@ -160,7 +160,7 @@ def test_stale_partial_of_a_dead_process_is_removed_and_said(tmp_path):
     assert "unfinished output folder" in res.output and stale.name in res.output
 
 
-def test_existing_output_files_need_overwrite_and_inputs_are_never_outputs(tmp_path):
+def test_file_exists_needs_overwrite_and_inputs_are_never_outputs(tmp_path):
     table, cfg = _files(tmp_path)
     run = tmp_path / "run"
     assert _run("train", table, "--config", cfg, "--out", run).exit_code == 0
@@ -265,7 +265,7 @@ def _sigint_trials(cmd, cwd: Path, outputs, n: int, seed: int):
 
 
 @pytest.mark.slow
-def test_sigint_at_random_points_of_training(tmp_path):
+def test_sigint_train_at_random_points(tmp_path):
     cfg = {**CFG, "model": {"name": "xgboost", "params": {"n_estimators": 60, "n_jobs": 1},
                             "search": {"max_depth": [2, 3]}}, "search": {"n_candidates": 2}}
     _files(tmp_path, cfg)
@@ -275,7 +275,7 @@ def test_sigint_at_random_points_of_training(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigint_at_random_points_of_extraction(tmp_path):
+def test_sigint_extract_at_random_points(tmp_path):
     from radiomix.datasets import make_cohort
 
     make_cohort(30, 2, out_dir=tmp_path / "cohort", random_state=0)
