@@ -220,7 +220,8 @@ def test_survival_model_is_the_documented_weibull():
     assert abs(q50 - 800) < 25
     assert q75 / q25 == pytest.approx((np.log(4) / np.log(4 / 3)) ** (1 / 1.5), rel=0.05)  # 2.85 (shape 1: 4.8)
     assert 0.57 < d["os_event"].mean() < 0.62
-    assert 0.75 < harrell_c(d["os_days"], d["os_event"] > 0, eta) < 0.80
+    k = 5_000  # Harrell's C is computed on all pairs: 20,000 rows would take 8 GB of pair matrices
+    assert 0.75 < harrell_c(d["os_days"][:k], d["os_event"][:k] > 0, eta[:k]) < 0.80
     cox = CoxPH(alpha=0.0).fit(eta[:, None], surv_array(d["os_days"], d["os_event"]))
     assert cox.coef_[0] == pytest.approx(0.6, abs=0.04)  # the documented log-hazard ratio
 

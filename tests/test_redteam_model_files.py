@@ -506,7 +506,7 @@ def _patch_declared_size(src, dst, member, size):
 
 
 _MEASURE = """
-import json, resource, sys, tracemalloc
+import json, sys, tracemalloc
 import skops.io
 from radiomix.model import load_model
 tracemalloc.start()
@@ -517,7 +517,8 @@ for path in sys.argv[1:]:
         out[path] = "loaded"
     except ValueError as err:
         out[path] = str(err)
-out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM: this process's own peak (ru_maxrss carries the forking parent's peak across exec on Linux)
+out["peak_mb"] = next(int(ln.split()[1]) for ln in open("/proc/self/status") if ln.startswith("VmHWM")) / 1024
 out["traced_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2 ** 20
 print(json.dumps(out))
 """

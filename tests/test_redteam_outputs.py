@@ -259,7 +259,10 @@ def _sigint_trials(cmd, cwd: Path, outputs, n: int, seed: int):
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
         results.append((round(delay, 2), proc.returncode))
-        assert proc.returncode == 130, (delay, proc.returncode, err.decode(errors="replace")[-2000:])
+        # 130, or ended by SIGINT itself (-2), which a shell reports as 130 too: CPython kills itself with SIGINT
+        # at exit when an interrupt escaped code it ran through PyRun_* during an import, whoever caught it later.
+        assert proc.returncode in (130, -signal.SIGINT), (delay, proc.returncode, err.decode(errors="replace")[-2000:])
+        assert b"interrupted" in err or proc.returncode == -signal.SIGINT, err[-2000:]
         assert sorted(p.name for p in cwd.iterdir()) == before, (delay, sorted(p.name for p in cwd.iterdir()))
     return duration, results
 

@@ -116,7 +116,6 @@ def test_provenance_from_a_model_file_is_printed_escaped(tmp_path, case, payload
     t = _table()
     run = train(t, CFG, progress=False, report=False)
     run.model.versions = {**run.model.versions, "numpy": payload, "trained": payload}
-    run.model.data_sha256 = payload
     save_model(run.model, tmp_path / "m.skops")
     t.to_csv(tmp_path / "t.csv", index=False)
     res = CliRunner().invoke(main, ["predict", str(tmp_path / "m.skops"), str(tmp_path / "t.csv"), "--out",
