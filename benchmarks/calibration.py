@@ -28,7 +28,7 @@ def imbalanced(n=3000, prevalence=0.15, seed=0) -> pd.DataFrame:
 
 
 def main() -> int:
-    from radiomix.evaluate import nested_cv
+    from radiomix.model_selection.validation import nested_cv
     from radiomix.study import make_study
 
     t = imbalanced()

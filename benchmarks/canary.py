@@ -55,7 +55,7 @@ def config(seed: int, k: int) -> dict:
 
 def leaky_auc(table: pd.DataFrame, seed: int, k: int) -> float:
     """The positive control: mRMR on every row before the nested CV (the leak the canary must catch)."""
-    from radiomix.evaluate import nested_cv
+    from radiomix.model_selection.validation import nested_cv
     from radiomix.safeguards import study_headline
     from radiomix.select import MRMRSelector
     from radiomix.study import make_study
@@ -70,7 +70,7 @@ def leaky_auc(table: pd.DataFrame, seed: int, k: int) -> float:
 def main(argv=None) -> int:
     from threadpoolctl import threadpool_limits
 
-    from radiomix.evaluate import nested_cv
+    from radiomix.model_selection.validation import nested_cv
     from radiomix.safeguards import study_headline
     from radiomix.study import make_study
 

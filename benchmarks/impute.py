@@ -48,7 +48,7 @@ from sklearn.model_selection import StratifiedKFold  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from radiomix.impute import KNNImputer, SurrogateTreeImputer  # noqa: E402
+from radiomix.impute import MixedKNNImputer, SurrogateTreeImputer  # noqa: E402
 
 SHARED = (ROOT / ".." / "shared" / "data" / "tables").resolve()
 
@@ -199,7 +199,7 @@ METHODS = {
     "mean": _sk_method(lambda cat: _MeanMode(cat, "mean")),
     "median": _sk_method(lambda cat: _MeanMode(cat, "median")),
     "sklearn_knn": _sk_method(lambda cat: SkKNNImputer(n_neighbors=5)),
-    "radiomix_knn": _rx_method(lambda: KNNImputer(n_neighbors=5)),
+    "radiomix_knn": _rx_method(lambda: MixedKNNImputer(n_neighbors=5)),
     "iterative_br": _sk_method(lambda cat: IterativeImputer(max_iter=10, random_state=0)),
     "surrogate_1": _rx_method(lambda: SurrogateTreeImputer(max_iter=1)),
     "surrogate_tree": _rx_method(lambda: SurrogateTreeImputer()),

@@ -40,7 +40,7 @@ def noise_table(task: str, seed: int, n: int = 150, p: int = 50) -> tuple[pd.Dat
 
 
 def main(argv=None) -> None:
-    from radiomix.evaluate import nested_cv
+    from radiomix.model_selection.validation import nested_cv
     from radiomix.study import make_study
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

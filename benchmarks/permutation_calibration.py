@@ -57,7 +57,7 @@ def config(seed: int) -> dict:
 
 
 def trial(seed: int, n_permutations: int, n: int) -> dict:
-    from radiomix.evaluate import nested_cv
+    from radiomix.model_selection.validation import nested_cv
     from radiomix.safeguards import permutation_test, study_headline
     from radiomix.study import make_study
 

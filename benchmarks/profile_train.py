@@ -67,7 +67,7 @@ def compare(table: pd.DataFrame, cfg: dict) -> int:
     for every candidate); the out-of-fold predictions must be identical."""
     import contextlib
 
-    import radiomix.search as search
+    import radiomix.model_selection as search
     from radiomix.train import train
 
     real = search.step_cache

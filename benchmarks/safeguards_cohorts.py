@@ -72,7 +72,7 @@ def main(argv=None) -> int:
         ok &= passed
         print(f"{'PASS' if passed else 'FAIL'}: the model {'beats' if vol['ci_low'] > 0 else 'does not beat'} the "
               f"volume baseline (wanted: {'beats' if want else 'does not beat'})")
-    from radiomix.evaluate import nested_cv
+    from radiomix.model_selection.validation import nested_cv
     from radiomix.safeguards import permutation_test, study_headline
     from radiomix.study import make_study
 

@@ -233,7 +233,7 @@ def radiomix_config(size: dict, n_jobs: int) -> dict:
 
 
 def run_radiomix(table: pd.DataFrame, size: dict, n_jobs: int, repeats: int):
-    from radiomix.evaluate import nested_cv
+    from radiomix.model_selection.validation import nested_cv
     from radiomix.study import make_study
 
     times, res = [], None
@@ -279,7 +279,7 @@ def main(argv=None) -> int:
     from importlib.metadata import version
 
     import radiomix
-    from radiomix.evaluate import roc_auc
+    from radiomix.model_selection.validation import roc_auc
 
     vers = {d: version(d) for d in ("scikit-learn", "imbalanced-learn", "xgboost", "neuroCombat", "mrmr-selection")}
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average "

@@ -159,7 +159,7 @@ def validate_config(cfg: dict, *, trusted_modules=()) -> dict:
     tb = full["search"]["time_budget"]
     if tb is not None and not (isinstance(tb, (int, float)) and tb > 0):
         raise ConfigError(f"config key 'search.time_budget' must be a positive number of seconds or null, got {tb!r}")
-    from .pipeline import check_model_name
+    from .models import check_model_name
 
     try:
         check_model_name(full["model"]["name"], full["model"]["trusted_modules"])  # before any import

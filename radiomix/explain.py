@@ -491,7 +491,7 @@ def nested_cv_shap(study) -> ShapResult:
     fitted models are kept in ``result.models``. (A finished ``nested_cv`` result already holds its fold
     models: ``fold_shap(result.models, study.X)`` explains them without refitting.)
     """
-    from .evaluate import fit_outer_fold
+    from .model_selection.validation import fit_outer_fold
 
     models = []
     for f in study.outer_folds():

@@ -201,7 +201,7 @@ class RadiomixModel:
         return out
 
     def _survival(self, X, fallback) -> np.ndarray:
-        from .survival.evaluate import survival_function
+        from .outcomes.survival.summary import survival_function
 
         S = np.full((len(X), len(self.horizons)), np.nan)
         if (~fallback).any():
@@ -254,9 +254,9 @@ def fit_final_model(study, *, cv_summary=None) -> RadiomixModel:
     from sklearn.pipeline import make_pipeline as sk_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from .evaluate import study_inner_split
+    from .model_selection import fit_tuned
+    from .model_selection.validation import study_inner_split
     from .runmeta import versions
-    from .search import fit_tuned
 
     X, y = study.X, study.y
     seed = study.random_state
@@ -520,15 +520,16 @@ def _trusted_types() -> frozenset:
         *STATE_TYPES,  # radiomix.persist's plain-data stand-ins, checked and rebuilt on load
         # radiomix: numpy code only; the surrogate-split tree checks its arrays when loaded and when applied
         "radiomix.model.RadiomixModel", "radiomix.pipeline._Cast", "radiomix.pipeline._Select",
-        "radiomix.pipeline.PLSDAClassifier", "radiomix.calibration.RecalibratedClassifier",
-        "radiomix.harmonize.ComBat", "radiomix.impute.KNNImputer", "radiomix.impute.SurrogateTreeImputer",
-        "radiomix.impute.SurrogateTreeRegressor", "radiomix.impute.SurrogateTreeClassifier",
-        "radiomix.impute._Encoder", "radiomix._cart.Tree", "radiomix.select.CorrelationFilter",
-        "radiomix.select.MRMRSelector", "radiomix.select.NearZeroVarianceFilter", "radiomix.select.RobustnessFilter",
-        "radiomix.splits.IndexGroupKFold", "radiomix.splits.StratifyOn", "radiomix.survival.models.CoxPH",
-        "radiomix.survival.models.XGBSurvival", "radiomix.survival.models.SurvivalStacking",
-        "radiomix.survival.models.RandomSurvivalForest", "radiomix.boosting.EarlyStoppingXGBClassifier",
-        "radiomix.boosting.EarlyStoppingXGBRegressor",
+        "radiomix.models.plsda.PLSDAClassifier", "radiomix.model_selection.calibration.RecalibratedClassifier",
+        "radiomix.harmonize.combat.ComBat", "radiomix.impute.knn.MixedKNNImputer",
+        "radiomix.impute.surrogate.SurrogateTreeImputer", "radiomix.impute.trees.SurrogateTreeRegressor",
+        "radiomix.impute.trees.SurrogateTreeClassifier", "radiomix.impute._encoding.Encoder",
+        "radiomix.impute._cart.Tree", "radiomix.select.filters.CorrelationFilter", "radiomix.select.mrmr.MRMRSelector",
+        "radiomix.select.filters.NearZeroVarianceFilter", "radiomix.select.robustness.RobustnessFilter",
+        "radiomix.model_selection.splits.IndexGroupKFold", "radiomix.model_selection.splits.StratifyOn",
+        "radiomix.models.survival.CoxPH", "radiomix.models.survival.XGBSurvival",
+        "radiomix.models.survival.SurvivalStacking", "radiomix.models.survival.RandomSurvivalForest",
+        "radiomix.models.boosting.EarlyStoppingXGBClassifier", "radiomix.models.boosting.EarlyStoppingXGBRegressor",
         # scikit-learn, numpy code on their fitted arrays: composition, preprocessing, linear models, splitters
         "sklearn.pipeline.Pipeline", "sklearn.compose._column_transformer.ColumnTransformer",
         "sklearn.compose._column_transformer.make_column_selector", "sklearn.impute._base.SimpleImputer",

@@ -13,296 +13,23 @@ folds of the training fold only (scikit-learn's ``StackingClassifier``).
 
 from __future__ import annotations
 
-import importlib
-import re
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
-from sklearn.utils.validation import check_is_fitted
 
+from .models import MODELS, make_model
+from .models.registry import ALL_TASKS
 from .patterns import compile_user_pattern
 
-__all__ = ["MODELS", "ModelSpec", "TRUSTED_MODEL_PACKAGES", "AUTO_MAX_PREDICTORS", "resolve_max_predictors", "check_model_name", "PLSDAClassifier", "make_model", "build_pipeline", "make_pipeline", "search_space",
+__all__ = ["AUTO_MAX_PREDICTORS", "resolve_max_predictors", "build_pipeline", "make_pipeline", "search_space",
            "block_columns"]
 
-
-# --------------------------------------------------------------------------------------------- models
-def _xgboost(random_state, n_jobs, task="binary", **params):
-    if task == "survival":
-        from .survival.models import XGBSurvival
-
-        params.setdefault("n_jobs", n_jobs)
-        return XGBSurvival(objective="survival:cox", random_state=random_state, **params)
-    from xgboost import XGBClassifier, XGBRegressor
-
-    from .boosting import EarlyStoppingXGBClassifier, EarlyStoppingXGBRegressor
-
-    params.setdefault("n_jobs", n_jobs)  # a config's model.params.n_jobs wins
-    # early_stopping_rounds needs a validation set: held out of each training set it is fitted on.
-    stops = params.get("early_stopping_rounds") is not None
-    if task == "regression":
-        return (EarlyStoppingXGBRegressor if stops else XGBRegressor)(random_state=random_state, **params)
-    params.setdefault("eval_metric", "mlogloss" if task == "multiclass" else "logloss")
-    return (EarlyStoppingXGBClassifier if stops else XGBClassifier)(random_state=random_state, **params)
-
-
-def _logistic(random_state, n_jobs, task="binary", **params):
-    from sklearn.linear_model import LogisticRegression
-
-    params.setdefault("max_iter", 5000)
-    if params.get("penalty") in ("l1", "elasticnet"):
-        params.setdefault("solver", "saga")
-    if params.get("penalty") == "elasticnet":
-        params.setdefault("l1_ratio", 0.5)
-    return LogisticRegression(random_state=random_state, **params)
-
-
-def _svm(random_state, n_jobs, task="binary", **params):
-    from sklearn.svm import SVC, SVR
-
-    if task == "regression":
-        return SVR(**params)
-
-    params.setdefault("probability", True)
-    return SVC(random_state=random_state, **params)
-
-
-def _random_forest(random_state, n_jobs, task="binary", **params):
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-
-    params.setdefault("n_jobs", n_jobs)
-    cls = RandomForestRegressor if task == "regression" else RandomForestClassifier
-    return cls(random_state=random_state, **params)
-
-
-def _knn(random_state, n_jobs, task="binary", **params):
-    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
-
-    params.setdefault("n_jobs", n_jobs)
-    return (KNeighborsRegressor if task == "regression" else KNeighborsClassifier)(**params)
-
-
-def _lda(random_state, n_jobs, task="binary", **params):
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-
-    params.setdefault("solver", "lsqr")
-    params.setdefault("shrinkage", "auto")  # p >> n in radiomics: shrinkage keeps the covariance invertible
-    return LinearDiscriminantAnalysis(**params)
-
-
-def _plsda(random_state, n_jobs, task="binary", **params):
-    return PLSDAClassifier(**params)
-
-
-def _elastic_net(random_state, n_jobs, task="regression", **params):
-    from sklearn.linear_model import ElasticNet
-
-    params.setdefault("max_iter", 10000)
-    return ElasticNet(random_state=random_state, **params)
-
-
-def _pls(random_state, n_jobs, task="regression", **params):
-    from sklearn.cross_decomposition import PLSRegression
-
-    return PLSRegression(**params)
-
-
-def _rsf(random_state, n_jobs, task="survival", **params):
-    from .survival.models import RandomSurvivalForest
-
-    params.setdefault("n_jobs", n_jobs)
-    return RandomSurvivalForest(random_state=random_state, **params)
-
-
-def _coxph(random_state, n_jobs, task="survival", **params):
-    from .survival.models import CoxPH
-
-    return CoxPH(**params)
-
-
-def _xgboost_aft(random_state, n_jobs, task="survival", **params):
-    from .survival.models import XGBSurvival
-
-    params.setdefault("n_jobs", n_jobs)
-    return XGBSurvival(objective="survival:aft", random_state=random_state, **params)
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One entry of the model registry.
-
-    name : the config's ``model.name``.
-    factory : ``factory(random_state, n_jobs, task=..., **params)`` returns an unfitted estimator for the task.
-    handles_missing : the model accepts NaN (no imputer is forced in front of it).
-    needs_scaling : ``scale: auto`` standardises the numeric columns for it.
-    tasks : the outcome types (:mod:`radiomix.tasks`) it serves.
-    """
-
-    name: str
-    factory: Callable
-    handles_missing: bool
-    needs_scaling: bool
-    tasks: tuple = ("binary",)
-
-
-#: Model name -> :class:`ModelSpec`.
-_ALL = ("binary", "multiclass", "regression", "survival")
-_CLASSES = ("binary", "multiclass")
-MODELS = {spec.name: spec for spec in (
-    ModelSpec("xgboost", _xgboost, handles_missing=True, needs_scaling=False, tasks=_ALL),
-    ModelSpec("logistic", _logistic, handles_missing=False, needs_scaling=True, tasks=_CLASSES),
-    ModelSpec("svm", _svm, handles_missing=False, needs_scaling=True, tasks=(*_CLASSES, "regression")),
-    ModelSpec("random_forest", _random_forest, handles_missing=False, needs_scaling=False,
-              tasks=(*_CLASSES, "regression")),
-    ModelSpec("knn", _knn, handles_missing=False, needs_scaling=True, tasks=(*_CLASSES, "regression")),
-    ModelSpec("lda", _lda, handles_missing=False, needs_scaling=True, tasks=_CLASSES),
-    ModelSpec("plsda", _plsda, handles_missing=False, needs_scaling=True),
-    ModelSpec("elastic_net", _elastic_net, handles_missing=False, needs_scaling=True, tasks=("regression",)),
-    ModelSpec("pls", _pls, handles_missing=False, needs_scaling=True, tasks=("regression",)),
-    ModelSpec("coxph", _coxph, handles_missing=False, needs_scaling=True, tasks=("survival",)),
-    ModelSpec("xgboost_aft", _xgboost_aft, handles_missing=True, needs_scaling=False, tasks=("survival",)),
-    ModelSpec("random_survival_forest", _rsf, handles_missing=False, needs_scaling=False, tasks=("survival",)),
-)}
-
-
-class PLSDAClassifier(ClassifierMixin, BaseEstimator):
-    """PLS discriminant analysis for binary targets: PLS regression of the 0/1 label on ``X``, then a
-    logistic model on the PLS latent scores gives calibrated-looking probabilities.
-
-    Parameters
-    ----------
-    n_components : int, default=2
-        Number of PLS components (capped at the number of features).
-    scale : bool, default=True
-        Scale ``X`` inside the PLS (as ``sklearn.cross_decomposition.PLSRegression``).
-
-    Examples
-    --------
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> PLSDAClassifier(n_components=3).fit(X, y).score(X, y) > 0.9
-    True
-    """
-
-    def __init__(self, n_components=2, scale=True):
-        self.n_components = n_components
-        self.scale = scale
-
-    def fit(self, X, y):
-        from sklearn.cross_decomposition import PLSRegression
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.utils.multiclass import check_classification_targets
-        from sklearn.utils.validation import validate_data
-
-        X, y = validate_data(self, X, y)
-        check_classification_targets(y)
-        self.classes_, yi = np.unique(y, return_inverse=True)
-        if len(self.classes_) != 2:
-            raise ValueError(f"PLSDAClassifier supports binary targets only; got {len(self.classes_)} classes")
-        k = int(max(1, min(self.n_components, X.shape[1], X.shape[0] - 1)))
-        self.pls_ = PLSRegression(n_components=k, scale=self.scale).fit(X, yi.astype(float))
-        self.logit_ = LogisticRegression(max_iter=1000).fit(self.pls_.transform(X), yi)
-        return self
-
-    def decision_function(self, X):
-        return self.logit_.decision_function(self._scores(X))
-
-    def _scores(self, X):
-        from sklearn.utils.validation import validate_data
-
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        return self.pls_.transform(X)
-
-    def predict_proba(self, X):
-        return self.logit_.predict_proba(self._scores(X))
-
-    def predict(self, X):
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
-
-
-#: Top-level packages whose classes a config may name by import path (``model.name``). Importing a module
-#: runs its code, so the path is checked against this list (plus the modules the user trusts on the command line,
-#: ``--trust-module``, never a config) before any import.
-TRUSTED_MODEL_PACKAGES = ("radiomix", "sklearn", "xgboost", "imblearn", "lightgbm", "catboost")
-_IMPORT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
-
-
-def check_model_name(name, trusted_modules=()) -> None:
-    """Refuse a ``model.name`` that is neither a registry name nor an import path inside a trusted package
-    (:data:`TRUSTED_MODEL_PACKAGES` or ``trusted_modules``), without importing anything."""
-    if isinstance(name, str) and name in MODELS:
-        return
-    valid = (f"valid: {sorted(MODELS)}, or a scikit-learn-compatible classifier class under "
-             f"{list(TRUSTED_MODEL_PACKAGES) + list(trusted_modules or [])} (e.g. sklearn.ensemble.ExtraTreesClassifier)")
-    if not isinstance(name, str) or not _IMPORT_PATH.match(name):
-        raise ValueError(f"model.name {name!r} is not a model name; {valid}")
-    top = name.split(".")[0]
-    allowed = set(TRUSTED_MODEL_PACKAGES) | {str(m).split(".")[0] for m in (trusted_modules or [])}
-    trusted = [str(m) for m in (trusted_modules or [])]
-    if top not in allowed or (top not in TRUSTED_MODEL_PACKAGES and
-                              not any(name == m or name.startswith(m + ".") for m in trusted)):
-        raise ValueError(f"model.name {name!r} is outside the trusted packages and was not imported; {valid}. "
-                         "To use a class from another package, trust its module on the command line "
-                         "(radiomix train --trust-module MODULE)")
-    hidden = [p for p in name.split(".")[:-1] if p.startswith("_") or p in _NOT_MODEL_MODULES]
-    if hidden:
-        raise ValueError(f"model.name {name!r} points into a private or test module ({hidden[0]!r}) and was not "
-                         f"imported; {valid}")
-
-
-#: Module names inside trusted packages that hold no models and whose import runs test machinery.
-_NOT_MODEL_MODULES = frozenset({"tests", "test", "testing", "conftest", "setup", "__main__", "externals", "cli"})
-
-
-def _model_class(name: str, trusted_modules=(), task: str = "binary"):
-    """Import the class at ``name`` (already checked) and make sure it is a scikit-learn classifier class
-    (survival: an estimator with ``fit`` and ``predict``, a risk score) before anything of it is called."""
-    import inspect
-
-    from sklearn.base import BaseEstimator
-
-    check_model_name(name, trusted_modules)
-    module, _, attr = name.rpartition(".")
-    try:
-        obj = getattr(importlib.import_module(module), attr)
-    except Exception as err:  # whatever a module raises on import (missing optional packages, ...): one line
-        raise ValueError(f"model {name!r} is neither one of {sorted(MODELS)} nor an importable class "
-                         f"({type(err).__name__}: {' '.join(str(err).split())[:200]})") from None
-    method = "predict" if task in ("survival", "regression") else "predict_proba"
-    if not (inspect.isclass(obj) and issubclass(obj, BaseEstimator) and hasattr(obj, "fit")
-            and hasattr(obj, method)):
-        kind = {"regression": "regressor", "survival": "survival estimator"}.get(task, "classifier")
-        raise ValueError(f"model.name {name!r} is not a scikit-learn {kind} class with fit and {method} "
-                         f"(got {type(obj).__name__}); nothing was called")
-    return obj
-
-
-def make_model(name: str, params: dict | None = None, *, random_state=None, n_jobs=None, trusted_modules=(),
-               task: str = "binary"):
-    """A classifier from a registry name (:data:`MODELS`) or an import path such as
-    ``sklearn.ensemble.ExtraTreesClassifier`` inside :data:`TRUSTED_MODEL_PACKAGES` (or ``trusted_modules``),
-    checked before import and checked to be a scikit-learn classifier class before it is called
-    (``random_state`` is set when the estimator has one)."""
-    params = dict(params or {})
-    if name in MODELS:
-        # model.params may set n_jobs / random_state itself (e.g. one XGBoost thread on a shared machine).
-        n_jobs = params.pop("n_jobs", n_jobs)
-        random_state = params.pop("random_state", random_state)
-        return MODELS[name].factory(random_state, n_jobs, task=task, **params)
-    cls = _model_class(str(name), trusted_modules, task)
-    est = cls(**params)
-    if "random_state" in est.get_params() and random_state is not None and "random_state" not in params:
-        est.set_params(random_state=random_state)
-    return est
 
 
 # ----------------------------------------------------------------------------------------- transformers
@@ -366,7 +93,7 @@ def _imputer(cfg: dict, random_state, blocks: dict | None = None, n_columns: int
     from . import impute
 
     if method == "knn":
-        return impute.KNNImputer(n_neighbors=cfg["impute"]["n_neighbors"], add_indicator=cfg["impute"]["add_indicator"])
+        return impute.MixedKNNImputer(n_neighbors=cfg["impute"]["n_neighbors"], add_indicator=cfg["impute"]["add_indicator"])
     if method == "surrogate_tree":
         k = cfg["impute"].get("block_missing")
         big = [list(cols) for cols in (blocks or {}).values() if k is not None and len(cols) >= k]
@@ -485,7 +212,7 @@ def _block_steps(cfg: dict, columns: list[str], harmonize: list[str], categorica
 def _final_model(cfg: dict, n_jobs):
     return make_model(cfg["model"]["name"], cfg["model"].get("params"), random_state=cfg["random_state"],
                       n_jobs=n_jobs, trusted_modules=cfg["model"].get("trusted_modules") or (),
-                      task=cfg["task"] if cfg["task"] in _ALL else "binary")
+                      task=cfg["task"] if cfg["task"] in ALL_TASKS else "binary")
 
 
 def block_columns(columns, cfg: dict, groups: dict) -> dict[str, list[str]]:
@@ -593,22 +320,22 @@ def _stack(config: dict, estimators: list, groups):
     from sklearn.ensemble import StackingClassifier, StackingRegressor
     from sklearn.linear_model import LogisticRegression, RidgeCV
 
-    task = config["task"] if config["task"] in _ALL else "binary"
+    task = config["task"] if config["task"] in ALL_TASKS else "binary"
     k, rs = config["cv"]["inner"]["n_splits"], config["random_state"]
     if groups is not None:
-        from .splits import IndexGroupKFold
+        from .model_selection import IndexGroupKFold
 
         inner = IndexGroupKFold(pd.factorize(pd.Series(np.asarray(groups, dtype=object)))[0], k, True, rs)
     else:
         inner = StratifiedKFold(k, shuffle=True, random_state=rs)
     if task in ("regression", "survival"):
-        from .splits import StratifyOn
+        from .model_selection import StratifyOn
 
         inner = StratifyOn(inner, task)
     if task == "regression":
         return StackingRegressor(estimators, final_estimator=RidgeCV(), cv=inner)
     if task == "survival":
-        from .survival.models import SurvivalStacking
+        from .models.survival import SurvivalStacking
 
         return SurvivalStacking(estimators, cv=inner)
     return StackingClassifier(estimators, final_estimator=LogisticRegression(max_iter=1000), cv=inner,
@@ -635,3 +362,4 @@ def search_space(config: dict, pipeline=None) -> dict:
                 out[f"model__{name}__{prefix}{k}"] = v
         return out
     return {f"{prefix}{k}": v for k, v in raw.items()}
+

@@ -69,12 +69,12 @@ def _volume_study(study, column: str):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from .search import SearchPlan
+    from .model_selection import SearchPlan
 
     x = pd.to_numeric(study.X[column], errors="coerce")
     X = pd.DataFrame({column: np.log(x.clip(lower=1e-6))}, index=study.X.index)
     if _is_survival(study):
-        from .survival.models import CoxPH
+        from .models.survival import CoxPH
 
         model = CoxPH(alpha=0.0)
     elif study.task.name == "regression":
@@ -104,8 +104,8 @@ _KIND = {"binary": ("logistic", "logistic"), "multiclass": ("multinomial logisti
 def _clinical_study(study):
     import copy
 
+    from .model_selection import SearchPlan
     from .pipeline import build_pipeline
-    from .search import SearchPlan
 
     cols = [c for c in study.columns.blocks.get("clinical", []) if c in study.columns.features]
     cfg = copy.deepcopy(study.config)
@@ -152,15 +152,15 @@ def _score(y, p) -> float:
     target)."""
     y, p = np.asarray(y), np.asarray(p, float)
     if y.ndim == 2:
-        from .survival.metrics import harrell_c
+        from .outcomes.survival.metrics import harrell_c
 
         return harrell_c(y[:, 0], y[:, 1] > 0, p)
     if p.ndim == 2:
-        from .multiclass import multiclass_metrics
+        from .outcomes.multiclass import multiclass_metrics
 
         return multiclass_metrics(y, p)["auc_macro"]
     if _continuous(y):
-        from .regression import regression_metrics
+        from .outcomes.regression import regression_metrics
 
         return regression_metrics(y, p)["r2"]
     return roc_auc(y, p)
@@ -257,7 +257,7 @@ def compare_with_baselines(study, cv, *, volume: str | None = None, progress: bo
     """Run each baseline of :func:`baseline_studies` under the study's outer folds and compare it with the
     nested-CV result ``cv`` of the full model. Returns ``{name: {...}}`` with the baseline's headline metric,
     the paired-bootstrap difference (model minus baseline) and, where valid, DeLong's test."""
-    from .evaluate import nested_cv
+    from .model_selection.validation import nested_cv
 
     leave_site_out = study.outer.kind == "leave_site_out"
     sites = study.sites if leave_site_out else None
@@ -306,8 +306,8 @@ def case_mix(study, *, n_splits: int = 5, random_state: int | None = None) -> di
     if _is_survival(study) or study.task.name == "regression":
         from sklearn.linear_model import LinearRegression
 
-        from .splits import StratifyOn
-        from .survival.models import CoxPH
+        from .model_selection import StratifyOn
+        from .models.survival import CoxPH
 
         est = CoxPH(alpha=0.1) if _is_survival(study) else LinearRegression()
         p = cross_val_predict(est, X, study.y, cv=StratifyOn(cv, study.task.strata), groups=g)
@@ -361,7 +361,7 @@ def _permutation_auc(study, y_permuted, config) -> tuple[float, float]:
     import warnings
     from dataclasses import replace as dc_replace
 
-    from .evaluate import nested_cv
+    from .model_selection.validation import nested_cv
 
     perm = dc_replace(study, y=y_permuted, config=config)
     with warnings.catch_warnings():  # the permuted refits repeat the run's own warnings

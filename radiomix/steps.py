@@ -13,7 +13,7 @@ __all__ = ["unwrap_correction", "transform_for_model"]
 def unwrap_correction(model):
     """``(model, correction)``: a :class:`radiomix.calibration.RecalibratedClassifier` is split into the
     pipeline it corrects and the correction; anything else is returned with ``None``."""
-    from .calibration import RecalibratedClassifier
+    from .model_selection.calibration import RecalibratedClassifier
 
     if isinstance(model, RecalibratedClassifier):
         return model.estimator_, model

@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError, is_survival, load_config, target_columns, validate_config
+from .model_selection import Fold, SearchPlan, SplitPlan
+from .outcomes import Task, get_task, infer_task
 from .patterns import compile_user_pattern
 from .pipeline import build_pipeline, search_space
-from .search import SearchPlan
-from .tasks import Task, get_task, infer_task
 
-__all__ = ["Study", "Columns", "SplitPlan", "Fold", "make_study"]
+__all__ = ["Study", "Columns", "make_study"]
 
 _SITE_LIKE = ("site", "center", "centre", "batch", "scanner", "hospital")
 
@@ -57,54 +57,8 @@ class Columns:
     unassigned: list = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Fold:
-    """One outer fold: positions of its training and test rows, its seed and (leave-site-out) its test site."""
-
-    repeat: int
-    fold: int
-    train: np.ndarray
-    test: np.ndarray
-    seed: int
-    site: str | None = None
 
 
-@dataclass(frozen=True)
-class SplitPlan:
-    """The outer folds: ``kind`` ``"stratified"`` (k-fold, ``n_repeats`` shuffles), ``"grouped"`` (stratified
-    group k-fold: a patient's rows never split) or ``"leave_site_out"`` (each site in turn is the test set)."""
-
-    kind: str = "stratified"
-    n_splits: int = 5
-    n_repeats: int = 1
-    random_state: int = 0
-
-    def folds(self, strata: np.ndarray, *, groups=None, sites=None) -> list[Fold]:
-        """The folds for rows with stratification labels ``strata``; seeds are drawn from ``random_state``
-        so a plan always gives the same folds and inner seeds."""
-        from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
-        rng = np.random.default_rng(self.random_state)
-        if self.kind == "leave_site_out":
-            if sites is None:
-                raise ValueError("outer='leave_site_out' needs sites (the batch column)")
-            s_arr = np.asarray(sites).astype(str)
-            return [Fold(0, k, np.flatnonzero(s_arr != s), np.flatnonzero(s_arr == s),
-                         int(rng.integers(0, 2**31 - 1)), s) for k, s in enumerate(sorted(set(s_arr)))]
-        out = []
-        X = np.zeros((len(strata), 1))
-        for r in range(self.n_repeats):
-            seed = int(rng.integers(0, 2**31 - 1))
-            if self.kind == "grouped":
-                if groups is None:
-                    raise ValueError("outer='grouped' needs groups")
-                splits = StratifiedGroupKFold(self.n_splits, shuffle=True, random_state=seed).split(X, strata, groups)
-            elif self.kind == "stratified":
-                splits = StratifiedKFold(n_splits=self.n_splits, shuffle=True, random_state=seed).split(X, strata)
-            else:
-                raise ValueError(f"outer must be 'stratified', 'grouped' or 'leave_site_out', got {self.kind!r}")
-            out += [Fold(r, k, train, test, seed + k) for k, (train, test) in enumerate(splits)]
-        return out
 
 
 @dataclass
@@ -477,7 +431,7 @@ def _check_task_settings(cfg: dict, task: Task, notes: list) -> None:
 def _survival_settings(cfg: dict, y: np.ndarray, notes: list) -> dict:
     """Horizons, Uno's truncation time and the integrated-Brier grid, from the config or the event times (the
     whole cohort's: evaluation points, not model parameters), each with how it was chosen."""
-    from .survival.metrics import default_horizons, default_tau
+    from .outcomes.survival.metrics import default_horizons, default_tau
 
     time, event = y[:, 0], y[:, 1] > 0
     sv = cfg.get("survival") or {}
@@ -559,7 +513,7 @@ def _correction(cfg: dict, notes: list) -> str | None:
 
 
 def _check_model_serves(name: str, task: Task) -> None:
-    from .pipeline import MODELS
+    from .models import MODELS
 
     if name in MODELS and task.name not in MODELS[name].tasks:
         valid = sorted(n for n, spec in MODELS.items() if task.name in spec.tasks)

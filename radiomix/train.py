@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .evaluate import NestedCVResult, nested_cv
 from .interrupts import catch_interrupts, raise_if_interrupted
 from .io import atomic_write_text, read_table, write_table
 from .model import fit_final_model, save_model
+from .model_selection.validation import NestedCVResult, nested_cv
 from .outputs import check_output_folder, staged_folder
 from .runmeta import to_jsonable, versions
 from .study import Study, make_study

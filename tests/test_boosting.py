@@ -9,8 +9,8 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedShuffleSplit
 from xgboost import XGBClassifier
 
-from radiomix.boosting import EarlyStoppingXGBClassifier, EarlyStoppingXGBRegressor
 from radiomix.config import ConfigError, validate_config
+from radiomix.models.boosting import EarlyStoppingXGBClassifier, EarlyStoppingXGBRegressor
 
 
 def _noisy(n=300, p=20, seed=0):

@@ -192,7 +192,7 @@ def test_target_columns_dtypes_and_completeness(cohorts600):
 
 @pytest.mark.parametrize("signal", SIGNALS)
 def test_survival_events_follow_up_and_truth_concordance(cohorts600, signal):
-    from radiomix.survival.metrics import harrell_c, kaplan_meier
+    from radiomix.outcomes.survival.metrics import harrell_c, kaplan_meier
 
     for seed in range(3):
         cl, tr = cohorts600[(signal, seed)].clinical, cohorts600[(signal, seed)].truth
@@ -208,8 +208,8 @@ def test_survival_events_follow_up_and_truth_concordance(cohorts600, signal):
 
 
 def test_survival_model_is_the_documented_weibull():
-    from radiomix.survival.metrics import harrell_c, surv_array
-    from radiomix.survival.models import CoxPH
+    from radiomix.models.survival import CoxPH
+    from radiomix.outcomes.survival.metrics import harrell_c, surv_array
 
     eta = np.random.default_rng(0).normal(0.3, 2.0, 20_000)  # the scale of eta in every signal mode
     d = _draw_targets(eta, np.random.default_rng(1))

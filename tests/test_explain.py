@@ -49,7 +49,7 @@ def _model_input(cfg, table):
 
 
 def _margin(pipe, X):
-    from radiomix.calibration import RecalibratedClassifier, logit
+    from radiomix.model_selection.calibration import RecalibratedClassifier, logit
 
     if isinstance(pipe, RecalibratedClassifier):  # SMOTE + sigmoid correction: the corrected log-odds
         return logit(pipe.predict_proba(X)[:, 1])
@@ -131,14 +131,14 @@ def _check_save_load(res, tmp=None):
 
 
 def test_nested_cv_result_is_refused_with_a_pointer():
-    from radiomix.evaluate import NestedCVResult
+    from radiomix.model_selection.validation import NestedCVResult
 
     with pytest.raises(TypeError, match="nested_cv_shap"):
         fold_shap(NestedCVResult(oof=pd.DataFrame(), folds=pd.DataFrame(), summary={}), pd.DataFrame())
 
 
 def test_same_folds_and_models_as_nested_cv():
-    from radiomix.evaluate import nested_cv
+    from radiomix.model_selection.validation import nested_cv
 
     table = _table()
     cv = nested_cv(_study(LOGIT, table), progress=False)
@@ -200,7 +200,7 @@ def test_final_model_and_one_hot_mapping():
         model = fit_final_model(_study(cfg, table))
         res = explain_model(model, table)
     X, _ = model.check_table(table)
-    from radiomix.calibration import RecalibratedClassifier, logit
+    from radiomix.model_selection.calibration import RecalibratedClassifier, logit
 
     assert isinstance(model.pipeline, RecalibratedClassifier)           # SMOTE: corrected on inner OOF
     pipe, slope = model.pipeline.estimator_, model.pipeline.slope_

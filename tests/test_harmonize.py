@@ -31,6 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import radiomix.harmonize as hm
+import radiomix.harmonize._eb  # noqa: F401 - the sva missing-value switch lives there
 from radiomix.harmonize import ComBat, ComBatWarning, compare_site_effect, plot_site_effect, site_effect
 
 HERE = Path(__file__).resolve().parent
@@ -222,7 +223,7 @@ def _sva_combat(config: str, data_dir: Path = FIX):
 def test_equals_sva_combat_fixtures(config, monkeypatch):
     # With missing values sva divides the pooled variance by n-1 for every feature; radiomix does not by
     # default (see ComBat's Notes), so the sva rule is switched on to compare the missing-value path.
-    monkeypatch.setattr(hm, "_SVA_NA_VARIANCE", config.endswith("_na"))
+    monkeypatch.setattr(hm._eb, "_SVA_NA_VARIANCE", config.endswith("_na"))
     X, combat = _sva_combat(config)
     ref = pd.read_csv(FIX / f"sva_{config}.csv")
     got = _quiet(combat.fit_transform, X)[ref.columns].to_numpy()
@@ -241,7 +242,7 @@ def test_missing_values_default_variance_differs_from_sva_only_by_the_denominato
     # The pooled variance is the mean of squared residuals over each feature's observed rows.
     combat_sva = clone(combat)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(hm, "_SVA_NA_VARIANCE", True)
+        mp.setattr(hm._eb, "_SVA_NA_VARIANCE", True)
         combat_sva.fit(X)
     n_obs = X[ref.columns].notna().sum().to_numpy()
     np.testing.assert_allclose(combat.var_pooled_, combat_sva.var_pooled_ * (n_obs - 1) / n_obs, rtol=1e-12)
@@ -260,7 +261,7 @@ def test_r_oracle_reruns_sva_live(rscript, tmp_path, monkeypatch):
         pd.testing.assert_frame_equal(fresh.drop(columns=num), old.drop(columns=num))
         np.testing.assert_allclose(fresh[num].to_numpy(), old[num].to_numpy(), rtol=1e-12, atol=1e-12)
     for config in SVA_CONFIGS:
-        monkeypatch.setattr(hm, "_SVA_NA_VARIANCE", config.endswith("_na"))
+        monkeypatch.setattr(hm._eb, "_SVA_NA_VARIANCE", config.endswith("_na"))
         X, combat = _sva_combat(config, tmp_path)
         ref = pd.read_csv(tmp_path / f"sva_{config}.csv")
         got = _quiet(combat.fit_transform, X)[ref.columns].to_numpy()
@@ -511,7 +512,7 @@ def test_nonparametric_large_sites_match_log_domain_loop(monkeypatch):
             assert combat.gamma_star_[k, i] == pytest.approx(w @ g[others], rel=1e-10, abs=1e-12)
             assert combat.delta_star_[k, i] == pytest.approx(w @ d[others], rel=1e-10)
     # The blocking is a memory device only.
-    monkeypatch.setattr(hm, "_CHUNK_BYTES", 8 * F * 3)
+    monkeypatch.setattr(hm._eb, "_CHUNK_BYTES", 8 * F * 3)
     np.testing.assert_allclose(ComBat(batch="site", parametric=False).fit(X).gamma_star_, combat.gamma_star_, rtol=1e-14)
 
 

@@ -13,8 +13,13 @@ import pytest
 from sklearn.impute import KNNImputer as SkKNNImputer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from radiomix import _cart
-from radiomix.impute import KNNImputer, SurrogateTreeClassifier, SurrogateTreeImputer, SurrogateTreeRegressor
+from radiomix.impute import (
+    MixedKNNImputer,
+    SurrogateTreeClassifier,
+    SurrogateTreeImputer,
+    SurrogateTreeRegressor,
+    _cart,
+)
 
 ORACLES = Path(__file__).resolve().parent / "oracles"
 RPART = Path(__file__).resolve().parent / "fixtures" / "rpart"
@@ -267,7 +272,7 @@ def test_tree_param_validation():
 
 
 @parametrize_with_checks([SurrogateTreeRegressor(), SurrogateTreeClassifier(), SurrogateTreeImputer(max_iter=3),
-                          KNNImputer()])
+                          MixedKNNImputer()])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
@@ -371,7 +376,7 @@ def test_tree_imputer_indicator_numpy_output_and_determinism():
 
 def test_imputer_errors_name_the_column():
     df, _ = _mixed_frame(seed=4)
-    for Imp in (SurrogateTreeImputer, KNNImputer):
+    for Imp in (SurrogateTreeImputer, MixedKNNImputer):
         bad = df.copy()
         bad["empty"] = np.nan
         with pytest.raises(ValueError, match="'empty'.*no observed value"):
@@ -404,7 +409,7 @@ def test_timing_moderate_table_is_fast():
 
 
 # ------------------------------------------------------------------------------------------------
-# KNNImputer
+# MixedKNNImputer (formerly KNNImputer)
 # ------------------------------------------------------------------------------------------------
 
 
@@ -414,7 +419,7 @@ def test_knn_equals_sklearn_on_standardised_numeric_data(weights):
     X = rng.normal(size=(120, 6)) * [1, 10, 100, 1, 1, 5] + [0, 5, 50, 0, 0, 1]
     X[rng.random(X.shape) < 0.2] = np.nan
     X[3] = np.nan  # a row with nothing observed: column means
-    mine = KNNImputer(n_neighbors=4, weights=weights).fit(X)
+    mine = MixedKNNImputer(n_neighbors=4, weights=weights).fit(X)
     mu, sd = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
     ref = SkKNNImputer(n_neighbors=4, weights=weights).fit((X - mu) / sd)
     np.testing.assert_allclose(mine.transform(X), ref.transform((X - mu) / sd) * sd + mu, rtol=1e-9, atol=1e-9)
@@ -429,12 +434,12 @@ def test_knn_mixed_uses_matching_distance_and_mode():
         "sex": pd.Categorical(["M", "M", "M", "F", "F", None, None]),
         "stage": pd.Categorical(["III", "III", "II", "I", "I", "III", "I"]),
     })
-    out = KNNImputer(n_neighbors=3).set_output(transform="pandas").fit_transform(df)
+    out = MixedKNNImputer(n_neighbors=3).set_output(transform="pandas").fit_transform(df)
     assert out["sex"].tolist() == ["M", "M", "M", "F", "F", "M", "F"]
     assert list(out["sex"].cat.categories) == ["F", "M"]
     # A numeric value from the rows that share the categories.
     df2 = pd.DataFrame({"x": [1.0, 2.0, 100.0, 101.0, np.nan], "g": pd.Categorical(["A", "A", "B", "B", "B"])})
-    assert KNNImputer(n_neighbors=2).fit_transform(df2)[4, 0] == 100.5
+    assert MixedKNNImputer(n_neighbors=2).fit_transform(df2)[4, 0] == 100.5
 
 
 # ------------------------------------------------------------------------------------------------
@@ -464,7 +469,7 @@ def test_real_table_with_stray_text_in_a_feature_is_reported(shared_data):
         SurrogateTreeImputer().fit(raw)
 
 
-@pytest.mark.parametrize("Imp", [SurrogateTreeImputer, KNNImputer])
+@pytest.mark.parametrize("Imp", [SurrogateTreeImputer, MixedKNNImputer])
 def test_real_clinical_table_is_completed_with_valid_categories(horng, Imp):
     df = horng
     cats = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)]
@@ -491,7 +496,7 @@ def _hidden_cell_nrmse(df, Imp, seed=0, rate=0.1):
     return np.sqrt(np.mean(err**2)), np.sqrt(np.mean(base**2))
 
 
-@pytest.mark.parametrize("Imp", [SurrogateTreeImputer, KNNImputer])
+@pytest.mark.parametrize("Imp", [SurrogateTreeImputer, MixedKNNImputer])
 def test_real_table_hidden_cells_beat_mean_imputation(horng, Imp):
     nrmse, nrmse_mean = _hidden_cell_nrmse(horng, Imp)
     assert nrmse < 0.85 * nrmse_mean, (nrmse, nrmse_mean)
@@ -512,7 +517,7 @@ def _generated_clinical_table(n=250, seed=0, rate=0.1):
     return df
 
 
-@pytest.mark.parametrize("Imp", [SurrogateTreeImputer, KNNImputer])
+@pytest.mark.parametrize("Imp", [SurrogateTreeImputer, MixedKNNImputer])
 def test_generated_table_hidden_cells_beat_mean_imputation(Imp):
     """The same check as on the real table, on data made here (runs without ../shared/data)."""
     df = _generated_clinical_table()
@@ -524,10 +529,13 @@ def test_generated_table_hidden_cells_beat_mean_imputation(Imp):
 def test_docstring_examples_run():
     import doctest
 
-    import radiomix.impute
+    import radiomix.impute.knn
+    import radiomix.impute.surrogate
+    import radiomix.impute.trees
 
-    result = doctest.testmod(radiomix.impute, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
+    for module in (radiomix.impute.trees, radiomix.impute.surrogate, radiomix.impute.knn):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
 def test_block_missing_rows_get_block_level_imputation_not_trees():
@@ -603,3 +611,10 @@ def test_max_predictors_grows_each_tree_on_its_most_correlated_columns():
     assert err_quick < 1.2 * err_full + 0.05, (err_quick, err_full)
     again = sio.loads(sio.dumps(quick), trusted=sio.get_untrusted_types(data=sio.dumps(quick)))
     pd.testing.assert_frame_equal(again.transform(X), quick.transform(X))
+
+
+def test_knn_imputer_old_name_is_a_deprecated_alias():
+    import radiomix.impute as imp
+
+    with pytest.warns(DeprecationWarning, match="use radiomix.impute.MixedKNNImputer"):
+        assert imp.KNNImputer is MixedKNNImputer

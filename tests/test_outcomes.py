@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiomix.multiclass import confusion, multiclass_metrics, per_class
-from radiomix.regression import _resampled, regression_metrics
+from radiomix.outcomes.multiclass import confusion, multiclass_metrics, per_class
+from radiomix.outcomes.regression import _resampled, regression_metrics
 
 
 def _table(n=180, p=12, seed=0, signal=True):
@@ -83,7 +83,7 @@ def test_regression_metrics_equal_sklearn_and_resampled_form():
 @pytest.mark.parametrize("target, metric, bound", [("grade", "auc_macro", 0.1), ("marker", "r2", None)])
 def test_canary_random_outcome_scores_chance(target, metric, bound):
     """Random labels: macro AUC 0.5 +- 0.1 on average over seeds; random continuous target: R2 <= 0.05."""
-    from radiomix.evaluate import nested_cv
+    from radiomix.model_selection.validation import nested_cv
     from radiomix.study import make_study
 
     scores = []
@@ -105,7 +105,7 @@ def test_canary_random_outcome_scores_chance(target, metric, bound):
 def test_signal_found_and_test_fold_outcomes_never_used(target, task, metric, floor):
     from dataclasses import replace
 
-    from radiomix.evaluate import fit_outer_fold, nested_cv
+    from radiomix.model_selection.validation import fit_outer_fold, nested_cv
     from radiomix.study import make_study
 
     df = _table(n=240, seed=5)
@@ -125,8 +125,8 @@ def test_signal_found_and_test_fold_outcomes_never_used(target, task, metric, fl
 
 def test_multiclass_shap_per_class_sums_to_the_margin():
     """Per-class held-out SHAP of multinomial logistic models: base + sum = the class's linear predictor."""
-    from radiomix.evaluate import nested_cv
     from radiomix.explain import fold_shap
+    from radiomix.model_selection.validation import nested_cv
     from radiomix.steps import transform_for_model
     from radiomix.study import make_study
 
@@ -233,8 +233,8 @@ def test_from_pipeline_serves_every_task():
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from radiomix.evaluate import nested_cv_pipeline
-    from radiomix.survival.models import CoxPH
+    from radiomix.model_selection.validation import nested_cv_pipeline
+    from radiomix.models.survival import CoxPH
 
     df = _table(n=150, seed=6)
     X = df[[f"f{i}" for i in range(12)]]

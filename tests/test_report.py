@@ -173,7 +173,7 @@ def test_cli_report(runs, tmp_path):
     import click
     from click.testing import CliRunner
 
-    from radiomix._cli_report import register
+    from radiomix.cli.report import register
 
     root, table = runs
     table.to_csv(tmp_path / "table.csv", index=False)

@@ -103,7 +103,7 @@ def _study_cfg(**robust):
 
 
 def _nested(table, cfg):
-    from radiomix.evaluate import nested_cv
+    from radiomix.model_selection.validation import nested_cv
     from radiomix.study import make_study
 
     with warnings.catch_warnings():

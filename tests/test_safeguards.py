@@ -101,7 +101,7 @@ CFG = {"target": "y", "model": {"name": "logistic", "params": {"C": 1.0}, "searc
 
 @pytest.mark.parametrize("beyond", [False, True])
 def test_model_against_the_volume_baseline(beyond):
-    from radiomix.evaluate import nested_cv
+    from radiomix.model_selection.validation import nested_cv
     from radiomix.study import make_study
 
     study = make_study(_volume_cohort(beyond=beyond), CFG, verbose=False)
@@ -148,7 +148,7 @@ def _cheap_study(beyond: bool, seed: int):
 
 
 def test_permutation_test_separates_signal_from_noise():
-    from radiomix.evaluate import nested_cv
+    from radiomix.model_selection.validation import nested_cv
     from radiomix.safeguards import permutation_test
 
     signal = _cheap_study(True, 0)

@@ -112,7 +112,7 @@ def test_config_naming_a_dangerous_callable_is_refused_before_any_import_or_call
 
 
 def test_config_import_path_must_be_a_classifier_class():
-    from radiomix.pipeline import make_model
+    from radiomix.models import make_model
 
     validate_config({"model": {"name": "sklearn.ensemble.ExtraTreesClassifier", "params": {}, "search": {}}})
     with pytest.raises(ValueError, match="not a scikit-learn classifier class.*nothing was called"):

@@ -1,4 +1,4 @@
-"""Preprocessing fitted once per inner training set (search.step_cache): identical results, fewer fits."""
+"""Preprocessing fitted once per inner training set (model_selection.step_cache): identical results, fewer fits."""
 
 import contextlib
 import warnings
@@ -42,8 +42,8 @@ def fit_counter(monkeypatch):
 
 
 def _run(cached: bool, monkeypatch):
-    import radiomix.evaluate as ev
-    import radiomix.search as search
+    import radiomix.model_selection.search as search
+    import radiomix.model_selection.validation as ev
     from radiomix.study import make_study
 
     if not cached:
@@ -97,7 +97,7 @@ def test_a_step_joblib_cannot_hash_is_fitted_uncached():
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-    from radiomix.search import drop_step_cache, step_cache
+    from radiomix.model_selection import drop_step_cache, step_cache
 
     X = pd.DataFrame(np.random.default_rng(0).normal(size=(50, 3)), columns=list("abc"))
     y = (X["a"] + 0.5 * np.random.default_rng(1).normal(size=50) > 0).astype(int).to_numpy()
@@ -132,7 +132,7 @@ def test_a_step_that_hands_its_input_on_keeps_the_next_steps_cached():
     from sklearn.model_selection import KFold
     from sklearn.pipeline import Pipeline
 
-    from radiomix.search import SearchPlan, fit_tuned
+    from radiomix.model_selection import SearchPlan, fit_tuned
 
     CountedScaler.fits = fits = []
     rng = np.random.default_rng(0)

@@ -4,10 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiomix.evaluate import nested_cv
-from radiomix.pipeline import MODELS, build_pipeline, make_pipeline
-from radiomix.study import SplitPlan, Study, StudyNote, make_study
-from radiomix.tasks import get_task
+from radiomix.model_selection import SplitPlan
+from radiomix.model_selection.validation import nested_cv
+from radiomix.models import MODELS
+from radiomix.outcomes import get_task
+from radiomix.pipeline import build_pipeline, make_pipeline
+from radiomix.study import Study, StudyNote, make_study
 
 
 def _table(n=60, seed=0):

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiomix.select import MRMRSelector, _cox_score_rows
-from radiomix.survival import metrics as M
-from radiomix.survival.models import CoxPH, XGBSurvival
+from radiomix.models.survival import CoxPH, XGBSurvival
+from radiomix.outcomes.survival import metrics as M
+from radiomix.select import MRMRSelector
+from radiomix.select._relevance import cox_score_rows as _cox_score_rows
 
 FIX = Path(__file__).parent / "fixtures" / "survival"
 ORACLES = Path(__file__).parent / "oracles"
@@ -228,7 +229,7 @@ def test_survival_canary_random_times_score_half():
     """Random survival times with random censoring: out-of-fold C-index 0.5 +- 0.1 on average over seeds."""
     import warnings
 
-    from radiomix.evaluate import nested_cv
+    from radiomix.model_selection.validation import nested_cv
     from radiomix.study import make_study
 
     cs = []
@@ -246,7 +247,7 @@ def test_survival_nested_cv_finds_the_signal_and_never_sees_test_outcomes():
     import warnings
     from dataclasses import replace
 
-    from radiomix.evaluate import fit_outer_fold, nested_cv
+    from radiomix.model_selection.validation import fit_outer_fold, nested_cv
     from radiomix.study import make_study
 
     with warnings.catch_warnings():
@@ -339,7 +340,7 @@ def test_permutation_test_gives_the_risk_groups_a_valid_p_value():
     does not (p well above 0.05)."""
     import warnings
 
-    from radiomix.evaluate import nested_cv
+    from radiomix.model_selection.validation import nested_cv
     from radiomix.safeguards import permutation_test, study_headline
     from radiomix.study import make_study
 
@@ -361,8 +362,8 @@ def test_random_survival_forest_optional_extra_trains_and_round_trips(tmp_path):
     pytest.importorskip("sksurv")
     import warnings
 
-    from radiomix.evaluate import nested_cv
     from radiomix.model import fit_final_model, load_model, save_model
+    from radiomix.model_selection.validation import nested_cv
     from radiomix.study import make_study
 
     cfg = {**_CFG, "model": {"name": "random_survival_forest", "params": {"n_estimators": 50}, "search": {}}}

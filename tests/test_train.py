@@ -11,8 +11,8 @@ from sklearn.linear_model import LogisticRegression
 
 from radiomix.cli import main
 from radiomix.config import ConfigError, validate_config
-from radiomix.evaluate import calibration, cross_validate, decision_curve
 from radiomix.model import load_model
+from radiomix.model_selection.validation import calibration, cross_validate, decision_curve
 from radiomix.select import MRMRSelector
 from radiomix.train import train
 
@@ -192,7 +192,7 @@ def test_unseen_site_refused_when_configured(cohort_table, tmp_path):
 
 
 def test_model_params_may_set_n_jobs_and_random_state():
-    from radiomix.pipeline import make_model
+    from radiomix.models import make_model
 
     m = make_model("xgboost", {"n_jobs": 1, "random_state": 7, "n_estimators": 5}, random_state=0, n_jobs=2)
     assert m.n_jobs == 1 and m.random_state == 7

@@ -7,10 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiomix.evaluate import cross_validate, nested_cv
 from radiomix.metrics import Resampler
-from radiomix.search import SearchPlan, inner_split
-from radiomix.splits import IndexGroupKFold
+from radiomix.model_selection import IndexGroupKFold, SearchPlan, inner_split
+from radiomix.model_selection.validation import cross_validate, nested_cv
 from radiomix.study import make_study
 
 
@@ -119,7 +118,7 @@ def test_calibration_folds_never_split_a_patient():
     # are the grouped inner folds (finalize gets the same splitter as the search).
     from sklearn.linear_model import LogisticRegression
 
-    from radiomix.calibration import RecalibratedClassifier
+    from radiomix.model_selection.calibration import RecalibratedClassifier
 
     t = _lesions()
     seen = []

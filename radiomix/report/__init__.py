@@ -112,7 +112,7 @@ def write_report(run_dir: str | os.PathLike, *, table=None, out: str | os.PathLi
         return target
     header(doc, run, title)
     # Sections every run has, plus the panels its Task (binary today) declares.
-    from ..tasks import TASKS, get_task
+    from ..outcomes import TASKS, get_task
 
     task = get_task(run.settings.get("task", "binary"))
     task_specific = {sid for t in TASKS.values() for sid in t.report_sections}

@@ -1,4 +1,4 @@
-# Oracle for radiomix._cart: fit R's rpart on the tables written by make_rpart_inputs.py and write the
+# Oracle for radiomix.impute._cart: fit R's rpart on the tables written by make_rpart_inputs.py and write the
 # fitted tree (frame, splits, csplit), the node every training row lands in, and predictions for the
 # training table and for a second table with heavier missingness.
 #

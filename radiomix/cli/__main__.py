@@ -1,0 +1,5 @@
+"""``python -m radiomix.cli``."""
+
+from . import main
+
+main()

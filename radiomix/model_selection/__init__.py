@@ -1,0 +1,13 @@
+"""Model selection: every split rule (outer folds, inner folds, patient-grouped and site folds), the
+hyperparameter search, the decision threshold and probability calibration, and nested cross-validation
+(:mod:`.validation`), each fitted on training rows only."""
+
+from .calibration import RecalibratedClassifier
+from .search import SearchPlan, SearchResult, fit_tuned, scorer, tune
+from .splits import Fold, IndexGroupKFold, InnerSplit, SplitPlan, StratifyOn, inner_cv, inner_split
+from .step_cache import StepCache, drop_step_cache, step_cache
+from .thresholds import finalize, youden_threshold
+
+__all__ = ["SplitPlan", "Fold", "InnerSplit", "inner_split", "inner_cv", "IndexGroupKFold", "StratifyOn",
+           "SearchPlan", "SearchResult", "tune", "fit_tuned", "scorer", "step_cache", "drop_step_cache",
+           "StepCache", "youden_threshold", "finalize", "RecalibratedClassifier"]
