@@ -6,7 +6,8 @@ images + masks -> radiomic table -> merge clinical/genetic -> ComBat -> imputati
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "extract", "merge", "make_cohort", "read_table", "write_table", "make_study"]
+__all__ = ["__version__", "extract", "merge", "make_cohort", "read_table", "write_table", "make_study",
+           "nested_cv", "nested_cv_table", "nested_cv_pipeline", "load_model", "score_external"]
 
 # Lazy imports keep `import radiomix` and `radiomix --help` fast (pyradiomics and xgboost are heavy).
 _LAZY = {
@@ -16,6 +17,11 @@ _LAZY = {
     "read_table": ("radiomix.io", "read_table"),
     "write_table": ("radiomix.io", "write_table"),
     "make_study": ("radiomix.study", "make_study"),
+    "nested_cv": ("radiomix.model_selection.validation", "nested_cv"),
+    "nested_cv_table": ("radiomix.model_selection.validation", "nested_cv_table"),
+    "nested_cv_pipeline": ("radiomix.model_selection.validation", "nested_cv_pipeline"),
+    "load_model": ("radiomix.model", "load_model"),
+    "score_external": ("radiomix.model", "score_external"),
 }
 
 

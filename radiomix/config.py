@@ -11,7 +11,7 @@ import yaml
 
 from ._resources import params_dir
 
-__all__ = ["ConfigError", "default_config", "load_config", "validate_config", "target_columns", "is_survival",
+__all__ = ["ConfigError", "default_config", "load_config", "validate_config", "target_columns", "task_settings",
            "read_config_file", "resolve_trusted_modules", "TRUST_ENV"]
 
 
@@ -62,7 +62,6 @@ def _merge(base: dict, over: dict, path: str = "") -> dict:
 
 
 _ENUMS = {
-    "task": ("auto", "binary", "multiclass", "regression", "survival"),
     "harmonize.method": ("none", "combat"),
     "harmonize.unseen": ("error", "estimate"),
     "aggregate": ("none", "max", "mean"),
@@ -143,7 +142,7 @@ def validate_config(cfg: dict, *, trusted_modules=()) -> dict:
                            ("harmonize.min_unseen_rows", full["harmonize"]["min_unseen_rows"], 1)):
         if not isinstance(val, int) or isinstance(val, bool) or val < lo:
             raise ConfigError(f"config key {where!r} must be an integer >= {lo}, got {val!r}")
-    for where, valid in _ENUMS.items():
+    for where, valid in {**_ENUMS, "task": ("auto", *_registered_tasks())}.items():
         got = _get(full, where)
         if got not in valid:
             raise ConfigError(f"config key {where!r} is {got!r}; valid values: {list(valid)}")
@@ -301,8 +300,6 @@ def _check_early_stopping(full: dict) -> None:
     if full["model"]["name"] != "xgboost":
         raise ConfigError("model.params.early_stopping_rounds: radiomix holds out the validation rows for model "
                           f"'xgboost' only, not {full['model']['name']!r}")
-    if is_survival(full):
-        raise ConfigError("model.params.early_stopping_rounds is not supported for survival models; tune n_estimators")
     if full["groups"]:
         raise ConfigError("model.params.early_stopping_rounds holds out random rows of each training set, which "
                           f"cannot keep the rows of one patient ({full['groups']!r}) together; leave it out with groups")
@@ -314,12 +311,17 @@ def target_columns(cfg: dict) -> list[str]:
     return [t["time"], t["event"]] if isinstance(t, dict) else [t]
 
 
-def is_survival(cfg: dict) -> bool:
-    """Whether the config describes a time-to-event outcome (``target: {time:, event:}``)."""
-    return isinstance(cfg["target"], dict)
+def _registered_tasks() -> list[str]:
+    from .outcomes import TASKS
+
+    return sorted(TASKS)
 
 
 def _check_target(full: dict) -> None:
+    """The target's shape (a column, or ``{time, event}`` for a time-to-event outcome) against the declared task,
+    and the outcome type's own refusals of settings when the config already says which type it is."""
+    from .outcomes import TASKS, get_task
+
     t = full["target"]
     if isinstance(t, dict):
         if set(t) != {"time", "event"} or not all(isinstance(v, str) and v for v in t.values()):
@@ -327,26 +329,34 @@ def _check_target(full: dict) -> None:
                               f"(a survival outcome), got {t!r}")
         if t["time"] == t["event"]:
             raise ConfigError(f"config key 'target': time and event name the same column {t['time']!r}")
-        if full["task"] not in ("auto", "survival"):
-            raise ConfigError(f"config key 'task' is {full['task']!r} but target names time and event columns "
-                              "(a survival outcome): set task: survival or auto")
-        for key, bad in (("balance.method", full["balance"]["method"] != "none"),
-                         ("calibration.recalibrate", full["calibration"]["recalibrate"] != "none")):
-            if bad:
-                raise ConfigError(f"config key {key!r} does not apply to a survival outcome (resampling or "
-                                  "recalibrating class probabilities); set it to none")
-        hz = (full.get("survival") or {}).get("horizons")
-        if hz is not None and not (isinstance(hz, list) and hz and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in hz)):
-            raise ConfigError(f"config key 'survival.horizons' must be a list of positive times or null, got {hz!r}")
-        tau = (full.get("survival") or {}).get("tau")
-        if tau is not None and not (isinstance(tau, (int, float)) and not isinstance(tau, bool) and tau > 0):
-            raise ConfigError(f"config key 'survival.tau' must be a positive time or null, got {tau!r}")
-        return
-    if not isinstance(t, str) or not t:
+    elif not isinstance(t, str) or not t:
         raise ConfigError(f"config key 'target' must be a column name (or {{time:, event:}}), got {t!r}")
-    if full["task"] == "survival":
-        raise ConfigError("task 'survival' needs target: {time: <column>, event: <column>} (or --time/--event)")
+    width = len(target_columns(full))
+    wide = sorted(name for name, task in TASKS.items() if task.target_width == width)
+    if full["task"] in TASKS and get_task(full["task"]).target_width != width:
+        if width > 1:
+            raise ConfigError(f"config key 'task' is {full['task']!r} but target names time and event columns "
+                              f"(a survival outcome): set task: {' or '.join(wide)} or auto")
+        raise ConfigError(f"task {full['task']!r} needs target: {{time: <column>, event: <column>}} (or --time/--event)")
+    sv = full.get("survival") or {}
+    hz, tau = sv.get("horizons"), sv.get("tau")
+    if hz is not None and not (isinstance(hz, list) and hz and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in hz)):
+        raise ConfigError(f"config key 'survival.horizons' must be a list of positive times or null, got {hz!r}")
+    if tau is not None and not (isinstance(tau, (int, float)) and not isinstance(tau, bool) and tau > 0):
+        raise ConfigError(f"config key 'survival.tau' must be a positive time or null, got {tau!r}")
+    declared = full["task"] if full["task"] in TASKS else (wide[0] if width > 1 and len(wide) == 1 else None)
+    if declared is not None:
+        try:
+            get_task(declared).check_settings(task_settings(full), [])
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+
+
+def task_settings(cfg: dict) -> dict:
+    """The config's settings an outcome type checks (:meth:`radiomix.outcomes.Task.check_settings`)."""
+    return {"balance": cfg["balance"]["method"], "recalibrate": cfg["calibration"]["recalibrate"],
+            "early_stopping": (cfg["model"]["params"] or {}).get("early_stopping_rounds")}
 
 
 def read_config_file(path: str | os.PathLike) -> dict:

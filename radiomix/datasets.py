@@ -73,6 +73,7 @@ SIGNALS = ("mixed", "beyond_volume", "volume")
 TARGETS = ("binary", "survival", "multiclass", "regression")
 TARGET_COLUMNS = {"binary": ["outcome"], "survival": ["os_days", "os_event"], "multiclass": ["grade"],
                   "regression": ["marker"]}
+_OUTCOME_COLUMNS = {c for cols in TARGET_COLUMNS.values() for c in cols}
 # Further outcomes from the same eta (documented in make_cohort's docstring): Weibull proportional hazards
 # (log-hazard ratio _OS_BETA * centred eta, shape _OS_SHAPE, median _OS_MEDIAN_DAYS at eta = mean), censoring by
 # the end of follow-up (uniform accrual) and drop-out; cumulative-logit grade; linear marker.
@@ -547,11 +548,10 @@ def _draw_marker(eta: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
 
 def _with_targets(clinical: pd.DataFrame, more: pd.DataFrame, targets: tuple[str, ...]) -> pd.DataFrame:
     """The clinical table carrying exactly the ``targets`` outcome columns (``outcome`` first when asked for)."""
-    if targets == ("binary",):
-        return clinical
-    extra = [c for t in targets if t != "binary" for c in TARGET_COLUMNS[t]]
-    out = clinical if "binary" in targets else clinical.drop(columns="outcome")
-    return pd.concat([out, more[extra]], axis=1)
+    wanted = [c for t in targets for c in TARGET_COLUMNS[t]]
+    extra = [c for c in wanted if c not in clinical.columns]  # outcome is already there: keep its place
+    out = clinical.drop(columns=[c for c in clinical.columns if c in _OUTCOME_COLUMNS and c not in wanted])
+    return pd.concat([out, more[extra]], axis=1) if extra else out
 
 
 def _draw_missingness(clin: dict, gen: dict, site_idx: np.ndarray, n_sites: int, rng: np.random.Generator):

@@ -35,6 +35,10 @@ import pandas as pd
 
 from .steps import transform_for_model, unwrap_correction
 
+#: ``_estimator_type`` of estimators that predict a risk score (scikit-survival's convention, which radiomix's
+#: survival models follow): explained on their risk, not as classifiers or regressors.
+RISK_ESTIMATOR_TYPES = ("survival",)
+
 __all__ = ["ShapResult", "fold_shap", "nested_cv_shap", "explain_model", "explain_pipeline", "source_columns",
            "transform_for_model", "unwrap_correction"]
 
@@ -238,7 +242,7 @@ def _explain_matrix(model, Xt: pd.DataFrame, background: pd.DataFrame, random_st
     import shap
     from sklearn.base import is_regressor
 
-    if getattr(model, "_estimator_type", None) == "survival":
+    if getattr(model, "_estimator_type", None) in RISK_ESTIMATOR_TYPES:
         return _explain_survival(model, Xt, background, random_state, max_background)
     if is_regressor(model):
         return _explain_regression(model, Xt, background, random_state, max_background)

@@ -19,7 +19,8 @@ import pandas as pd
 
 from .config import target_columns
 
-__all__ = ["RadiomixModel", "fit_final_model", "save_model", "load_model", "model_file_sha256", "TRUSTED_TYPES"]
+__all__ = ["RadiomixModel", "fit_final_model", "save_model", "load_model", "model_file_sha256", "score_external",
+           "TRUSTED_TYPES"]
 
 
 class RadiomixModel:
@@ -63,14 +64,18 @@ class RadiomixModel:
 
     @property
     def task(self) -> str:
-        return self.config.get("task") if self.config.get("task") in ("multiclass", "regression", "survival") \
-            else "binary"
+        """The outcome type's name (the resolved config's ``task``)."""
+        return str(self.config.get("task") or "binary")
+
+    @property
+    def outcome(self):
+        """The outcome type (:class:`radiomix.outcomes.Task`) that decides what the model predicts."""
+        from .outcomes import get_task
+
+        return get_task(self.task)
 
     def _score_rows(self, pipeline, X) -> np.ndarray:
-        if self.task in ("survival", "regression"):
-            return np.asarray(pipeline.predict(X), float).ravel()
-        P = pipeline.predict_proba(X)
-        return P if self.task == "multiclass" else P[:, 1]
+        return self.outcome.predict(pipeline, X)
 
     # ---------------------------------------------------------------------------------------- applying
     def check_table(self, table: pd.DataFrame, *, allow_unseen: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
@@ -177,8 +182,7 @@ class RadiomixModel:
                              f"their ComBat shift ({int(fallback.sum())} row(s); at least {need} per site needed in "
                              "one call)" + (self._fallback_hint() if unseen_site == "refuse" else
                                             "; this model was saved without an unharmonized variant"))
-        shape = (len(X), len(self.classes)) if self.task == "multiclass" else (len(X),)
-        p = np.full(shape, np.nan)
+        p = np.full(self.outcome.score_shape(len(X), self.classes), np.nan)
         thr = np.full(len(X), float(self.threshold))
         if (~fallback).any():
             p[~fallback] = self._score_rows(self.pipeline, X[~fallback])
@@ -187,29 +191,6 @@ class RadiomixModel:
             p[fallback] = self._score_rows(alt.pipeline, X.loc[fallback, list(alt.features)])
             thr[fallback] = alt.threshold
         return p, thr, fallback
-
-    def _task_frame(self, ids, p, thr, X, fallback) -> pd.DataFrame:
-        if self.task == "regression":
-            return pd.DataFrame({"id": ids, "prediction": p})
-        if self.task == "multiclass":
-            out = pd.DataFrame({"id": ids, **{f"proba_{c}": p[:, j] for j, c in enumerate(self.classes)}})
-            out["predicted_class"] = [self.classes[j] for j in p.argmax(axis=1)]
-            return out
-        out = pd.DataFrame({"id": ids, "risk": p, "risk_group": np.where(p > thr, "high", "low")})
-        for h, col in zip(self.horizons, self._survival(X, fallback).T):
-            out[f"surv_{h:g}"] = col
-        return out
-
-    def _survival(self, X, fallback) -> np.ndarray:
-        from .outcomes.survival.summary import survival_function
-
-        S = np.full((len(X), len(self.horizons)), np.nan)
-        if (~fallback).any():
-            S[~fallback] = survival_function(self.pipeline, X[~fallback], self.horizons)
-        if fallback.any():
-            alt = self.unharmonized
-            S[fallback] = survival_function(alt.pipeline, X.loc[fallback, list(alt.features)], self.horizons)
-        return S
 
     def predict(self, table: pd.DataFrame, *, unseen_site: str = "refuse") -> pd.DataFrame:
         """Per patient: probability of the positive class, 0/1 label at the training threshold, the
@@ -229,13 +210,8 @@ class RadiomixModel:
         X, ids = self.check_table(table, allow_unseen=unseen_site == "unharmonized")
         p, thr, fallback = self._scores(X, unseen_site)
         score = self.novelty.score_samples(X[[c for c in self.features if c not in self.categories]])
-        if self.task != "binary":
-            out = self._task_frame(ids, p, thr, X, fallback)
-            out["novelty_score"], out["novel"] = score, score < self.novelty_threshold
-        else:
-            out = pd.DataFrame({"id": ids, "proba": p, "label": (p >= thr).astype(int),
-                                "predicted_class": [self.classes[int(v)] for v in (p >= thr)],
-                                "novelty_score": score, "novel": score < self.novelty_threshold})
+        out = self.outcome.prediction_frame(self, ids, p, thr, X, fallback)
+        out["novelty_score"], out["novel"] = score, score < self.novelty_threshold
         if self.config["harmonize"]["method"] == "combat":
             out["harmonized"] = ~fallback
         if out["novel"].any():
@@ -281,7 +257,7 @@ def fit_final_model(study, *, cv_summary=None) -> RadiomixModel:
         sites=sorted(set(study.sites)) if study.sites is not None else None,
         classes=[v.item() if hasattr(v, "item") else v for v in study.classes], unharmonized=unharmonized,
         data_sha256=_data_sha256(study),
-        horizons=[float(h) for h in study.outcome["horizons"]] if study.task.name == "survival" else None,
+        **study.task.model_extras(study),
     )
 
 
@@ -501,12 +477,13 @@ def _config_problem(m) -> str | None:
     bad = [k for k, ok in checks if not ok]
     if bad:
         return f"config keys {bad} are not what radiomix writes"
-    if m.task == "binary" and len(m.classes) != 2 or m.task == "multiclass" and len(m.classes) < 3:
-        return f"classes {m.classes[:10]} do not fit a {m.task} model"
-    if m.task in ("binary", "survival") and not np.isfinite(m.threshold):
-        return f"threshold {m.threshold} is not finite for a {m.task} model"
-    if m.task == "survival" and not m.horizons:
-        return "horizons are missing for a survival model"
+    from .outcomes import TASKS
+
+    if m.task not in TASKS:
+        return f"task {m.task!r} is not an outcome type of this radiomix ({sorted(TASKS)})"
+    problem = m.outcome.check_saved_model(m)
+    if problem:
+        return problem
     if h["method"] == "combat" and (cfg.get("batch") is None or m.sites is None):
         return "batch column or sites are missing for a ComBat model"
     return None
@@ -526,7 +503,7 @@ def _trusted_types() -> frozenset:
         "radiomix.impute.trees.SurrogateTreeClassifier", "radiomix.impute._encoding.Encoder",
         "radiomix.impute._cart.Tree", "radiomix.select.filters.CorrelationFilter", "radiomix.select.mrmr.MRMRSelector",
         "radiomix.select.filters.NearZeroVarianceFilter", "radiomix.select.robustness.RobustnessFilter",
-        "radiomix.model_selection.splits.IndexGroupKFold", "radiomix.model_selection.splits.StratifyOn",
+        "radiomix.model_selection.splits.IndexGroupKFold", "radiomix.outcomes.strata.StratifyOn",
         "radiomix.models.survival.CoxPH", "radiomix.models.survival.XGBSurvival",
         "radiomix.models.survival.SurvivalStacking", "radiomix.models.survival.RandomSurvivalForest",
         "radiomix.models.boosting.EarlyStoppingXGBClassifier", "radiomix.models.boosting.EarlyStoppingXGBRegressor",
@@ -568,3 +545,11 @@ def _trusted_types() -> frozenset:
 #: scikit-learn trees, XGBoost boosters, neighbour trees, distance metrics and sparse matrices are never among them
 #: (:func:`radiomix.persist.never_raw`).
 TRUSTED_TYPES = _trusted_types()
+
+
+def score_external(model: RadiomixModel, table: pd.DataFrame, target, *, n_bootstrap: int = 2000,
+                   random_state: int = 0) -> dict:
+    """Score a saved model on an external cohort: the same metrics and 95 % CIs as nested CV, at the model's own
+    threshold (binary: plus calibration). ``target`` is the outcome column, or ``{"time": ..., "event": ...}`` for
+    a survival model."""
+    return model.outcome.score_external(model, table, target, n_bootstrap=n_bootstrap, random_state=random_state)

@@ -24,7 +24,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
 
 from .models import MODELS, make_model
-from .models.registry import ALL_TASKS
+from .outcomes import DEFAULT_TASK, get_task
 from .patterns import compile_user_pattern
 
 __all__ = ["AUTO_MAX_PREDICTORS", "resolve_max_predictors", "build_pipeline", "make_pipeline", "search_space",
@@ -209,10 +209,14 @@ def _block_steps(cfg: dict, columns: list[str], harmonize: list[str], categorica
     return steps
 
 
+def _task(cfg: dict):
+    """The config's outcome type (``auto`` before a Study resolved it: the default one)."""
+    return get_task(cfg["task"] if cfg["task"] != "auto" else DEFAULT_TASK)
+
+
 def _final_model(cfg: dict, n_jobs):
     return make_model(cfg["model"]["name"], cfg["model"].get("params"), random_state=cfg["random_state"],
-                      n_jobs=n_jobs, trusted_modules=cfg["model"].get("trusted_modules") or (),
-                      task=cfg["task"] if cfg["task"] in ALL_TASKS else "binary")
+                      n_jobs=n_jobs, trusted_modules=cfg["model"].get("trusted_modules") or (), task=_task(cfg))
 
 
 def block_columns(columns, cfg: dict, groups: dict) -> dict[str, list[str]]:
@@ -314,13 +318,10 @@ def build_pipeline(config: dict, columns=None, *, blocks: dict | None = None, ca
 
 
 def _stack(config: dict, estimators: list, groups):
-    """The late-fusion meta-model over the blocks' out-of-fold outputs on inner folds of the training rows
-    (by patient with ``groups``): logistic regression of the blocks' probabilities (binary, multiclass), ridge
-    regression of their predictions (regression), a penalized Cox model of their risk scores (survival)."""
-    from sklearn.ensemble import StackingClassifier, StackingRegressor
-    from sklearn.linear_model import LogisticRegression, RidgeCV
-
-    task = config["task"] if config["task"] in ALL_TASKS else "binary"
+    """The late-fusion meta-model over the blocks' out-of-fold outputs on inner folds of the training rows (by
+    patient with ``groups``), as the outcome type makes it (:meth:`radiomix.outcomes.Task.stacking`: logistic
+    regression of the blocks' probabilities, ridge regression of their predictions, a penalized Cox model of their
+    risk scores)."""
     k, rs = config["cv"]["inner"]["n_splits"], config["random_state"]
     if groups is not None:
         from .model_selection import IndexGroupKFold
@@ -328,18 +329,7 @@ def _stack(config: dict, estimators: list, groups):
         inner = IndexGroupKFold(pd.factorize(pd.Series(np.asarray(groups, dtype=object)))[0], k, True, rs)
     else:
         inner = StratifiedKFold(k, shuffle=True, random_state=rs)
-    if task in ("regression", "survival"):
-        from .model_selection import StratifyOn
-
-        inner = StratifyOn(inner, task)
-    if task == "regression":
-        return StackingRegressor(estimators, final_estimator=RidgeCV(), cv=inner)
-    if task == "survival":
-        from .models.survival import SurvivalStacking
-
-        return SurvivalStacking(estimators, cv=inner)
-    return StackingClassifier(estimators, final_estimator=LogisticRegression(max_iter=1000), cv=inner,
-                              stack_method="predict_proba")
+    return _task(config).stacking(estimators, inner)
 
 
 def make_pipeline(config: dict, columns=None, *, groups: dict | None = None, categorical=None):

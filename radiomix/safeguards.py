@@ -22,7 +22,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from .metrics import Resampler, roc_auc
+from .metrics import Resampler
+from .outcomes import task_of_array
 
 __all__ = ["VOLUME_PATTERNS", "detect_volume_column", "baseline_studies", "paired_bootstrap_difference",
            "delong_test", "compare_with_baselines", "case_mix", "permutation_test", "study_headline", "headline",
@@ -57,15 +58,10 @@ def detect_volume_column(columns, explicit: str | None = None) -> tuple[str, str
                       "Shape_volume, CaPTk Volume); name it in safeguards.volume")
 
 
-def _is_survival(study) -> bool:
-    return study.task.name == "survival"
-
-
 def _volume_study(study, column: str):
     import copy
 
     from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -73,32 +69,13 @@ def _volume_study(study, column: str):
 
     x = pd.to_numeric(study.X[column], errors="coerce")
     X = pd.DataFrame({column: np.log(x.clip(lower=1e-6))}, index=study.X.index)
-    if _is_survival(study):
-        from .models.survival import CoxPH
-
-        model = CoxPH(alpha=0.0)
-    elif study.task.name == "regression":
-        from sklearn.linear_model import LinearRegression
-
-        model = LinearRegression()
-    else:
-        model = LogisticRegression(max_iter=1000)
-    pipe = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), model)
+    pipe = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), study.task.volume_model())
     cfg = copy.deepcopy(study.config)
     cfg["harmonize"]["method"] = "none"
     return replace(study, X=X, pipeline=pipe, config=cfg, columns=replace(study.columns, features=[column],
                                                                           categorical=[], harmonized=[]),
                    search=SearchPlan({}, inner_splits=study.search.inner_splits, threshold=study.search.threshold,
                                      strata=study.search.strata))
-
-
-#: The clinical baseline's model per task: (registry name, fixed parameters), mildly penalized.
-_CLINICAL_MODEL = {"binary": ("logistic", {"C": 1.0}), "multiclass": ("logistic", {"C": 1.0}),
-                   "regression": ("elastic_net", {"alpha": 0.1, "l1_ratio": 0.5}),
-                   "survival": ("coxph", {"alpha": 0.1})}
-#: How each task's baselines are named in the output.
-_KIND = {"binary": ("logistic", "logistic"), "multiclass": ("multinomial logistic", "multinomial logistic"),
-         "regression": ("linear regression", "elastic net"), "survival": ("Cox", "penalized Cox")}
 
 
 def _clinical_study(study):
@@ -110,8 +87,8 @@ def _clinical_study(study):
     cols = [c for c in study.columns.blocks.get("clinical", []) if c in study.columns.features]
     cfg = copy.deepcopy(study.config)
     cfg["harmonize"]["method"] = "none"
-    name, params = _CLINICAL_MODEL[study.task.name]
-    cfg["model"] = {"name": name, "params": params, "search": {}, "trusted_modules": []}
+    name, params = study.task.clinical_baseline
+    cfg["model"] = {"name": name, "params": dict(params), "search": {}, "trusted_modules": []}
     cfg["select"] = {**cfg["select"], "mrmr": None, "correlation_threshold": None, "near_zero_variance": False}
     cfg["balance"] = {**cfg["balance"], "method": "none"}
     cfg["fusion"] = {**cfg["fusion"], "mode": "early"}
@@ -133,61 +110,29 @@ def baseline_studies(study, volume: str | None = None) -> dict:
     out = {}
     try:
         col, how = detect_volume_column(study.columns.features, volume)
-        out["volume"] = (_volume_study(study, col), f"log {col} alone, {_KIND[study.task.name][0]} ({how})", True)
+        out["volume"] = (_volume_study(study, col), f"log {col} alone, {study.task.baseline_kinds[0]} ({how})", True)
     except LookupError as err:
         warnings.warn(f"safeguards: no volume baseline in this run: {err}", stacklevel=2)
     clinical = [c for c in study.columns.blocks.get("clinical", []) if c in study.columns.features]
     radiomic = set(study.columns.blocks.get("radiomic", []))
     if clinical and radiomic:
         out["clinical"] = (_clinical_study(study), f"the {len(clinical)} clinical column(s) alone, "
-                                                   f"{_KIND[study.task.name][1]}", True)
+                                                   f"{study.task.baseline_kinds[1]}", True)
     if study.config["harmonize"]["method"] == "combat":
         out["no_harmonization"] = (study.without_harmonization(), "the full pipeline without ComBat", False)
     return out
 
 
-def _score(y, p) -> float:
-    """The headline metric of a study's encoded target: AUC (binary 0/1), Harrell's C (survival: (n, 2) time
-    and event), macro one-vs-rest AUC (multiclass: ``p`` holds one column per class), R^2 (regression: a float
-    target)."""
-    y, p = np.asarray(y), np.asarray(p, float)
-    if y.ndim == 2:
-        from .outcomes.survival.metrics import harrell_c
-
-        return harrell_c(y[:, 0], y[:, 1] > 0, p)
-    if p.ndim == 2:
-        from .outcomes.multiclass import multiclass_metrics
-
-        return multiclass_metrics(y, p)["auc_macro"]
-    if _continuous(y):
-        from .outcomes.regression import regression_metrics
-
-        return regression_metrics(y, p)["r2"]
-    return roc_auc(y, p)
-
-
-def _continuous(y: np.ndarray) -> bool:
-    """A regression target: floats other than 0/1 (a float 0/1 column is a binary outcome)."""
-    return y.dtype.kind == "f" and not np.isin(y, (0.0, 1.0)).all()
-
-
-def _unit_class(y) -> np.ndarray:
-    """What bootstrap resamples are stratified on: the class, a survival target's event status, nothing (one
-    stratum) for a continuous target."""
-    y = np.asarray(y)
-    if y.ndim == 2:
-        return y[:, 1].astype(int)
-    return np.zeros(len(y), int) if _continuous(y) else y.astype(int)
-
-
-def headline(y, p, sites=None) -> float:
-    """Pooled AUC (Harrell's C for a survival target), or its mean over sites when ``sites`` is given
+def headline(y, p, sites=None, *, task=None) -> float:
+    """The headline metric of ``task`` (an outcome type; None: the one ``y`` looks like, see
+    :func:`radiomix.outcomes.task_of_array`): pooled, or its mean over sites when ``sites`` is given
     (leave-site-out)."""
-    y = np.asarray(y)
+    y, p = np.asarray(y), np.asarray(p, float)
+    task = task if task is not None else task_of_array(y, p)
     if sites is None:
-        return _score(y, p)
+        return task.headline_score(y, p)
     s = np.asarray(sites)
-    return float(np.nanmean([_score(y[s == k], p[s == k]) for k in np.unique(s)]))
+    return float(np.nanmean([task.headline_score(y[s == k], p[s == k]) for k in np.unique(s)]))
 
 
 def headline_name(study) -> str:
@@ -206,24 +151,25 @@ def oof_scores(cv, ids) -> np.ndarray:
 
 
 def paired_bootstrap_difference(y, p_model, p_base, *, n_boot=2000, groups=None, sites=None, random_state=0,
-                                alpha=0.05) -> dict:
+                                alpha=0.05, task=None) -> dict:
     """Difference in the headline metric (model minus baseline) with a percentile CI from one set of patient
     resamples shared by both models (whole groups when given; within each class, as for the AUC; with
     ``sites``, within each site and class, so each site keeps its size and the per-site AUCs their
     denominators)."""
     y = np.asarray(y)
-    y = y if y.ndim == 2 or _continuous(y) else y.astype(int)
     p_model, p_base = np.asarray(p_model, float), np.asarray(p_base, float)
-    est = headline(y, p_model, sites) - headline(y, p_base, sites)
+    task = task if task is not None else task_of_array(y, p_model)
+    y = task.encode_scores_target(y)
+    est = headline(y, p_model, sites, task=task) - headline(y, p_base, sites, task=task)
     # with sites: within site and class (event status for survival), so sites keep their size
-    res = Resampler(_unit_class(y), groups, strata=sites)
+    res = Resampler(task.bootstrap_strata(y), groups, strata=sites)
     rng = np.random.default_rng(random_state)
     draws = np.empty(n_boot)
     s = None if sites is None else np.asarray(sites)
     for b in range(n_boot):
         idx = res.draw(rng, "stratified")
         sb = None if s is None else s[idx]
-        draws[b] = headline(y[idx], p_model[idx], sb) - headline(y[idx], p_base[idx], sb)
+        draws[b] = headline(y[idx], p_model[idx], sb, task=task) - headline(y[idx], p_base[idx], sb, task=task)
     lo, hi = np.nanpercentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return {"difference": float(est), "ci_low": float(lo), "ci_high": float(hi),
             "p_boot_le_0": float(np.mean(draws <= 0))}
@@ -267,18 +213,20 @@ def compare_with_baselines(study, cv, *, volume: str | None = None, progress: bo
         res = nested_cv(replace(base, config={**base.config, "bootstrap": 0}), progress=False)
         p_base = oof_scores(res, study.ids)
         cmp_ = paired_bootstrap_difference(study.y, p_model, p_base, n_boot=study.n_bootstrap or 1000,
-                                           groups=study.groups, sites=sites, random_state=study.random_state)
+                                           groups=study.groups, sites=sites, random_state=study.random_state,
+                                           task=study.task)
         row = {"description": description, "headline": headline_name(study),
-               "baseline": headline(study.y, p_base, sites), "model": headline(study.y, p_model, sites), **cmp_,
+               "baseline": headline(study.y, p_base, sites, task=study.task),
+               "model": headline(study.y, p_model, sites, task=study.task), **cmp_,
                "beats_baseline": bool(cmp_["ci_low"] > 0)}
-        if not nested and study.groups is None and study.task.name == "binary":
+        if not nested and study.groups is None and study.task.supports_delong():
             row["delong"] = delong_test(study.y, p_model, p_base)
         else:
             row["delong"] = None
             row["delong_note"] = ("not reported: the baseline's inputs are part of the model's (nested models)"
                                   if nested else "not reported: rows are clustered within patients"
                                   if study.groups is not None else "not reported: DeLong compares the ROC AUCs "
-                                                                   "of a binary outcome")
+                                                                   f"of a binary outcome, not a {study.task.name} one")
         out[name] = row
         if progress:
             import sys
@@ -292,8 +240,7 @@ def case_mix(study, *, n_splits: int = 5, random_state: int | None = None) -> di
     """How well the site alone predicts the outcome (case mix), under stratified CV (labelled as such: under
     leave-site-out the site is constant inside each test fold, so it cannot be a baseline there). None when
     the study has no sites or a single one."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     if study.sites is None or len(set(study.sites)) < 2:
         return None
@@ -303,29 +250,11 @@ def case_mix(study, *, n_splits: int = 5, random_state: int | None = None) -> di
         cv, g = StratifiedGroupKFold(n_splits, shuffle=True, random_state=rs), study.groups
     else:
         cv, g = StratifiedKFold(n_splits, shuffle=True, random_state=rs), None
-    if _is_survival(study) or study.task.name == "regression":
-        from sklearn.linear_model import LinearRegression
-
-        from .model_selection import StratifyOn
-        from .models.survival import CoxPH
-
-        est = CoxPH(alpha=0.1) if _is_survival(study) else LinearRegression()
-        p = cross_val_predict(est, X, study.y, cv=StratifyOn(cv, study.task.strata), groups=g)
-    else:
-        p = cross_val_predict(LogisticRegression(max_iter=1000), X, study.y, cv=cv, groups=g,
-                              method="predict_proba")
-        p = p[:, 1] if study.task.name == "binary" else p
+    p = study.task.case_mix_scores(X, study.y, cv, g)
     site_of = np.asarray(study.sites).astype(str)
-    if study.task.name in ("binary", "survival"):
-        rates = pd.Series(_unit_class(study.y)).groupby(site_of).mean()
-        key = "event_rate_by_site" if _is_survival(study) else "positive_rate_by_site"
-    elif study.task.name == "regression":
-        rates, key = pd.Series(study.y).groupby(site_of).mean(), "mean_by_site"
-    else:
-        rates = pd.Series(np.asarray(study.classes, dtype=object)[study.y]).groupby(site_of).agg(
-            lambda v: v.value_counts().idxmax())
-        key = "commonest_class_by_site"
-    return {"auc": _score(study.y, p), "metric": study.task.headline_label,
+    key, rates = study.task.site_rates(study.y, study.classes, site_of)
+    return {"auc": study.task.headline_score(study.y, p), "metric": study.task.headline_label,
+            "alarm": study.task.case_mix_alarm,
             "cv": f"{n_splits}-fold stratified{' grouped' if g is not None else ''}",
             key: {str(k): (float(v) if not isinstance(v, str) else v) for k, v in rates.items()},
             "what": "site alone predicting the outcome (case mix), under stratified CV, not the run's folds"}
@@ -352,7 +281,7 @@ def study_headline(study, cv) -> float:
     """The run's headline metric from a nested-CV result: the mean per-site AUC under leave-site-out, else the
     pooled AUC, on one out-of-fold probability per row (averaged over repeats)."""
     sites = study.sites if study.outer.kind == "leave_site_out" else None
-    return headline(study.y, oof_scores(cv, study.ids), sites)
+    return headline(study.y, oof_scores(cv, study.ids), sites, task=study.task)
 
 
 def _permutation_auc(study, y_permuted, config) -> tuple[float, float]:
@@ -377,8 +306,7 @@ def _without_threshold_search(study):
     recalibration with a negative slope would reverse the ranking, so it is kept)."""
     from dataclasses import replace as dc_replace
 
-    if study.task.name != "binary" or study.search.threshold != "youden" or \
-            study.search.correction not in (None, "prevalence"):
+    if study.search.threshold != "youden" or study.search.correction not in (None, "prevalence"):
         return study
     return dc_replace(study, search=dc_replace(study.search, threshold=0.5))
 

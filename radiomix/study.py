@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import ConfigError, is_survival, load_config, target_columns, validate_config
+from .config import ConfigError, load_config, target_columns, task_settings, validate_config
 from .model_selection import Fold, SearchPlan, SplitPlan
-from .outcomes import Task, get_task, infer_task
+from .outcomes import DEFAULT_TASK, Task, get_task, infer_task
 from .patterns import compile_user_pattern
 from .pipeline import build_pipeline, search_space
 
@@ -116,6 +116,11 @@ class Study:
         return int(self.config["bootstrap"])
 
     @property
+    def aggregate(self) -> str:
+        """How rows of one patient are scored together (``none``, ``max``, ``mean``)."""
+        return self.config["aggregate"]
+
+    @property
     def n_bins(self) -> int:
         return int(self.config["calibration"]["n_bins"])
 
@@ -136,9 +141,7 @@ class Study:
 
     def settings(self) -> dict:
         """The study's plans as the run record stores them (``metrics.json`` ``settings``)."""
-        from .metrics import BOOTSTRAP_SCHEME
 
-        scheme = {"stratified": "within each class", "simple": "patients freely (prevalence varies)"}
         unit = "patients (all rows of a group together)" if self.groups is not None else "patients"
         h = self.config["harmonize"]
         return {"task": self.task.name, "outer": self.outer.kind, "outer_splits": self.outer.n_splits,
@@ -150,8 +153,7 @@ class Study:
                 "harmonize": h["method"], "harmonize_unseen": h["unseen"] if h["method"] == "combat" else None,
                 "n_bootstrap": self.n_bootstrap,
                 "ci_method": f"percentile bootstrap over {unit}",
-                "ci_resampling": {m: scheme[v] for m, v in BOOTSTRAP_SCHEME.items()} if self.task.name == "binary"
-                else {"every metric": _TASK_RESAMPLING[self.task.name]},
+                "ci_resampling": self.task.ci_resampling(),
                 "aggregate": self.config["aggregate"], "random_state": self.random_state}
 
     def data_record(self) -> dict:
@@ -201,14 +203,7 @@ class Study:
         if len(X) != len(y_arr):
             raise ValueError(f"X has {len(X)} rows but y has {len(y_arr)}")
         t = get_task(task)
-        if task == "binary":
-            if set(pd.unique(pd.Series(y_arr))) - {0, 1}:
-                raise ValueError("task 'binary' needs a 0/1 target; set task='multiclass' or 'regression'")
-            y_enc, classes = y_arr.astype(int), [0, 1]
-        elif task == "survival":
-            y_enc, classes = t.encode_target(pd.DataFrame(y_arr, columns=["time", "event"]), "y")
-        else:
-            y_enc, classes = t.encode_target(pd.Series(y_arr), "y")
+        y_enc, classes = t.encode_array(y_arr)
         if outer not in ("stratified", "grouped", "leave_site_out"):
             raise ValueError(f"outer must be 'stratified', 'grouped' or 'leave_site_out', got {outer!r}")
         config = validate_config({
@@ -217,7 +212,7 @@ class Study:
             "search": {"method": search, "n_candidates": n_candidates, "time_budget": time_budget},
             "threshold": threshold, "bootstrap": n_bootstrap, "calibration": {"n_bins": n_bins},
             "random_state": random_state, "n_jobs": n_jobs, "task": task,
-            **({"target": {"time": "time", "event": "event"}} if task == "survival" else {}),
+            **({"target": t.placeholder_target()} if t.target_width > 1 else {}),
         })
         config["cv"]["outer"]["kind"] = outer  # the groups/sites arrays are given here, not as columns
         if outer == "leave_site_out":
@@ -231,12 +226,11 @@ class Study:
                    ids=np.asarray(ids if ids is not None else np.arange(len(X))).astype(str),
                    classes=classes, columns=Columns(features, [], {}), outer=plan,
                    search=SearchPlan(dict(param_distributions or {}), search, n_candidates, time_budget, inner_splits,
-                                     _scoring(config, t),
-                                     {"binary": threshold, "survival": "median_risk"}.get(task, "none"),
-                                     strata=t.strata if task in ("survival", "regression") else None),
+                                     t.check_scoring(config["cv"]["inner"]["scoring"]), t.threshold_rule(threshold),
+                                     strata=t.inner_strata),
                    pipeline=pipeline, groups=None if groups is None else np.asarray(groups),
                    sites=None if sites is None else np.asarray(sites), notes=notes,
-                   outcome=_survival_settings(config, y_enc, notes) if task == "survival" else {})
+                   outcome=t.resolve_outcome(y_enc, config.get("survival") or {}, ["time", "event"], notes))
 
 
 def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose: bool = True,
@@ -266,23 +260,23 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
     if len(table) == 0:
         raise ValueError("the table has no rows")
     df, target = _index_and_check(table, cfg)
-    # A survival outcome with a missing time or event is refused (SurvivalTask.encode_target names the rows).
-    missing_y = pd.Series(False, index=df.index) if is_survival(cfg) else df[target].isna()
+    tcols = target_columns(cfg)
+    # Some outcomes refuse rows without a value (a survival outcome: SurvivalTask.encode_target names the rows).
+    declared = get_task(cfg["task"]) if cfg["task"] != "auto" else None
+    drops = (declared.drops_missing_target if declared is not None else len(tcols) == 1)
+    missing_y = df[tcols].isna().any(axis=1) if drops else pd.Series(False, index=df.index)
     if missing_y.any():
         notes.append(f"{int(missing_y.sum())} row(s) without a value of target {target!r} were left out: "
                      f"{_names(df.index[missing_y])}")
     df = df.loc[~missing_y]
-    outcome = df[target_columns(cfg)] if is_survival(cfg) else df[target]
+    outcome = df[tcols] if len(tcols) > 1 else df[target]
     task = infer_task(outcome) if cfg["task"] == "auto" else get_task(cfg["task"])
     y, classes = task.encode_target(outcome, target, positive=cfg["positive"])
-    if cfg["task"] == "auto" and task.name != "binary":
+    if cfg["task"] == "auto" and task.name != DEFAULT_TASK:
         notes.append(f"task: {task.name} (inferred from target {target!r})")
     cfg["task"] = task.name
-    _check_task_settings(cfg, task, notes)
-    if task.name == "binary" and not ({str(c) for c in classes} <= {"0", "1", "False", "True"}) and \
-            cfg["positive"] is None:
-        notes.append(f"positive class of {target!r}: {classes[1]!r} (negative {classes[0]!r}); set positive: "
-                     "(or --positive) to choose")
+    task.check_settings(task_settings(cfg), notes)
+    notes.extend(task.target_notes(classes, target, cfg["positive"] is not None))
     _check_model_serves(cfg["model"]["name"], task)
     features = _feature_columns(df, cfg)
     _check_feature_values(df, features, notes)
@@ -305,12 +299,12 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
     _note_max_predictors(cfg, features, notes)
     pipe = build_pipeline(cfg, features, blocks=blocks, categorical=categorical, harmonize=harmonized,
                           groups=groups, robustness=robust)
-    survival = task.name == "survival"
-    threshold = {"binary": cfg["threshold"], "survival": "median_risk"}.get(task.name, "none")
+    scoring = task.check_scoring(cfg["cv"]["inner"]["scoring"])
+    correction = task.probability_correction(cfg["calibration"]["recalibrate"], cfg["balance"]["method"],
+                                             cfg["balance"]["correction"], notes)
     search = SearchPlan(search_space(cfg, pipe), cfg["search"]["method"], cfg["search"]["n_candidates"],
-                        cfg["search"]["time_budget"], cfg["cv"]["inner"]["n_splits"], _scoring(cfg, task),
-                        threshold, correction=_correction(cfg, notes) if task.name == "binary" else None,
-                        strata=task.strata if task.name in ("survival", "regression") else None,
+                        cfg["search"]["time_budget"], cfg["cv"]["inner"]["n_splits"], scoring,
+                        task.threshold_rule(cfg["threshold"]), correction=correction, strata=task.inner_strata,
                         inner_kind=cfg["cv"]["inner"]["kind"])
     stop = (cfg["model"]["params"] or {}).get("early_stopping_rounds")
     if stop is not None:
@@ -322,10 +316,10 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
                   classes=classes, columns=columns, outer=outer, search=search, pipeline=pipe, groups=groups,
                   sites=df[batch].astype(str).to_numpy() if batch else None,
                   n_dropped_missing_target=int(missing_y.sum()), notes=notes,
-                  outcome=_survival_settings(cfg, y, notes) if survival else {}, robustness=robust)
+                  outcome=task.resolve_outcome(y, cfg.get("survival") or {}, tcols, notes), robustness=robust)
     if outer.kind != "leave_site_out":
         try:
-            task.check_folds(y, outer.n_splits, **({"classes": classes} if task.name == "multiclass" else {}))
+            task.check_folds(y, outer.n_splits, classes)
         except ValueError as err:
             raise ValueError(f"target {target!r}: {err}") from None
     if outer.kind == "leave_site_out" and cfg["harmonize"]["method"] == "combat" and study.sites is not None:
@@ -334,31 +328,15 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
             raise ValueError(f"leave-site-out with ComBat needs at least 3 sites in column {batch!r} (each training "
                              f"fold must hold two batches); it has {len(found)}: {found}. Use cv.outer.kind: "
                              "stratified with ComBat, or leave-site-out with harmonize.method: none")
-    if task.name == "multiclass":
-        task.check_training_folds(y, study.outer_folds(), classes)
+    task.check_training_folds(y, study.outer_folds(), classes)
     if verbose:
         for note in notes:
             warnings.warn(note, StudyNote, stacklevel=2)
     return study
 
 
-#: How the bootstrap of each non-binary task draws patients (the same resamples for every metric).
-_TASK_RESAMPLING = {"survival": "within event status (and site under leave-site-out)",
-                    "multiclass": "within each class (and site under leave-site-out)",
-                    "regression": "patients freely (within site under leave-site-out)"}
 
 
-def _scoring(cfg: dict, task: Task) -> str:
-    got = cfg["cv"]["inner"]["scoring"]
-    if got == "auto":
-        return task.scoring
-    if task.name == "survival" and got != "c_index":
-        raise ValueError(f"cv.inner.scoring {got!r} does not score a survival model; use auto or c_index")
-    if task.name != "survival" and got == "c_index":
-        raise ValueError("cv.inner.scoring 'c_index' scores survival models only")
-    if task.name == "multiclass" and got == "roc_auc":
-        raise ValueError("cv.inner.scoring 'roc_auc' is binary; use auto (roc_auc_ovr: macro one-vs-rest AUC)")
-    return got
 
 
 def _note_max_predictors(cfg: dict, features: list, notes: list) -> None:
@@ -414,50 +392,8 @@ def _robustness_filter(cfg: dict, ids: np.ndarray, features: list, notes: list):
                             statistic=spec["statistic"], ids=ids)
 
 
-def _check_task_settings(cfg: dict, task: Task, notes: list) -> None:
-    """Settings that do not apply to the outcome type: refused with the fix, or (multiclass balancing without a
-    probability correction) said."""
-    b, recal = cfg["balance"]["method"], cfg["calibration"]["recalibrate"]
-    if task.name == "regression" and b != "none":
-        raise ValueError(f"balance.method {b!r} resamples classes; a regression outcome has none: set balance.method: none")
-    if task.name in ("regression", "multiclass") and recal != "none":
-        raise ValueError(f"calibration.recalibrate {recal!r} corrects binary probabilities; set it to none for a "
-                         f"{task.name} outcome")
-    if task.name == "multiclass" and b != "none":
-        notes.append(f"balance.method {b!r} with a multiclass outcome: predicted probabilities keep the resampled "
-                     "class mix (no probability correction for more than two classes)")
 
 
-def _survival_settings(cfg: dict, y: np.ndarray, notes: list) -> dict:
-    """Horizons, Uno's truncation time and the integrated-Brier grid, from the config or the event times (the
-    whole cohort's: evaluation points, not model parameters), each with how it was chosen."""
-    from .outcomes.survival.metrics import default_horizons, default_tau
-
-    time, event = y[:, 0], y[:, 1] > 0
-    sv = cfg.get("survival") or {}
-    tau = float(sv["tau"]) if sv.get("tau") is not None else default_tau(time, event)
-    if sv.get("horizons") is not None:
-        horizons, how = np.asarray(sorted(sv["horizons"]), float), "from survival.horizons"
-    else:
-        horizons, how = default_horizons(time, event), "quartiles of the event times"
-    late = horizons[horizons >= time.max()]
-    if late.size:
-        raise ValueError(f"survival.horizons {late.tolist()} lie at or beyond the longest follow-up "
-                         f"({time.max():g}): nothing can be estimated there")
-    early = horizons[horizons < time[event].min()]
-    if early.size:
-        raise ValueError(f"survival.horizons {early.tolist()} lie before the first event ({time[event].min():g}): "
-                         "no patient has had the event by then")
-    t_ev = time[event]
-    lo = float(np.quantile(t_ev, 0.1))
-    grid = np.unique(np.linspace(lo, tau, 25).round(6)) if tau > lo else np.array([lo, tau])
-    notes.append(f"survival: horizons {horizons.tolist()} ({how}); Uno's C truncated at tau={tau:g} "
-                 f"({'survival.tau' if sv.get('tau') is not None else '90th percentile of the event times'}); "
-                 f"integrated Brier score over [{grid[0]:g}, {grid[-1]:g}]")
-    tcols = target_columns(cfg)
-    return {"time": tcols[0], "event": tcols[1], "horizons": horizons, "horizons_from": how, "tau": tau,
-            "tau_from": "survival.tau" if sv.get("tau") is not None else "90th percentile of the event times",
-            "grid": grid, "n_events": int(event.sum()), "max_time": float(time.max())}
 
 
 class StudyNote(UserWarning):
@@ -493,30 +429,13 @@ def _balance_for_categorical(cfg: dict, categorical: list, notes: list) -> None:
                  f"{_names(categorical)}: SMOTE would interpolate their one-hot codes")
 
 
-def _correction(cfg: dict, notes: list) -> str | None:
-    """The probability correction applied to each tuned model (see :mod:`radiomix.calibration`)."""
-    recal = cfg["calibration"]["recalibrate"]
-    method, corr = cfg["balance"]["method"], cfg["balance"]["correction"]
-    if recal != "none":
-        return recal
-    if method == "none" or corr == "none":
-        if method != "none":
-            notes.append(f"balance.method {method!r} with balance.correction none: predicted probabilities keep the "
-                         "resampled prevalence (too high for the rarer class); calibration is not interpretable")
-        return None
-    if corr == "auto":
-        corr = "prevalence" if method in ("random_over", "random_under") else "recalibrate"
-    if corr == "prevalence" and method not in ("random_over", "random_under"):
-        notes.append(f"balance.correction 'prevalence' is exact for random over/under-sampling only; {method!r} "
-                     "also changes the feature distribution")
-    return "prevalence" if corr == "prevalence" else "sigmoid"
 
 
 def _check_model_serves(name: str, task: Task) -> None:
     from .models import MODELS
 
-    if name in MODELS and task.name not in MODELS[name].tasks:
-        valid = sorted(n for n, spec in MODELS.items() if task.name in spec.tasks)
+    if name in MODELS and not MODELS[name].serves(task):
+        valid = sorted(n for n, spec in MODELS.items() if spec.serves(task))
         raise ValueError(f"model {name!r} does not handle {task.name} outcomes; models that do: {valid}")
 
 
@@ -532,7 +451,7 @@ def _index_and_check(table: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, str]
         raise ValueError(f"id column {id_col!r} not found; columns: {list(df.columns)[:20]}")
     for col in target_columns(cfg):
         if col not in df.columns:
-            role = "target" if not is_survival(cfg) else ("time" if col == target["time"] else "event")
+            role = "target" if isinstance(target, str) else next(k for k, v in target.items() if v == col)
             raise ValueError(f"{role} column {col!r} not found; columns: {list(df.columns)[:20]}")
     batch, grp = cfg.get("batch"), cfg.get("groups")
     if batch is not None and batch not in df.columns:

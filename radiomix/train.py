@@ -222,10 +222,11 @@ def _heldout_shap(study: Study, cv: NestedCVResult):
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", module="shap")
-            if study.task.name == "multiclass":  # one explanation per class
-                return {str(c): fold_shap(cv, study.X, ids=study.ids, random_state=study.random_state, class_index=j)
-                        for j, c in enumerate(study.classes)}
-            return fold_shap(cv, study.X, ids=study.ids, random_state=study.random_state)
+            outputs = study.task.explained_outputs(study.classes)  # one explanation per class, or the one output
+            if outputs == [(None, None)]:
+                return fold_shap(cv, study.X, ids=study.ids, random_state=study.random_state)
+            return {label: fold_shap(cv, study.X, ids=study.ids, random_state=study.random_state, class_index=j)
+                    for label, j in outputs}
     except (ValueError, TypeError) as err:  # late fusion, or a model SHAP cannot explain
         warnings.warn(f"held-out SHAP not computed: {err}", stacklevel=2)
         return None

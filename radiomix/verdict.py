@@ -31,21 +31,13 @@ def events_per_feature(study, cv=None) -> dict:
     all patients) per candidate feature and per feature that entered the
     fold models (the median over outer folds of the features left after selection; all candidates when
     nothing selects). Warns once when either is below :data:`EPV_CANDIDATE_MIN` / :data:`EPV_MODEL_MIN`."""
-    survival = np.ndim(study.y) == 2
-    continuous = not survival and np.asarray(study.y).dtype.kind == "f"
-    y = pd.Series(np.asarray(study.y)[:, 1].astype(int) if survival else np.asarray(study.y))
-    if study.groups is not None:  # one outcome per patient
-        y = y.groupby(np.asarray(study.groups, dtype=object)).first()
-    counts = y.value_counts()
-    events = int(y.sum()) if survival else len(y) if continuous else int(counts.min()) if len(counts) > 1 else 0
+    events, event_class = study.task.effective_events(study.y, study.groups)
     n_candidates = len(study.columns.features)
     n_model = n_candidates
     if cv is not None and "selected" in cv.folds.columns:
         sizes = [len(s) for s in cv.folds["selected"] if isinstance(s, (list, tuple))]
         if sizes:
             n_model = int(np.median(sizes))
-    event_class = "event" if survival else "patients (continuous outcome)" if continuous else \
-        str(counts.idxmin()) if len(counts) else None
     out = {"events": events, "event_class": event_class,
            "candidate_features": n_candidates, "model_features": n_model,
            "per_candidate_feature": events / n_candidates if n_candidates else np.nan,
@@ -140,7 +132,7 @@ def verdict(summary: dict) -> dict:
                               "permutations)", "status": "ok" if ok else "fail"})
     mix = summary.get("case_mix")
     if mix:
-        high = mix["auc"] >= (0.1 if mix.get("metric") == "R2" else 0.6)
+        high = mix["auc"] >= mix.get("alarm", 0.6)
         rows.append({"check": "site alone predicts the outcome (case mix)",
                      "result": "sites differ in outcome" if high else "little case mix",
                      "value": f"{mix.get('metric', 'AUC')} {mix['auc']:.3f} ({mix['cv']})",

@@ -9,13 +9,9 @@ from sklearn import metrics as skm
 from sklearn.datasets import load_breast_cancer
 
 from radiomix.config import load_config
-from radiomix.model_selection.validation import (
-    binary_metrics,
-    bootstrap_ci,
-    nested_cv_pipeline,
-    roc_auc,
-    youden_threshold,
-)
+from radiomix.metrics import binary_metrics, bootstrap_ci, roc_auc
+from radiomix.model_selection import youden_threshold
+from radiomix.model_selection.validation import nested_cv_pipeline
 from radiomix.pipeline import build_pipeline, search_space
 
 

@@ -118,7 +118,9 @@ def test_from_pipeline_checks_the_target():
 
 def test_model_registry_records():
     assert MODELS["xgboost"].handles_missing and not MODELS["xgboost"].needs_scaling
-    assert MODELS["logistic"].needs_scaling and "binary" in MODELS["logistic"].tasks
+    from radiomix.outcomes import get_task
+
+    assert MODELS["logistic"].needs_scaling and MODELS["logistic"].serves(get_task("binary"))
 
 
 def test_make_pipeline_is_a_deprecated_alias():

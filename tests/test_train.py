@@ -11,8 +11,9 @@ from sklearn.linear_model import LogisticRegression
 
 from radiomix.cli import main
 from radiomix.config import ConfigError, validate_config
+from radiomix.metrics import calibration, decision_curve
 from radiomix.model import load_model
-from radiomix.model_selection.validation import calibration, cross_validate, decision_curve
+from radiomix.model_selection.validation import nested_cv_table
 from radiomix.select import MRMRSelector
 from radiomix.train import train
 
@@ -28,11 +29,11 @@ def test_leakage_canary_random_labels():
     y = rng.integers(0, 2, 100)
     table = X.assign(id=[f"p{i}" for i in range(100)], y=y)
     cfg = {**FAST, "target": "y", "select": {"mrmr": 10}, "cv": {"outer": {"n_repeats": 2}}}
-    honest = cross_validate(table, cfg, progress=False).summary["auc"]["estimate"]
+    honest = nested_cv_table(table, cfg, progress=False).summary["auc"]["estimate"]
     assert abs(honest - 0.5) < 0.1
 
     leaked_cols = MRMRSelector(n_features=10).fit(X, y).get_feature_names_out()
-    leaky = cross_validate(table[list(leaked_cols) + ["id", "y"]],
+    leaky = nested_cv_table(table[list(leaked_cols) + ["id", "y"]],
                            {**FAST, "target": "y", "cv": {"outer": {"n_repeats": 2}}}, progress=False).summary["auc"]["estimate"]
     assert leaky > 0.75 and leaky - honest > 0.2
 
@@ -77,7 +78,7 @@ def test_late_fusion_reports_blocks(cohort_table):
     cfg = {**FAST, "target": "outcome", "batch": "site", "impute": {"method": "median"},
            "model": {"name": "logistic", "params": {"C": 0.1}, "search": {}}, "cv": {"outer": {"n_splits": 3}},
            "fusion": {"mode": "late", "blocks": ["radiomic", "clinical", "genetic"]}}
-    res = cross_validate(cohort_table, cfg, progress=False)
+    res = nested_cv_table(cohort_table, cfg, progress=False)
     blocks = res.summary["blocks"]
     assert set(blocks) == {"radiomic", "clinical", "genetic"}
     from _refs import delong_se
@@ -102,7 +103,7 @@ def test_grouped_outer_folds_never_split_a_patient():
     t["y"] = np.repeat(rng.integers(0, 2, 40), 3)
     t["a"] += t["y"]
     t["id"], t["patient"] = [f"l{i}" for i in range(n)], patient
-    res = cross_validate(t, {**FAST, "target": "y", "groups": "patient", "cv": {"outer": {"kind": "grouped"}}},
+    res = nested_cv_table(t, {**FAST, "target": "y", "groups": "patient", "cv": {"outer": {"kind": "grouped"}}},
                          progress=False)
     fold_of = res.oof.merge(t[["id", "patient"]], on="id").groupby("patient")["fold"].nunique()
     assert (fold_of == 1).all()
@@ -140,7 +141,7 @@ def test_cross_key_rules(cfg, match):
 def test_refuses_a_class_smaller_than_the_folds():
     t = pd.DataFrame({"id": list("abcdefghi"), "x": range(9), "y": [0, 1, 2] * 3})
     with pytest.raises(ValueError, match="fewer than outer_splits=5; a stray value in a binary target, or a rare class"):
-        cross_validate(t, {**FAST, "target": "y"}, progress=False)
+        nested_cv_table(t, {**FAST, "target": "y"}, progress=False)
 
 
 def test_train_predict_evaluate_cli(cohort_table, tmp_path):
@@ -197,3 +198,17 @@ def test_model_params_may_set_n_jobs_and_random_state():
     m = make_model("xgboost", {"n_jobs": 1, "random_state": 7, "n_estimators": 5}, random_state=0, n_jobs=2)
     assert m.n_jobs == 1 and m.random_state == 7
     assert make_model("random_forest", {}, n_jobs=2).n_jobs == 2
+
+
+def test_cross_validate_is_a_deprecated_alias_of_nested_cv_table():
+    from radiomix.model_selection import validation
+
+    rng = np.random.default_rng(0)
+    t = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"]).assign(
+        y=lambda d: (d["a"] + rng.normal(size=60) > 0).astype(int), id=[f"p{i}" for i in range(60)])
+    cfg = {"target": "y", "model": {"name": "logistic", "params": {}, "search": {}}, "bootstrap": 0,
+           "cv": {"outer": {"n_splits": 3}}}
+    with pytest.warns(DeprecationWarning, match="use radiomix.model_selection.nested_cv_table"):
+        old = validation.cross_validate(t, cfg, progress=False, verbose=False)
+    new = validation.nested_cv_table(t, cfg, progress=False, verbose=False)
+    pd.testing.assert_frame_equal(old.oof, new.oof)

@@ -9,7 +9,7 @@ import pytest
 
 from radiomix.metrics import Resampler
 from radiomix.model_selection import IndexGroupKFold, SearchPlan, inner_split
-from radiomix.model_selection.validation import cross_validate, nested_cv
+from radiomix.model_selection.validation import nested_cv, nested_cv_table
 from radiomix.study import make_study
 
 
@@ -160,10 +160,10 @@ def test_random_labels_with_sibling_lesions_score_chance_only_when_grouped():
     aucs = []
     for seed in range(20):
         t = _lesions(seed=seed)
-        res = cross_validate(t, {**KNN1, "groups": "patient"}, progress=False, verbose=False)
+        res = nested_cv_table(t, {**KNN1, "groups": "patient"}, progress=False, verbose=False)
         aucs.append(res.summary["auc"]["estimate"])
     assert abs(np.mean(aucs) - 0.5) < 0.05, np.mean(aucs)
-    leaky = [cross_validate(_lesions(seed=s), KNN1, progress=False, verbose=False).summary["auc"]["estimate"]
+    leaky = [nested_cv_table(_lesions(seed=s), KNN1, progress=False, verbose=False).summary["auc"]["estimate"]
              for s in range(3)]
     assert np.mean(leaky) > 0.9                       # the same data, lesions treated as patients
 

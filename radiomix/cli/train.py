@@ -150,8 +150,7 @@ def evaluate(model, tables, target, time_, event, out, overwrite, bootstrap, dec
     import warnings
 
     from ..io import atomic_write_text
-    from ..model import load_model
-    from ..model_selection.validation import score_external
+    from ..model import load_model, score_external
     from ..runmeta import to_jsonable
 
     if (time_ is None) != (event is None) or (time_ is None) == (target is None):

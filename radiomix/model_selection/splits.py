@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator, StratifiedGroupKFold, StratifiedKFold
 
+from ..outcomes.strata import StratifyOn
+
 __all__ = ["SplitPlan", "Fold", "InnerSplit", "inner_split", "IndexGroupKFold", "StratifyOn", "inner_cv"]
 
 
@@ -54,28 +56,6 @@ class IndexGroupKFold(BaseCrossValidator):
         raise NotImplementedError
 
 
-class StratifyOn(BaseCrossValidator):
-    """A splitter that stratifies on ``strata(y)`` instead of ``y`` (e.g. a survival target's event status and
-    follow-up tertile): ``cv.split(X, strata(y), groups)``. ``strata`` is a function, or the name of a task
-    (:mod:`radiomix.tasks`) whose ``strata`` to use (what a saved model holds: a name, not code)."""
-
-    def __init__(self, cv, strata):
-        self.cv = cv
-        self.strata = strata
-
-    def get_n_splits(self, X=None, y=None, groups=None):
-        return self.cv.get_n_splits(X, y, groups)
-
-    def split(self, X, y=None, groups=None):
-        strata = self.strata
-        if isinstance(strata, str):
-            from ..outcomes import get_task
-
-            strata = get_task(strata).strata
-        yield from self.cv.split(X, strata(np.asarray(y)), groups)
-
-    def _iter_test_indices(self, X=None, y=None, groups=None):  # pragma: no cover - split() is overridden
-        raise NotImplementedError
 
 
 def inner_cv(n_splits: int, groups=None, seed: int = 0, strata=None):

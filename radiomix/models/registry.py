@@ -5,35 +5,45 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from .plsda import PLSDAClassifier
 
-__all__ = ["ALL_TASKS", "MODELS", "ModelSpec", "TRUSTED_MODEL_PACKAGES", "check_model_name", "make_model"]
+__all__ = ["MODELS", "ModelSpec", "TRUSTED_MODEL_PACKAGES", "check_model_name", "make_model"]
 
 
 # --------------------------------------------------------------------------------------------- models
-def _xgboost(random_state, n_jobs, task="binary", **params):
-    if task == "survival":
-        from .survival import XGBSurvival
+# One factory per kind of estimator a model comes in (``Task.estimator_kinds`` picks one); ``params`` are the
+# config's ``model.params`` over the outcome type's ``model_defaults``.
+def _xgb_classifier(random_state, n_jobs, **params):
+    from xgboost import XGBClassifier
 
-        params.setdefault("n_jobs", n_jobs)
-        return XGBSurvival(objective="survival:cox", random_state=random_state, **params)
-    from xgboost import XGBClassifier, XGBRegressor
-
-    from .boosting import EarlyStoppingXGBClassifier, EarlyStoppingXGBRegressor
+    from .boosting import EarlyStoppingXGBClassifier
 
     params.setdefault("n_jobs", n_jobs)  # a config's model.params.n_jobs wins
     # early_stopping_rounds needs a validation set: held out of each training set it is fitted on.
     stops = params.get("early_stopping_rounds") is not None
-    if task == "regression":
-        return (EarlyStoppingXGBRegressor if stops else XGBRegressor)(random_state=random_state, **params)
-    params.setdefault("eval_metric", "mlogloss" if task == "multiclass" else "logloss")
     return (EarlyStoppingXGBClassifier if stops else XGBClassifier)(random_state=random_state, **params)
 
 
-def _logistic(random_state, n_jobs, task="binary", **params):
+def _xgb_regressor(random_state, n_jobs, **params):
+    from xgboost import XGBRegressor
+
+    from .boosting import EarlyStoppingXGBRegressor
+
+    params.setdefault("n_jobs", n_jobs)
+    stops = params.get("early_stopping_rounds") is not None
+    return (EarlyStoppingXGBRegressor if stops else XGBRegressor)(random_state=random_state, **params)
+
+
+def _xgb_cox(random_state, n_jobs, **params):
+    from .survival import XGBSurvival
+
+    params.setdefault("n_jobs", n_jobs)
+    return XGBSurvival(objective="survival:cox", random_state=random_state, **params)
+
+
+def _logistic(random_state, n_jobs, **params):
     from sklearn.linear_model import LogisticRegression
 
     params.setdefault("max_iter", 5000)
@@ -44,32 +54,48 @@ def _logistic(random_state, n_jobs, task="binary", **params):
     return LogisticRegression(random_state=random_state, **params)
 
 
-def _svm(random_state, n_jobs, task="binary", **params):
-    from sklearn.svm import SVC, SVR
-
-    if task == "regression":
-        return SVR(**params)
+def _svc(random_state, n_jobs, **params):
+    from sklearn.svm import SVC
 
     params.setdefault("probability", True)
     return SVC(random_state=random_state, **params)
 
 
-def _random_forest(random_state, n_jobs, task="binary", **params):
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+def _svr(random_state, n_jobs, **params):
+    from sklearn.svm import SVR
+
+    return SVR(**params)
+
+
+def _rf_classifier(random_state, n_jobs, **params):
+    from sklearn.ensemble import RandomForestClassifier
 
     params.setdefault("n_jobs", n_jobs)
-    cls = RandomForestRegressor if task == "regression" else RandomForestClassifier
-    return cls(random_state=random_state, **params)
+    return RandomForestClassifier(random_state=random_state, **params)
 
 
-def _knn(random_state, n_jobs, task="binary", **params):
-    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+def _rf_regressor(random_state, n_jobs, **params):
+    from sklearn.ensemble import RandomForestRegressor
 
     params.setdefault("n_jobs", n_jobs)
-    return (KNeighborsRegressor if task == "regression" else KNeighborsClassifier)(**params)
+    return RandomForestRegressor(random_state=random_state, **params)
 
 
-def _lda(random_state, n_jobs, task="binary", **params):
+def _knn_classifier(random_state, n_jobs, **params):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    params.setdefault("n_jobs", n_jobs)
+    return KNeighborsClassifier(**params)
+
+
+def _knn_regressor(random_state, n_jobs, **params):
+    from sklearn.neighbors import KNeighborsRegressor
+
+    params.setdefault("n_jobs", n_jobs)
+    return KNeighborsRegressor(**params)
+
+
+def _lda(random_state, n_jobs, **params):
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
     params.setdefault("solver", "lsqr")
@@ -77,37 +103,37 @@ def _lda(random_state, n_jobs, task="binary", **params):
     return LinearDiscriminantAnalysis(**params)
 
 
-def _plsda(random_state, n_jobs, task="binary", **params):
+def _plsda(random_state, n_jobs, **params):
     return PLSDAClassifier(**params)
 
 
-def _elastic_net(random_state, n_jobs, task="regression", **params):
+def _elastic_net(random_state, n_jobs, **params):
     from sklearn.linear_model import ElasticNet
 
     params.setdefault("max_iter", 10000)
     return ElasticNet(random_state=random_state, **params)
 
 
-def _pls(random_state, n_jobs, task="regression", **params):
+def _pls(random_state, n_jobs, **params):
     from sklearn.cross_decomposition import PLSRegression
 
     return PLSRegression(**params)
 
 
-def _rsf(random_state, n_jobs, task="survival", **params):
+def _rsf(random_state, n_jobs, **params):
     from .survival import RandomSurvivalForest
 
     params.setdefault("n_jobs", n_jobs)
     return RandomSurvivalForest(random_state=random_state, **params)
 
 
-def _coxph(random_state, n_jobs, task="survival", **params):
+def _coxph(random_state, n_jobs, **params):
     from .survival import CoxPH
 
     return CoxPH(**params)
 
 
-def _xgboost_aft(random_state, n_jobs, task="survival", **params):
+def _xgboost_aft(random_state, n_jobs, **params):
     from .survival import XGBSurvival
 
     params.setdefault("n_jobs", n_jobs)
@@ -119,36 +145,44 @@ class ModelSpec:
     """One entry of the model registry.
 
     name : the config's ``model.name``.
-    factory : ``factory(random_state, n_jobs, task=..., **params)`` returns an unfitted estimator for the task.
+    factories : estimator kind (``"classifier"``, ``"binary_classifier"``, ``"regressor"``, ``"survival"``) ->
+        ``factory(random_state, n_jobs, **params)``, an unfitted estimator of that kind.
     handles_missing : the model accepts NaN (no imputer is forced in front of it).
     needs_scaling : ``scale: auto`` standardises the numeric columns for it.
-    tasks : the outcome types (:mod:`radiomix.tasks`) it serves.
     """
 
     name: str
-    factory: Callable
+    factories: dict
     handles_missing: bool
     needs_scaling: bool
-    tasks: tuple = ("binary",)
+
+    def kind_for(self, task) -> str | None:
+        """The first of the outcome type's ``estimator_kinds`` this model comes in, or None."""
+        return next((k for k in task.estimator_kinds if k in self.factories), None)
+
+    def serves(self, task) -> bool:
+        """Whether the model can be fitted to an outcome of type ``task`` (a :class:`radiomix.outcomes.Task`)."""
+        return self.kind_for(task) is not None
 
 
+_CLASSIFIER = ("classifier",)
 #: Model name -> :class:`ModelSpec`.
-ALL_TASKS = ("binary", "multiclass", "regression", "survival")
-_CLASSES = ("binary", "multiclass")
 MODELS = {spec.name: spec for spec in (
-    ModelSpec("xgboost", _xgboost, handles_missing=True, needs_scaling=False, tasks=ALL_TASKS),
-    ModelSpec("logistic", _logistic, handles_missing=False, needs_scaling=True, tasks=_CLASSES),
-    ModelSpec("svm", _svm, handles_missing=False, needs_scaling=True, tasks=(*_CLASSES, "regression")),
-    ModelSpec("random_forest", _random_forest, handles_missing=False, needs_scaling=False,
-              tasks=(*_CLASSES, "regression")),
-    ModelSpec("knn", _knn, handles_missing=False, needs_scaling=True, tasks=(*_CLASSES, "regression")),
-    ModelSpec("lda", _lda, handles_missing=False, needs_scaling=True, tasks=_CLASSES),
-    ModelSpec("plsda", _plsda, handles_missing=False, needs_scaling=True),
-    ModelSpec("elastic_net", _elastic_net, handles_missing=False, needs_scaling=True, tasks=("regression",)),
-    ModelSpec("pls", _pls, handles_missing=False, needs_scaling=True, tasks=("regression",)),
-    ModelSpec("coxph", _coxph, handles_missing=False, needs_scaling=True, tasks=("survival",)),
-    ModelSpec("xgboost_aft", _xgboost_aft, handles_missing=True, needs_scaling=False, tasks=("survival",)),
-    ModelSpec("random_survival_forest", _rsf, handles_missing=False, needs_scaling=False, tasks=("survival",)),
+    ModelSpec("xgboost", {"classifier": _xgb_classifier, "regressor": _xgb_regressor, "survival": _xgb_cox},
+              handles_missing=True, needs_scaling=False),
+    ModelSpec("logistic", {"classifier": _logistic}, handles_missing=False, needs_scaling=True),
+    ModelSpec("svm", {"classifier": _svc, "regressor": _svr}, handles_missing=False, needs_scaling=True),
+    ModelSpec("random_forest", {"classifier": _rf_classifier, "regressor": _rf_regressor}, handles_missing=False,
+              needs_scaling=False),
+    ModelSpec("knn", {"classifier": _knn_classifier, "regressor": _knn_regressor}, handles_missing=False,
+              needs_scaling=True),
+    ModelSpec("lda", {"classifier": _lda}, handles_missing=False, needs_scaling=True),
+    ModelSpec("plsda", {"binary_classifier": _plsda}, handles_missing=False, needs_scaling=True),
+    ModelSpec("elastic_net", {"regressor": _elastic_net}, handles_missing=False, needs_scaling=True),
+    ModelSpec("pls", {"regressor": _pls}, handles_missing=False, needs_scaling=True),
+    ModelSpec("coxph", {"survival": _coxph}, handles_missing=False, needs_scaling=True),
+    ModelSpec("xgboost_aft", {"survival": _xgboost_aft}, handles_missing=True, needs_scaling=False),
+    ModelSpec("random_survival_forest", {"survival": _rsf}, handles_missing=False, needs_scaling=False),
 )}
 
 #: Top-level packages whose classes a config may name by import path (``model.name``). Importing a module
@@ -185,13 +219,24 @@ def check_model_name(name, trusted_modules=()) -> None:
 _NOT_MODEL_MODULES = frozenset({"tests", "test", "testing", "conftest", "setup", "__main__", "externals", "cli"})
 
 
-def _model_class(name: str, trusted_modules=(), task: str = "binary"):
-    """Import the class at ``name`` (already checked) and make sure it is a scikit-learn classifier class
-    (survival: an estimator with ``fit`` and ``predict``, a risk score) before anything of it is called."""
+def _outcome(task):
+    """A Task from a Task or its name."""
+    if isinstance(task, str):
+        from ..outcomes import get_task
+
+        return get_task(task)
+    return task
+
+
+def _model_class(name: str, trusted_modules=(), task="binary"):
+    """Import the class at ``name`` (already checked) and make sure it is a scikit-learn estimator class with the
+    method the outcome type predicts with (``predict_proba`` for classifiers, ``predict`` otherwise) before
+    anything of it is called."""
     import inspect
 
     from sklearn.base import BaseEstimator
 
+    task = _outcome(task)
     check_model_name(name, trusted_modules)
     module, _, attr = name.rpartition(".")
     try:
@@ -199,27 +244,35 @@ def _model_class(name: str, trusted_modules=(), task: str = "binary"):
     except Exception as err:  # whatever a module raises on import (missing optional packages, ...): one line
         raise ValueError(f"model {name!r} is neither one of {sorted(MODELS)} nor an importable class "
                          f"({type(err).__name__}: {' '.join(str(err).split())[:200]})") from None
-    method = "predict" if task in ("survival", "regression") else "predict_proba"
+    method = task.prediction_method
     if not (inspect.isclass(obj) and issubclass(obj, BaseEstimator) and hasattr(obj, "fit")
             and hasattr(obj, method)):
-        kind = {"regression": "regressor", "survival": "survival estimator"}.get(task, "classifier")
-        raise ValueError(f"model.name {name!r} is not a scikit-learn {kind} class with fit and {method} "
+        raise ValueError(f"model.name {name!r} is not a scikit-learn {task.estimator_noun} class with fit and {method} "
                          f"(got {type(obj).__name__}); nothing was called")
     return obj
 
 
 def make_model(name: str, params: dict | None = None, *, random_state=None, n_jobs=None, trusted_modules=(),
-               task: str = "binary"):
-    """A classifier from a registry name (:data:`MODELS`) or an import path such as
-    ``sklearn.ensemble.ExtraTreesClassifier`` inside :data:`TRUSTED_MODEL_PACKAGES` (or ``trusted_modules``),
-    checked before import and checked to be a scikit-learn classifier class before it is called
-    (``random_state`` is set when the estimator has one)."""
+               task="binary"):
+    """An unfitted estimator for an outcome of type ``task`` (a :class:`radiomix.outcomes.Task` or its name) from
+    a registry name (:data:`MODELS`; the factory of the kind the task needs, with the task's ``model_defaults``
+    under ``params``) or an import path such as ``sklearn.ensemble.ExtraTreesClassifier`` inside
+    :data:`TRUSTED_MODEL_PACKAGES` (or ``trusted_modules``), checked before import and checked to be an
+    estimator class with the task's prediction method before it is called (``random_state`` is set when the
+    estimator has one)."""
+    task = _outcome(task)
     params = dict(params or {})
     if name in MODELS:
+        spec = MODELS[name]
+        kind = spec.kind_for(task)
+        if kind is None:
+            served = sorted(n for n, sp in MODELS.items() if sp.serves(task))
+            raise ValueError(f"model {name!r} does not handle {task.name} outcomes; models that do: {served}")
         # model.params may set n_jobs / random_state itself (e.g. one XGBoost thread on a shared machine).
         n_jobs = params.pop("n_jobs", n_jobs)
         random_state = params.pop("random_state", random_state)
-        return MODELS[name].factory(random_state, n_jobs, task=task, **params)
+        params = {**task.model_defaults.get(name, {}), **params}
+        return spec.factories[kind](random_state, n_jobs, **params)
     cls = _model_class(str(name), trusted_modules, task)
     est = cls(**params)
     if "random_state" in est.get_params() and random_state is not None and "random_state" not in params:

@@ -11,16 +11,21 @@ within each class (whole patients with groups; within site and class under leave
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..metrics import roc_auc
-from .base import Task, check_labels
-from .records import fold_record, optimism
+from .base import Task, check_labels, per_patient
+from .records import fmt_number, fold_record, optimism
+from .registry import register_task
 
-__all__ = ["multiclass_metrics", "per_class", "confusion", "multiclass_outputs"]
+__all__ = ["MulticlassTask", "multiclass_metrics", "per_class", "confusion", "multiclass_outputs"]
+
+#: The sections of a multiclass run's report, in order (keys of :data:`radiomix.report.SECTIONS_BY_KEY`).
+MULTICLASS_REPORT = ("verdict", "data.outcome", "metrics.outcome", "baselines", "roc-classes", "confusion-classes",
+                     "folds.task", "sites", "selection", "robustness", "shap", "checklist", "config")
 
 
 def _onehot(y, k) -> np.ndarray:
@@ -162,7 +167,12 @@ class MulticlassTask(Task):
     scoring: str = "roc_auc_ovr"
     default_model: str = "xgboost"
     explainer_output: str = "probability"
-    report_sections: tuple = ("roc-classes", "confusion-classes")
+    estimator_kinds: tuple = ("classifier",)
+    prediction_method: str = "predict_proba"
+    estimator_noun: str = "classifier"
+    model_defaults: dict = field(default_factory=lambda: {"xgboost": {"eval_metric": "mlogloss"}})
+    baseline_kinds: tuple = ("multinomial logistic", "multinomial logistic")
+    report_layout: tuple = MULTICLASS_REPORT
 
     def encode_target(self, target: pd.Series, column: str, positive=None) -> tuple[np.ndarray, list]:
         obs = target.dropna()
@@ -206,3 +216,105 @@ class MulticlassTask(Task):
 
     def fold_metrics(self, y, scores, labels) -> dict:
         return multiclass_metrics(y, scores)
+
+    # -------------------------------------------------------------------------------------- settings
+    def check_scoring(self, scoring: str) -> str:
+        if scoring == "c_index":
+            raise ValueError("cv.inner.scoring 'c_index' scores survival models only")
+        if scoring == "roc_auc":
+            raise ValueError("cv.inner.scoring 'roc_auc' is binary; use auto (roc_auc_ovr: macro one-vs-rest AUC)")
+        return super().check_scoring(scoring)
+
+    def check_settings(self, settings: dict, notes: list) -> None:
+        if settings.get("recalibrate", "none") != "none":
+            raise ValueError(f"calibration.recalibrate {settings['recalibrate']!r} corrects binary probabilities; set "
+                             f"it to none for a {self.name} outcome")
+        if settings.get("balance", "none") != "none":
+            notes.append(f"balance.method {settings['balance']!r} with a multiclass outcome: predicted probabilities "
+                         "keep the resampled class mix (no probability correction for more than two classes)")
+
+    # ------------------------------------------------------------------------------------------ models
+    def stacking(self, estimators: list, cv):
+        from sklearn.ensemble import StackingClassifier
+        from sklearn.linear_model import LogisticRegression
+
+        return StackingClassifier(estimators, final_estimator=LogisticRegression(max_iter=1000), cv=cv,
+                                  stack_method="predict_proba")
+
+    def volume_model(self):
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(max_iter=1000)
+
+    def case_mix_scores(self, X, y, cv, groups) -> np.ndarray:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import cross_val_predict
+
+        return cross_val_predict(LogisticRegression(max_iter=1000), X, y, cv=cv, groups=groups, method="predict_proba")
+
+    def site_rates(self, y, classes, sites) -> tuple[str, pd.Series]:
+        rates = pd.Series(np.asarray(classes, dtype=object)[y]).groupby(sites).agg(lambda v: v.value_counts().idxmax())
+        return "commonest_class_by_site", rates
+
+    def effective_events(self, y, groups=None) -> tuple[int, str | None]:
+        counts = per_patient(y, groups).value_counts()
+        return (int(counts.min()) if len(counts) > 1 else 0), (str(counts.idxmin()) if len(counts) else None)
+
+    # ------------------------------------------------------------------------------ metrics, summaries
+    def headline_score(self, y, p) -> float:
+        return multiclass_metrics(y, p)["auc_macro"]
+
+    def encode_scores_target(self, y) -> np.ndarray:
+        return np.asarray(y).astype(int)
+
+    def bootstrap_strata(self, y) -> np.ndarray:
+        return np.asarray(y).astype(int)
+
+    def ci_resampling(self) -> dict:
+        return {"every metric": "within each class (and site under leave-site-out)"}
+
+    def summarize(self, study, results):
+        return multiclass_outputs(study, results)
+
+    def score_external(self, model, table: pd.DataFrame, target, *, n_bootstrap: int, random_state: int) -> dict:
+        from .binary import class_codes
+
+        if not isinstance(target, str):
+            raise ValueError("a multiclass model is scored on one outcome column: give --target")
+        if target not in table.columns:
+            raise ValueError(f"outcome column(s) {[target]} not found; columns: {list(table.columns)[:20]}")
+        t = table.loc[table[target].notna()]
+        pred = model.predict(t)
+        y = class_codes(t[target], model.classes, target)
+        P = pred[[f"proba_{c}" for c in model.classes]].to_numpy(float)
+        return external_summary(y, P, model.classes, n_bootstrap=n_bootstrap, random_state=random_state)
+
+    # ------------------------------------------------------------------------------------ final model
+    def score_shape(self, n: int, classes) -> tuple:
+        return (n, len(classes))
+
+    def prediction_frame(self, model, ids, scores, thresholds, X, fallback) -> pd.DataFrame:
+        out = pd.DataFrame({"id": ids, **{f"proba_{c}": scores[:, j] for j, c in enumerate(model.classes)}})
+        out["predicted_class"] = [model.classes[j] for j in scores.argmax(axis=1)]
+        return out
+
+    def check_saved_model(self, model) -> str | None:
+        if len(model.classes) < 3:
+            return f"classes {model.classes[:10]} do not fit a multiclass model"
+        return None
+
+    def explained_outputs(self, classes) -> list:
+        return [(str(c), j) for j, c in enumerate(classes)]
+
+    # ------------------------------------------------------------------------------------------- text
+    def describe_outcome(self, summary: dict, config: dict, data: dict, epv: dict) -> str:
+        return f"column {config.get('target')!r}, classes {summary.get('classes')}"
+
+    def describe_performance(self, summary: dict) -> str:
+        a = summary["auc_macro"]
+        return (f"macro one-vs-rest AUC {fmt_number(a['estimate'])} ({fmt_number(a['ci_low'])}-"
+                f"{fmt_number(a['ci_high'])}), balanced accuracy {fmt_number(summary['balanced_accuracy']['estimate'])}; "
+                "per-class results and confusion matrix in their sections")
+
+
+register_task(MulticlassTask())

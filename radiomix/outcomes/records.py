@@ -1,10 +1,11 @@
-"""The per-fold record every outcome type writes to ``folds.csv``."""
+"""What every outcome type records the same way: the per-fold row of ``folds.csv``, the optimism of the inner
+scores, numbers formatted for text."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fold_record", "optimism"]
+__all__ = ["fold_record", "optimism", "fmt_number"]
 
 
 def fold_record(res, metrics: dict, headline: str) -> dict:
@@ -32,3 +33,11 @@ def optimism(folds, metric: str) -> dict | None:
     return {"mean": float(opt.mean()), "sd": float(opt.std(ddof=1)) if opt.notna().sum() > 1 else np.nan,
             "inner_score_mean": float(folds["inner_score"].mean()),
             "what": f"inner-CV score of the chosen candidate minus the outer fold's {metric}"}
+
+
+def fmt_number(v, fmt="{:.3f}") -> str:
+    """A number for the text (JSON null and NaN, e.g. a CI without bootstrap, read "n/a")."""
+    try:
+        return fmt.format(float(v)) if v is not None and np.isfinite(float(v)) else "n/a"
+    except (TypeError, ValueError):
+        return str(v)

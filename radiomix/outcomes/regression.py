@@ -14,10 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .base import Task
-from .records import fold_record, optimism
+from .base import Task, per_patient
+from .records import fmt_number, fold_record, optimism
+from .registry import register_task
 
-__all__ = ["regression_metrics", "regression_outputs", "calibration_line"]
+__all__ = ["RegressionTask", "regression_metrics", "regression_outputs", "calibration_line"]
+
+#: The sections of a regression run's report, in order (keys of :data:`radiomix.report.SECTIONS_BY_KEY`).
+REGRESSION_REPORT = ("verdict", "data.outcome", "metrics.outcome", "baselines", "observed-predicted", "folds.task",
+                     "sites", "selection", "robustness", "shap", "checklist", "config")
 
 
 def calibration_line(y, pred) -> dict:
@@ -145,7 +150,13 @@ class RegressionTask(Task):
     scoring: str = "r2"
     default_model: str = "xgboost"
     explainer_output: str = "prediction"
-    report_sections: tuple = ("observed-predicted",)
+    estimator_kinds: tuple = ("regressor",)
+    prediction_method: str = "predict"
+    estimator_noun: str = "regressor"
+    clinical_baseline: tuple = ("elastic_net", {"alpha": 0.1, "l1_ratio": 0.5})
+    baseline_kinds: tuple = ("linear regression", "elastic net")
+    case_mix_alarm: float = 0.1
+    report_layout: tuple = REGRESSION_REPORT
 
     def encode_target(self, target: pd.Series, column: str, positive=None) -> tuple[np.ndarray, list]:
         obs = target.dropna()
@@ -166,7 +177,7 @@ class RegressionTask(Task):
         k = int(min(5, max(1, len(y) // 15)))
         return np.searchsorted(np.quantile(y, np.linspace(0, 1, k + 1)[1:-1]), y, side="right")
 
-    def check_folds(self, y: np.ndarray, n_splits: int) -> None:
+    def check_folds(self, y: np.ndarray, n_splits: int, classes=None) -> None:
         if len(y) < 2 * n_splits:
             raise ValueError(f"{len(y)} rows: too few for outer_splits={n_splits}")
 
@@ -175,3 +186,85 @@ class RegressionTask(Task):
 
     def fold_metrics(self, y, scores, labels) -> dict:
         return regression_metrics(y, scores)
+
+    @property
+    def inner_strata(self):
+        return self.strata
+
+    # -------------------------------------------------------------------------------------- settings
+    def check_scoring(self, scoring: str) -> str:
+        if scoring == "c_index":
+            raise ValueError("cv.inner.scoring 'c_index' scores survival models only")
+        return super().check_scoring(scoring)
+
+    def check_settings(self, settings: dict, notes: list) -> None:
+        if settings.get("balance", "none") != "none":
+            raise ValueError(f"balance.method {settings['balance']!r} resamples classes; a regression outcome has none: "
+                             "set balance.method: none")
+        if settings.get("recalibrate", "none") != "none":
+            raise ValueError(f"calibration.recalibrate {settings['recalibrate']!r} corrects binary probabilities; set "
+                             f"it to none for a {self.name} outcome")
+
+    # ------------------------------------------------------------------------------------------ models
+    def stacking(self, estimators: list, cv):
+        from sklearn.ensemble import StackingRegressor
+        from sklearn.linear_model import RidgeCV
+
+        from ..model_selection.splits import StratifyOn
+
+        return StackingRegressor(estimators, final_estimator=RidgeCV(), cv=StratifyOn(cv, self.name))
+
+    def volume_model(self):
+        from sklearn.linear_model import LinearRegression
+
+        return LinearRegression()
+
+    def case_mix_scores(self, X, y, cv, groups) -> np.ndarray:
+        from sklearn.linear_model import LinearRegression
+        from sklearn.model_selection import cross_val_predict
+
+        from ..model_selection.splits import StratifyOn
+
+        return cross_val_predict(LinearRegression(), X, y, cv=StratifyOn(cv, self.strata), groups=groups)
+
+    def site_rates(self, y, classes, sites) -> tuple[str, pd.Series]:
+        return "mean_by_site", pd.Series(y).groupby(sites).mean()
+
+    def effective_events(self, y, groups=None) -> tuple[int, str | None]:
+        return len(per_patient(y, groups)), "patients (continuous outcome)"
+
+    # ------------------------------------------------------------------------------ metrics, summaries
+    def headline_score(self, y, p) -> float:
+        return regression_metrics(y, p)["r2"]
+
+    def summarize(self, study, results):
+        return regression_outputs(study, results)
+
+    def score_external(self, model, table: pd.DataFrame, target, *, n_bootstrap: int, random_state: int) -> dict:
+        if not isinstance(target, str):
+            raise ValueError("a regression model is scored on one outcome column: give --target")
+        if target not in table.columns:
+            raise ValueError(f"outcome column(s) {[target]} not found; columns: {list(table.columns)[:20]}")
+        t = table.loc[table[target].notna()]
+        pred = model.predict(t)
+        y, _ = self.encode_target(t[target], target)
+        return external_summary(y, pred["prediction"].to_numpy(float), n_bootstrap=n_bootstrap,
+                                random_state=random_state)
+
+    # ------------------------------------------------------------------------------------ final model
+    def prediction_frame(self, model, ids, scores, thresholds, X, fallback) -> pd.DataFrame:
+        return pd.DataFrame({"id": ids, "prediction": scores})
+
+    # ------------------------------------------------------------------------------------------- text
+    def describe_outcome(self, summary: dict, config: dict, data: dict, epv: dict) -> str:
+        return (f"continuous column {config.get('target')!r} (mean {fmt_number(summary['target']['mean'], '{:.4g}')}, sd "
+                f"{fmt_number(summary['target']['sd'], '{:.4g}')})")
+
+    def describe_performance(self, summary: dict) -> str:
+        r2, cal = summary["r2"], summary.get("calibration") or {}
+        return (f"R2 {fmt_number(r2['estimate'])} ({fmt_number(r2['ci_low'])}-{fmt_number(r2['ci_high'])}), RMSE "
+                f"{fmt_number(summary['rmse']['estimate'])}; calibration-in-the-large "
+                f"{fmt_number(cal.get('intercept'), '{:.3g}')}, slope {fmt_number(cal.get('slope'), '{:.2f}')}")
+
+
+register_task(RegressionTask())

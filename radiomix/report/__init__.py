@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..outcomes import DEFAULT_TASK, get_task
 from .document import Document
 from .figures import (
     calibration_figure,
@@ -53,7 +54,7 @@ from .sections import (
     verdict_section,
 )
 
-__all__ = ["write_report", "low_dim_plot", "roc_figure", "pr_figure", "calibration_figure",
+__all__ = ["write_report", "SECTIONS_BY_KEY", "HEADERS", "low_dim_plot", "roc_figure", "pr_figure", "calibration_figure",
            "decision_curve_figure", "confusion_figure", "shap_bar_figure", "shap_beeswarm_figure",
            "SECTIONS", "REGISTRY", "RunRecord", "Document", "METRIC_LABELS", "header", "data_section",
            "baselines_section", "verdict_section", "checklist_section",
@@ -97,28 +98,49 @@ def write_report(run_dir: str | os.PathLike, *, table=None, out: str | os.PathLi
     run = dataclasses.replace(RunRecord.load(run_dir, table=table, top=top, n_bootstrap=n_bootstrap), model=model,
                               trusted=list(trusted or ()))
     doc = Document(run.path / "figures")
-    if run.settings.get("task") in ("survival", "multiclass", "regression"):
-        from .outcomes import MULTICLASS_REGISTRY, REGRESSION_REGISTRY, outcome_header
-        from .survival import SURVIVAL_REGISTRY, survival_header
-
-        head, registry = {"survival": (survival_header, SURVIVAL_REGISTRY),
-                          "multiclass": (outcome_header, MULTICLASS_REGISTRY),
-                          "regression": (outcome_header, REGRESSION_REGISTRY)}[run.settings["task"]]
-        head(doc, run, title)
-        for _sid, _title, section in registry:
-            section(doc, run)
-        target = Path(out) if out is not None else run.path / "report.html"
-        atomic_write_text(target, doc.page(title or run.name))
-        return target
-    header(doc, run, title)
-    # Sections every run has, plus the panels its Task (binary today) declares.
-    from ..outcomes import TASKS, get_task
-
-    task = get_task(run.settings.get("task", "binary"))
-    task_specific = {sid for t in TASKS.values() for sid in t.report_sections}
-    for sid, _title, section in REGISTRY:
-        if sid not in task_specific or sid in task.report_sections:
-            section(doc, run)
+    task = get_task(run.settings.get("task", DEFAULT_TASK))
+    HEADERS[task.report_header](doc, run, title)
+    for key in task.report_layout:  # the outcome type's sections, in its order
+        SECTIONS_BY_KEY[key](doc, run)
     target = Path(out) if out is not None else run.path / "report.html"
     atomic_write_text(target, doc.page(title or run.name))
     return target
+
+
+def _sections_by_key() -> dict:
+    from .outcomes import (
+        confusion_classes_section,
+        observed_predicted_section,
+        outcome_data_section,
+        outcome_metrics_section,
+        roc_classes_section,
+    )
+    from .sections import task_folds_section
+    from .survival import (
+        calibration_horizons_section,
+        km_section,
+        survival_data_section,
+        survival_metrics_section,
+        td_auc_section,
+    )
+
+    out = {sid: fn for sid, _, fn in REGISTRY}
+    out.update({"data.outcome": outcome_data_section, "metrics.outcome": outcome_metrics_section,
+                "roc-classes": roc_classes_section, "confusion-classes": confusion_classes_section,
+                "observed-predicted": observed_predicted_section, "folds.task": task_folds_section,
+                "data.survival": survival_data_section, "metrics.survival": survival_metrics_section,
+                "km": km_section, "td-auc": td_auc_section, "calibration-horizons": calibration_horizons_section})
+    return out
+
+
+def _headers() -> dict:
+    from .outcomes import outcome_header
+    from .survival import survival_header
+
+    return {"header": header, "header.outcome": outcome_header, "header.survival": survival_header}
+
+
+#: Every report section by the key an outcome type's ``report_layout`` names it with
+#: (:attr:`radiomix.outcomes.Task.report_layout`); ``HEADERS`` the report headers by ``report_header``.
+SECTIONS_BY_KEY = _sections_by_key()
+HEADERS = _headers()

@@ -35,39 +35,10 @@ def _model_text(cfg: dict, settings: dict) -> str:
     return "; ".join(steps)
 
 
-def _outcome_text(s: dict, cfg: dict, data: dict, epv: dict) -> str:
-    task = cfg.get("task", "binary")
-    if task == "survival":
-        t = cfg["target"]
-        return (f"time {t.get('time')!r}, event {t.get('event')!r}, {epv.get('events', '?')} events; horizons "
-                f"{s['survival']['horizons']} ({s['survival']['horizons_from']})")
-    if task == "regression":
-        return f"continuous column {cfg.get('target')!r} (mean {_f(s['target']['mean'], '{:.4g}')}, sd " \
-               f"{_f(s['target']['sd'], '{:.4g}')})"
-    if task == "multiclass":
-        return f"column {cfg.get('target')!r}, classes {s.get('classes')}"
-    return (f"column {cfg.get('target')!r}, positive class {data.get('positive_class')!r}, {epv.get('events', '?')} "
-            "events in the smaller class")
+def _task(run: RunRecord):
+    from ..outcomes import DEFAULT_TASK, get_task
 
-
-def _performance_text(s: dict) -> str:
-    if "c_index" in s:  # survival
-        c, ibs = s["c_index"], s["ibs"]
-        return (f"Harrell's C {_f(c['estimate'])} ({_f(c['ci_low'])}-{_f(c['ci_high'])}); integrated Brier "
-                f"{_f(ibs['estimate'])}; time-dependent AUC and calibration at horizons "
-                f"{s['survival']['horizons']} in their sections")
-    if "r2" in s:  # regression
-        r2, cal = s["r2"], s.get("calibration") or {}
-        return (f"R2 {_f(r2['estimate'])} ({_f(r2['ci_low'])}-{_f(r2['ci_high'])}), RMSE {_f(s['rmse']['estimate'])}; "
-                f"calibration-in-the-large {_f(cal.get('intercept'), '{:.3g}')}, slope {_f(cal.get('slope'), '{:.2f}')}")
-    if "auc_macro" in s:  # multiclass
-        a = s["auc_macro"]
-        return (f"macro one-vs-rest AUC {_f(a['estimate'])} ({_f(a['ci_low'])}-{_f(a['ci_high'])}), balanced accuracy "
-                f"{_f(s['balanced_accuracy']['estimate'])}; per-class results and confusion matrix in their sections")
-    auc, cal = s["auc"], s.get("calibration") or {}
-    return (f"AUC {_f(auc['estimate'])} ({_f(auc['ci_low'])}-{_f(auc['ci_high'])}); calibration intercept "
-            f"{_f(cal.get('intercept'), '{:.2f}')}, slope {_f(cal.get('slope'), '{:.2f}')}; decision curve in its "
-            "section")
+    return get_task(run.settings.get("task", DEFAULT_TASK))
 
 
 def checklist_rows(run: RunRecord) -> list[dict]:
@@ -76,7 +47,7 @@ def checklist_rows(run: RunRecord) -> list[dict]:
     data = run.metrics.get("data", {})
     epv = s.get("events_per_feature") or {}
     sites = s.get("per_site") or {}
-    perf = _performance_text(s)
+    perf = _task(run).describe_performance(s)
     base = s.get("baselines") or {}
     v = s.get("verdict") or {}
     has_shap = (run.path / "shap_heldout.parquet").is_file()
@@ -87,7 +58,7 @@ def checklist_rows(run: RunRecord) -> list[dict]:
         ("TRIPOD+AI", "Participants: eligibility, flow, numbers", f"{data.get('n_rows', len(run.pooled))} rows "
          f"analysed, {data.get('n_dropped_missing_target', 0)} dropped for a missing outcome"
          + (f", {data['n_groups']} patients" if data.get("n_groups") else ""), PARTLY),
-        ("TRIPOD+AI", "Outcome: definition, horizon, blinding", _outcome_text(s, cfg, data, epv), PARTLY),
+        ("TRIPOD+AI", "Outcome: definition, horizon, blinding", _task(run).describe_outcome(s, cfg, data, epv), PARTLY),
         ("TRIPOD+AI", "Predictors: candidate features and their blocks", f"{data.get('n_features', '?')} candidate "
          "features (" + ", ".join(f"{k}: {n}" for k, n in (data.get("column_groups") or {}).items()) + ")", PARTLY),
         ("TRIPOD+AI", "Sample size", f"{_f(epv.get('per_candidate_feature'), '{:.3g}')} events per candidate "

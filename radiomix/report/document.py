@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..outcomes.records import fmt_number
+
 __all__ = ["CSS", "Document", "fmt_number", "fmt_estimate", "png_bytes", "table_html"]
 
 CSS = """body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;
@@ -21,14 +23,6 @@ color:#222;padding:0 1em}h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padd
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px;
 text-align:right}th{background:#f3f3f3}img{max-width:100%;margin:.3em}.figs{display:flex;flex-wrap:wrap}
 pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:.8em}.note{color:#666;font-size:.9em}"""
-
-
-def fmt_number(v, fmt="{:.3f}") -> str:
-    """A number for the text (JSON null and NaN, e.g. a CI without bootstrap, read "n/a")."""
-    try:
-        return fmt.format(float(v)) if v is not None and np.isfinite(float(v)) else "n/a"
-    except (TypeError, ValueError):
-        return str(v)
 
 
 def fmt_estimate(m: dict) -> str:

@@ -38,11 +38,21 @@ _LABELS = {"auc_macro": "macro one-vs-rest AUC", "auc_micro": "micro one-vs-rest
 def outcome_header(doc: Document, run: RunRecord, title: str | None = None) -> None:
     """Heading and one line: target, model, headline metric with CI, patients."""
     s, cfg = run.summary, run.config
-    key = "auc_macro" if "auc_macro" in s else "r2"
+    task = _task(run)
     doc.raw(f"<h1>{html.escape(title or f'radiomix run: {run.name}')}</h1>")
     doc.text(f"{cfg.get('task', '?').capitalize()} outcome {cfg.get('target', '?')}, model "
-             f"{cfg.get('model', {}).get('name', '?')}, out-of-fold {_LABELS[key]} {fmt_estimate(s[key])} over "
-             f"{s.get('n_samples', len(run.pooled))} patients.")
+             f"{cfg.get('model', {}).get('name', '?')}, out-of-fold {_label(task, task.headline)} "
+             f"{fmt_estimate(s[task.headline])} over {s.get('n_samples', len(run.pooled))} patients.")
+
+
+def _task(run: RunRecord):
+    from ..outcomes import DEFAULT_TASK, get_task
+
+    return get_task(run.settings.get("task", DEFAULT_TASK))
+
+
+def _label(task, metric: str) -> str:
+    return _LABELS.get(metric, task.headline_label if metric == task.headline else metric)
 
 
 @report_section("data", "Data")
@@ -63,16 +73,17 @@ def outcome_data_section(doc: Document, run: RunRecord) -> None:
 @report_section("metrics", "Out-of-fold performance")
 def outcome_metrics_section(doc: Document, run: RunRecord) -> None:
     """Every metric of the task with its 95% CI; per class for multiclass."""
-    s = run.summary
-    rows = [{"metric": label, "estimate": s[m]["estimate"], "95% CI": fmt_estimate(s[m])}
-            for m, label in _LABELS.items() if m in s and isinstance(s[m], dict) and "estimate" in s[m]]
+    s, task = run.summary, _task(run)
+    shown = [*task.metrics, *(m for m in _LABELS if m not in task.metrics)]
+    rows = [{"metric": _label(task, m), "estimate": s[m]["estimate"], "95% CI": fmt_estimate(s[m])}
+            for m in shown if m in s and isinstance(s[m], dict) and "estimate" in s[m]]
     doc.raw(table_html(pd.DataFrame(rows)))
     if "per_class" in s:
         doc.raw(table_html(pd.DataFrame(s["per_class"]).T.rename_axis("class").reset_index()))
-    key = "auc_macro" if "auc_macro" in s else "r2"
-    f = s[f"{key}_folds"]
-    doc.text(f"Per outer fold: {_LABELS[key]} {fmt_number(f['mean'])} +- {fmt_number(f['sd'])} over {f['n']} folds. "
-             f"CIs: {run.settings.get('ci_method', 'bootstrap')}.", cls="note")
+    f = s.get(f"{task.headline}_folds")
+    if f:
+        doc.text(f"Per outer fold: {_label(task, task.headline)} {fmt_number(f['mean'])} +- {fmt_number(f['sd'])} "
+                 f"over {f['n']} folds. CIs: {run.settings.get('ci_method', 'bootstrap')}.", cls="note")
 
 
 def roc_classes_figure(y, P: np.ndarray, classes, title: str = "ROC per class (one vs rest)"):
