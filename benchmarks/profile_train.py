@@ -29,13 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: stage -> (file suffix, function name) pairs whose cumulative time is reported
 STAGES = {
-    "nested CV (all outer folds)": [("radiomix/evaluate.py", "nested_cv")],
-    "search: candidates on inner folds": [("radiomix/search.py", "tune")],
-    "threshold / correction (inner OOF)": [("radiomix/search.py", "finalize")],
-    "ComBat fit": [("radiomix/harmonize.py", "fit")],
-    "ComBat transform": [("radiomix/harmonize.py", "transform")],
-    "imputation (fit_transform)": [("radiomix/impute.py", "fit_transform")],
-    "correlation filter fit": [("radiomix/select.py", "fit")],
+    "nested CV (all outer folds)": [("radiomix/model_selection/validation.py", "nested_cv")],
+    "search: candidates on inner folds": [("radiomix/model_selection/search.py", "tune")],
+    "threshold / correction (inner OOF)": [("radiomix/model_selection/thresholds.py", "finalize")],
+    "ComBat fit": [("radiomix/harmonize/combat.py", "fit")],
+    "ComBat transform": [("radiomix/harmonize/combat.py", "transform")],
+    "imputation (fit_transform)": [("radiomix/impute/surrogate.py", "fit_transform")],
+    "correlation filter fit": [("radiomix/select/filters.py", "fit")],
     "XGBoost fit": [("xgboost/sklearn.py", "fit")],
     "logistic fit": [("sklearn/linear_model/_logistic.py", "fit")],
     "safeguards (baselines, case mix, verdict)": [("radiomix/train.py", "run_safeguards")],

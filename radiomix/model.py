@@ -65,7 +65,14 @@ class RadiomixModel:
     @property
     def task(self) -> str:
         """The outcome type's name (the resolved config's ``task``)."""
-        return str(self.config.get("task") or "binary")
+        return str(self.settings.task)
+
+    @property
+    def settings(self):
+        """The training configuration (:attr:`config`, the plain record) as frozen settings read by attribute."""
+        from .config import Settings
+
+        return Settings(self.config)
 
     @property
     def outcome(self):
@@ -86,27 +93,27 @@ class RadiomixModel:
         unseen sites (``harmonize.unseen: estimate``), ``allow_unseen`` is set, or the model does not use
         the batch column.
         """
-        cfg = self.config
+        cfg = self.settings
         df = table.copy()
         if len(df) == 0:
             raise ValueError("the table has no rows")
-        if cfg["id"] in df.columns:
-            df = df.set_index(cfg["id"])
-        elif df.index.name != cfg["id"]:
-            raise ValueError(f"the table has no id column {cfg['id']!r} (the model was trained with it); without it "
+        if cfg.id in df.columns:
+            df = df.set_index(cfg.id)
+        elif df.index.name != cfg.id:
+            raise ValueError(f"the table has no id column {cfg.id!r} (the model was trained with it); without it "
                              "predictions could not be matched to patients")
         if df.index.has_duplicates:
             dup = df.index[df.index.duplicated(keep=False)].unique()
-            raise ValueError(f"id column {cfg['id']!r} holds {len(dup)} duplicated id(s): "
+            raise ValueError(f"id column {cfg.id!r} holds {len(dup)} duplicated id(s): "
                              f"{[str(v) for v in dup[:10]]}")
-        batch = cfg.get("batch")
-        uses_batch = cfg["harmonize"]["method"] == "combat"
+        batch = cfg.batch
+        uses_batch = cfg.harmonize.method == "combat"
         needed = list(self.features) + ([batch] if uses_batch else [])
         missing = [c for c in needed if c not in df.columns]
         if missing:
             raise ValueError(f"the table lacks {len(missing)} column(s) the model needs: {missing[:20]}"
                              f"{' ...' if len(missing) > 20 else ''}")
-        reserved = {*target_columns(cfg), batch, cfg.get("groups")}
+        reserved = {*target_columns(cfg), batch, cfg.groups}
         extra = [c for c in df.columns if c not in needed and c not in reserved]
         if extra:
             warnings.warn(f"{len(extra)} column(s) not used by the model are ignored: {extra[:10]}", stacklevel=2)
@@ -127,7 +134,7 @@ class RadiomixModel:
         if uses_batch:
             X[batch] = X[batch].astype(str)
             unseen = sorted(set(X[batch]) - set(self.sites or []))
-            if unseen and cfg["harmonize"]["unseen"] != "estimate" and not allow_unseen:
+            if unseen and cfg.harmonize.unseen != "estimate" and not allow_unseen:
                 raise ValueError(f"site(s) {unseen} were not in the training data and the model's ComBat was "
                                  "configured with harmonize.unseen: error" + self._fallback_hint())
         return X, df.index.astype(str).to_numpy()
@@ -140,7 +147,7 @@ class RadiomixModel:
         if not new:
             return
         msg = (f"column {column!r} holds level(s) {new[:10]} not seen in training (known: {sorted(known)[:10]})")
-        if self.config.get("unseen_categories", "error") == "warn":
+        if self.settings.unseen_categories == "warn":
             warnings.warn(msg + "; they are encoded as none of the known levels", stacklevel=3)
         else:
             raise ValueError(msg + "; recode them, or train with unseen_categories: warn")
@@ -154,15 +161,15 @@ class RadiomixModel:
     def _rows_needing_fallback(self, X: pd.DataFrame) -> np.ndarray:
         """Rows of sites ComBat cannot handle here: unseen sites (``unseen: error``) or unseen sites with fewer
         rows than ``harmonize.min_unseen_rows`` (``unseen: estimate``)."""
-        cfg = self.config
-        if cfg["harmonize"]["method"] != "combat":
+        cfg = self.settings
+        if cfg.harmonize.method != "combat":
             return np.zeros(len(X), bool)
-        site = X[cfg["batch"]].astype(str)
+        site = X[cfg.batch].astype(str)
         unseen = ~site.isin(set(self.sites or [])).to_numpy()
-        if cfg["harmonize"]["unseen"] != "estimate":
+        if cfg.harmonize.unseen != "estimate":
             return unseen
         counts = site.map(site.value_counts())
-        return unseen & (counts < cfg["harmonize"].get("min_unseen_rows", 1)).to_numpy()
+        return unseen & (counts < cfg.harmonize.min_unseen_rows).to_numpy()
 
     def predict_proba(self, table: pd.DataFrame, *, unseen_site: str = "refuse") -> np.ndarray:
         """Probability of the positive class per patient (see :meth:`predict` for ``unseen_site``)."""
@@ -176,8 +183,8 @@ class RadiomixModel:
             raise ValueError(f"unseen_site must be 'refuse' or 'unharmonized', got {unseen_site!r}")
         fallback = self._rows_needing_fallback(X)
         if fallback.any() and (unseen_site == "refuse" or self.unharmonized is None):
-            sites = sorted(set(X.loc[fallback, self.config["batch"]]))
-            need = self.config["harmonize"].get("min_unseen_rows", 1)
+            sites = sorted(set(X.loc[fallback, self.settings.batch]))
+            need = self.settings.harmonize.min_unseen_rows
             raise ValueError(f"site(s) {sites} were not in the training data and have too few rows here to estimate "
                              f"their ComBat shift ({int(fallback.sum())} row(s); at least {need} per site needed in "
                              "one call)" + (self._fallback_hint() if unseen_site == "refuse" else
@@ -212,7 +219,7 @@ class RadiomixModel:
         score = self.novelty.score_samples(X[[c for c in self.features if c not in self.categories]])
         out = self.outcome.prediction_frame(self, ids, p, thr, X, fallback)
         out["novelty_score"], out["novel"] = score, score < self.novelty_threshold
-        if self.config["harmonize"]["method"] == "combat":
+        if self.settings.harmonize.method == "combat":
             out["harmonized"] = ~fallback
         if out["novel"].any():
             warnings.warn(f"{int(out['novel'].sum())} patient(s) lie outside the training distribution "
@@ -246,12 +253,12 @@ def fit_final_model(study, *, cv_summary=None) -> RadiomixModel:
     train_scores = novelty.score_samples(X[numeric])
     categories = {c: [str(v) for v in X[c].cat.categories] for c in categorical}
     unharmonized = None
-    if study.config["harmonize"]["method"] == "combat":
+    if study.config.harmonize.method == "combat":
         # For a new site's patients too few to estimate its ComBat shift: the same procedure without ComBat.
         unharmonized = fit_final_model(study.without_harmonization())
     return RadiomixModel(
         pipeline=best, threshold=float(thr), features=features,
-        dtypes={c: str(X[c].dtype) for c in features}, categories=categories, config=study.config,
+        dtypes={c: str(X[c].dtype) for c in features}, categories=categories, config=study.config.to_dict(),
         versions={**versions(), "trained": time.strftime("%Y-%m-%d %H:%M:%S")},
         cv_summary=cv_summary, novelty=novelty, novelty_threshold=float(np.percentile(train_scores, 1)),
         sites=sorted(set(study.sites)) if study.sites is not None else None,

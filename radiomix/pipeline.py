@@ -23,6 +23,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
 
+from .config import Settings, target_columns
 from .models import MODELS, make_model
 from .outcomes import DEFAULT_TASK, get_task
 from .patterns import compile_user_pattern
@@ -80,8 +81,8 @@ def resolve_max_predictors(value, n_columns: int):
     return value
 
 
-def _imputer(cfg: dict, random_state, blocks: dict | None = None, n_columns: int = 0):
-    method = cfg["impute"]["method"]
+def _imputer(cfg: Settings, random_state, blocks: dict | None = None, n_columns: int = 0):
+    method = cfg.impute.method
     if method == "none":
         return None
     if method == "median":
@@ -93,20 +94,20 @@ def _imputer(cfg: dict, random_state, blocks: dict | None = None, n_columns: int
     from . import impute
 
     if method == "knn":
-        return impute.MixedKNNImputer(n_neighbors=cfg["impute"]["n_neighbors"], add_indicator=cfg["impute"]["add_indicator"])
+        return impute.MixedKNNImputer(n_neighbors=cfg.impute.n_neighbors, add_indicator=cfg.impute.add_indicator)
     if method == "surrogate_tree":
-        k = cfg["impute"].get("block_missing")
+        k = cfg.impute.block_missing
         big = [list(cols) for cols in (blocks or {}).values() if k is not None and len(cols) >= k]
-        return impute.SurrogateTreeImputer(max_iter=cfg["impute"]["max_iter"], add_indicator=cfg["impute"]["add_indicator"],
+        return impute.SurrogateTreeImputer(max_iter=cfg.impute.max_iter, add_indicator=cfg.impute.add_indicator,
                                            blocks=big or None,
-                                           max_predictors=resolve_max_predictors(cfg["impute"].get("max_predictors"),
+                                           max_predictors=resolve_max_predictors(cfg.impute.max_predictors,
                                                                                  n_columns),
                                            random_state=random_state)
     raise ValueError(f"unknown impute.method {method!r}")
 
 
-def _encoder(cfg: dict, impute_none: bool, scaler):
-    if cfg["encoding"]["categorical"] == "ordinal":
+def _encoder(cfg: Settings, impute_none: bool, scaler):
+    if cfg.encoding.categorical == "ordinal":
         cat = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1)
     else:
         cat = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
@@ -118,21 +119,21 @@ def _encoder(cfg: dict, impute_none: bool, scaler):
                              verbose_feature_names_out=False)
 
 
-def _scaler(cfg: dict, needs_scaling: bool):
-    mode = cfg["scale"]
+def _scaler(cfg: Settings, needs_scaling: bool):
+    mode = cfg.scale
     if mode == "none" or (mode == "auto" and not needs_scaling):
         return None
     return RobustScaler() if mode == "robust" else StandardScaler()
 
 
-def _sampler(cfg: dict, random_state, categorical: list[str]):
-    b = cfg["balance"]
-    method = b["method"]
+def _sampler(cfg: Settings, random_state, categorical: list[str]):
+    b = cfg.balance
+    method = b.method
     if method == "none":
         return None
     from imblearn import over_sampling, under_sampling
 
-    k = b["k_neighbors"]
+    k = b.k_neighbors
     if method == "smote":
         return over_sampling.SMOTE(k_neighbors=k, random_state=random_state)
     if method == "smotenc":
@@ -146,86 +147,81 @@ def _sampler(cfg: dict, random_state, categorical: list[str]):
     raise ValueError(f"unknown balance.method {method!r}")
 
 
-def _outcome_columns(cfg: dict) -> list:
-    t = cfg["target"]  # a label column, or a survival outcome's {time, event} (config.target_columns)
-    return [t["time"], t["event"]] if isinstance(t, dict) else [t]
-
-
-def _block_steps(cfg: dict, columns: list[str], harmonize: list[str], categorical: list[str], model,
+def _block_steps(cfg: Settings, columns: list[str], harmonize: list[str], categorical: list[str], model,
                  blocks: dict | None = None, robustness=None) -> list:
     """Steps for one table (early fusion) or one block (late fusion) over ``columns``; ComBat harmonizes
     the ``harmonize`` columns among them."""
-    rs = cfg["random_state"]
-    name = cfg["model"]["name"]
+    rs = cfg.random_state
+    name = cfg.model.name
     native_nan, needs_scaling = (MODELS[name].handles_missing, MODELS[name].needs_scaling) if name in MODELS \
         else (False, True)
     steps = []
-    h = cfg["harmonize"]
+    h = cfg.harmonize
     harmonized = [c for c in harmonize if c in columns]
-    if h["method"] == "combat" and harmonized:
+    if h.method == "combat" and harmonized:
         from .harmonize import ComBat
 
         steps.append(("combat", ComBat(
-            batch=cfg["batch"], covariates=h["covariates"] or None, categorical=h["categorical"] or None,
-            features=harmonized, parametric=h["parametric"], eb=h["eb"], mean_only=h["mean_only"],
-            ref_batch=h["ref_batch"], unseen=h["unseen"], target=_outcome_columns(cfg), drop_batch=True,
-            min_unseen_rows=h["min_unseen_rows"])))
-    imp_method = cfg["impute"]["method"]
+            batch=cfg.batch, covariates=list(h.covariates) or None, categorical=list(h.categorical) or None,
+            features=harmonized, parametric=h.parametric, eb=h.eb, mean_only=h.mean_only,
+            ref_batch=h.ref_batch, unseen=h.unseen, target=target_columns(cfg), drop_batch=True,
+            min_unseen_rows=h.min_unseen_rows)))
+    imp_method = cfg.impute.method
     if imp_method == "none" and not native_nan:
         imp_method = "median"  # this model cannot take missing values
     in_here = {name: [c for c in cols if c in set(columns)] for name, cols in (blocks or {}).items()}
-    imputer = _imputer({**cfg, "impute": {**cfg["impute"], "method": imp_method}}, rs, in_here, len(columns))
+    imputer = _imputer(cfg.replace({"impute.method": imp_method}), rs, in_here, len(columns))
     if imputer is not None:
         steps.append(("impute", imputer))
     steps.append(("cast", _Cast()))
     cat_here = [c for c in categorical if c in columns]
-    if cfg["balance"]["method"] == "smotenc":
+    if cfg.balance.method == "smotenc":
         if cat_here:
             steps.append(("balance", _sampler(cfg, rs, cat_here)))
         else:
-            steps.append(("balance", _sampler({**cfg, "balance": {**cfg["balance"], "method": "smote"}}, rs, [])))
+            steps.append(("balance", _sampler(cfg.replace({"balance.method": "smote"}), rs, [])))
     steps.append(("encode", _encoder(cfg, imputer is None, _scaler(cfg, needs_scaling))))
-    s = cfg["select"]
+    s = cfg.select
     if robustness is not None:
         from sklearn.base import clone
 
         steps.append(("robustness", clone(robustness)))
-    if s["near_zero_variance"]:
+    if s.near_zero_variance:
         from .select import NearZeroVarianceFilter
 
         steps.append(("nzv", NearZeroVarianceFilter()))
-    if s["correlation_threshold"] is not None:
+    if s.correlation_threshold is not None:
         from .select import CorrelationFilter
 
-        steps.append(("corr", CorrelationFilter(threshold=s["correlation_threshold"], relevance=s["relevance"],
+        steps.append(("corr", CorrelationFilter(threshold=s.correlation_threshold, relevance=s.relevance,
                                                 random_state=rs)))
-    if s["mrmr"]:
+    if s.mrmr:
         from .select import MRMRSelector
 
-        steps.append(("mrmr", MRMRSelector(n_features=s["mrmr"], relevance=s["relevance"], random_state=rs)))
-    if cfg["balance"]["method"] not in ("none", "smotenc"):
+        steps.append(("mrmr", MRMRSelector(n_features=s.mrmr, relevance=s.relevance, random_state=rs)))
+    if cfg.balance.method not in ("none", "smotenc"):
         steps.append(("balance", _sampler(cfg, rs, [])))
     steps.append(("model", model))
     return steps
 
 
-def _task(cfg: dict):
+def _task(cfg: Settings):
     """The config's outcome type (``auto`` before a Study resolved it: the default one)."""
-    return get_task(cfg["task"] if cfg["task"] != "auto" else DEFAULT_TASK)
+    return get_task(cfg.task if cfg.task != "auto" else DEFAULT_TASK)
 
 
-def _final_model(cfg: dict, n_jobs):
-    return make_model(cfg["model"]["name"], cfg["model"].get("params"), random_state=cfg["random_state"],
-                      n_jobs=n_jobs, trusted_modules=cfg["model"].get("trusted_modules") or (), task=_task(cfg))
+def _final_model(cfg: Settings, n_jobs):
+    return make_model(cfg.model.name, cfg.model.params, random_state=cfg.random_state,
+                      n_jobs=n_jobs, trusted_modules=cfg.model.trusted_modules or (), task=_task(cfg))
 
 
-def block_columns(columns, cfg: dict, groups: dict) -> dict[str, list[str]]:
+def block_columns(columns, cfg: Settings, groups: dict) -> dict[str, list[str]]:
     """Columns of each late-fusion block: ``fusion.blocks`` names groups (radiomic/clinical/genetic or a key
     of ``features.groups``); ``features.groups`` entries may be lists or regexes."""
     columns = list(columns)
     out = {}
-    for name in cfg["fusion"]["blocks"]:
-        spec = (cfg["features"].get("groups") or {}).get(name)
+    for name in cfg.fusion.blocks:
+        spec = (cfg.features.groups or {}).get(name)
         if spec is None:
             cols = [c for c in groups.get(name, []) if c in columns]
         elif isinstance(spec, str):
@@ -259,7 +255,7 @@ class _Select(TransformerMixin, BaseEstimator):
         return np.asarray(self.columns, dtype=object)
 
 
-def build_pipeline(config: dict, columns=None, *, blocks: dict | None = None, categorical=None, harmonize=None,
+def build_pipeline(config: Settings, columns=None, *, blocks: dict | None = None, categorical=None, harmonize=None,
                    groups=None, robustness=None):
     """The modelling Pipeline for a validated config (see :func:`radiomix.config.load_config`).
 
@@ -296,17 +292,17 @@ def build_pipeline(config: dict, columns=None, *, blocks: dict | None = None, ca
         harmonize = list(block_map.get("radiomic", []))
     categorical = list(categorical or [])
     columns = list(columns) if columns is not None else []
-    n_jobs = config.get("n_jobs", 1)
+    n_jobs = config.n_jobs
     inner_jobs = 1 if n_jobs not in (None, 1) else None  # parallelism goes to the outer folds
-    if config["fusion"]["mode"] == "late":
+    if config.fusion.mode == "late":
         blocks = block_columns(columns, config, block_map)
         if len(blocks) < 2:
             raise ValueError(f"late fusion needs at least two non-empty blocks; found {sorted(blocks)} among "
                              f"fusion.blocks {config['fusion']['blocks']}")
         estimators = []
         for name, cols in blocks.items():
-            needs_batch = config["harmonize"]["method"] == "combat" and set(harmonize) & set(cols)
-            entry = cols + ([config["batch"]] if needs_batch else [])
+            needs_batch = config.harmonize.method == "combat" and set(harmonize) & set(cols)
+            entry = cols + ([config.batch] if needs_batch else [])
             steps = [("columns", _Select(entry))] + _block_steps(config, entry, harmonize, categorical,
                                                                  _final_model(config, inner_jobs), block_map,
                                                                  robustness)
@@ -317,12 +313,12 @@ def build_pipeline(config: dict, columns=None, *, blocks: dict | None = None, ca
     return pipe.set_output(transform="pandas")
 
 
-def _stack(config: dict, estimators: list, groups):
+def _stack(config: Settings, estimators: list, groups):
     """The late-fusion meta-model over the blocks' out-of-fold outputs on inner folds of the training rows (by
     patient with ``groups``), as the outcome type makes it (:meth:`radiomix.outcomes.Task.stacking`: logistic
     regression of the blocks' probabilities, ridge regression of their predictions, a penalized Cox model of their
     risk scores)."""
-    k, rs = config["cv"]["inner"]["n_splits"], config["random_state"]
+    k, rs = config.cv.inner.n_splits, config.random_state
     if groups is not None:
         from .model_selection import IndexGroupKFold
 
@@ -332,7 +328,7 @@ def _stack(config: dict, estimators: list, groups):
     return _task(config).stacking(estimators, inner)
 
 
-def make_pipeline(config: dict, columns=None, *, groups: dict | None = None, categorical=None):
+def make_pipeline(config: Settings, columns=None, *, groups: dict | None = None, categorical=None):
     """Deprecated alias of :func:`build_pipeline` (``groups`` is now ``blocks``); it shadowed
     ``sklearn.pipeline.make_pipeline``."""
     warnings.warn("radiomix.pipeline.make_pipeline is deprecated; use radiomix.pipeline.build_pipeline "
@@ -340,12 +336,12 @@ def make_pipeline(config: dict, columns=None, *, groups: dict | None = None, cat
     return build_pipeline(config, columns, blocks=groups, categorical=categorical)
 
 
-def search_space(config: dict, pipeline=None) -> dict:
+def search_space(config: Settings, pipeline=None) -> dict:
     """The hyperparameter search space with the Pipeline's parameter names (``model__max_depth``...; with
     late fusion one entry per block)."""
-    raw = {k: list(v) for k, v in (config["model"].get("search") or {}).items()}
+    raw = {k: list(v) for k, v in (config.model.search or {}).items()}
     prefix = "model__"
-    if config["fusion"]["mode"] == "late" and pipeline is not None:
+    if config.fusion.mode == "late" and pipeline is not None:
         out = {}
         for name, _ in pipeline.named_steps["model"].estimators:
             for k, v in raw.items():

@@ -59,8 +59,6 @@ def detect_volume_column(columns, explicit: str | None = None) -> tuple[str, str
 
 
 def _volume_study(study, column: str):
-    import copy
-
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -70,8 +68,7 @@ def _volume_study(study, column: str):
     x = pd.to_numeric(study.X[column], errors="coerce")
     X = pd.DataFrame({column: np.log(x.clip(lower=1e-6))}, index=study.X.index)
     pipe = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), study.task.volume_model())
-    cfg = copy.deepcopy(study.config)
-    cfg["harmonize"]["method"] = "none"
+    cfg = study.config.replace({"harmonize.method": "none"})
     return replace(study, X=X, pipeline=pipe, config=cfg, columns=replace(study.columns, features=[column],
                                                                           categorical=[], harmonized=[]),
                    search=SearchPlan({}, inner_splits=study.search.inner_splits, threshold=study.search.threshold,
@@ -79,21 +76,16 @@ def _volume_study(study, column: str):
 
 
 def _clinical_study(study):
-    import copy
-
     from .model_selection import SearchPlan
     from .pipeline import build_pipeline
 
     cols = [c for c in study.columns.blocks.get("clinical", []) if c in study.columns.features]
-    cfg = copy.deepcopy(study.config)
-    cfg["harmonize"]["method"] = "none"
     name, params = study.task.clinical_baseline
-    cfg["model"] = {"name": name, "params": dict(params), "search": {}, "trusted_modules": []}
-    cfg["select"] = {**cfg["select"], "mrmr": None, "correlation_threshold": None, "near_zero_variance": False}
-    cfg["balance"] = {**cfg["balance"], "method": "none"}
-    cfg["fusion"] = {**cfg["fusion"], "mode": "early"}
-    if cfg["impute"]["method"] == "none":
-        cfg["impute"] = {**cfg["impute"], "method": "median"}
+    cfg = study.config.replace({
+        "harmonize.method": "none", "model": {"name": name, "params": dict(params), "search": {}, "trusted_modules": []},
+        "select.mrmr": None, "select.correlation_threshold": None, "select.near_zero_variance": False,
+        "balance.method": "none", "fusion.mode": "early",
+        **({"impute.method": "median"} if study.config.impute.method == "none" else {})})
     categorical = [c for c in study.columns.categorical if c in cols]
     pipe = build_pipeline(cfg, cols, blocks={"clinical": cols}, categorical=categorical, harmonize=[])
     return replace(study, X=study.X[cols], pipeline=pipe, config=cfg,
@@ -118,7 +110,7 @@ def baseline_studies(study, volume: str | None = None) -> dict:
     if clinical and radiomic:
         out["clinical"] = (_clinical_study(study), f"the {len(clinical)} clinical column(s) alone, "
                                                    f"{study.task.baseline_kinds[1]}", True)
-    if study.config["harmonize"]["method"] == "combat":
+    if study.config.harmonize.method == "combat":
         out["no_harmonization"] = (study.without_harmonization(), "the full pipeline without ComBat", False)
     return out
 
@@ -210,7 +202,7 @@ def compare_with_baselines(study, cv, *, volume: str | None = None, progress: bo
     p_model = oof_scores(cv, study.ids)
     out = {}
     for name, (base, description, nested) in baseline_studies(study, volume).items():
-        res = nested_cv(replace(base, config={**base.config, "bootstrap": 0}), progress=False)
+        res = nested_cv(replace(base, config=base.config.replace({"bootstrap": 0})), progress=False)
         p_base = oof_scores(res, study.ids)
         cmp_ = paired_bootstrap_difference(study.y, p_model, p_base, n_boot=study.n_bootstrap or 1000,
                                            groups=study.groups, sites=sites, random_state=study.random_state,
@@ -327,7 +319,7 @@ def permutation_test(study, observed: float, n_permutations: int, *, random_stat
     # serially and the permutations run in parallel (joblib: processes, or Dask under
     # joblib.parallel_config(backend="dask")).
     perms = [_permuted(study.y, study.sites, study.groups, rng) for _ in range(n_permutations)]
-    cfg = {**study.config, "bootstrap": 0, "n_jobs": 1}
+    cfg = study.config.replace({"bootstrap": 0, "n_jobs": 1})
     lean = _without_threshold_search(study)
     calls = (delayed(_permutation_auc)(lean, yp, cfg) for yp in perms)
     it = Parallel(n_jobs=study.n_jobs, return_as="generator")(calls)

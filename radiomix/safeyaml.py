@@ -21,7 +21,8 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["load_yaml", "load_yaml_text", "YAMLInputError", "MAX_BYTES", "MAX_NODES", "MAX_DEPTH"]
+__all__ = ["load_yaml", "load_yaml_text", "load_yaml_with_lines", "YAMLInputError", "MAX_BYTES", "MAX_NODES",
+           "MAX_DEPTH"]
 
 #: Largest YAML file read (bytes).
 MAX_BYTES = 1_000_000
@@ -51,6 +52,29 @@ def load_yaml(path: str | os.PathLike, *, what: str = "YAML file"):
         raise YAMLInputError(f"{what} {path} is not UTF-8 text (byte 0x{raw[err.start]:02x} at position "
                              f"{err.start}); re-save it as UTF-8") from None
     return load_yaml_text(text, source=f"{what} {path}")
+
+
+def load_yaml_with_lines(path: str | os.PathLike, *, what: str = "YAML file") -> tuple[object, dict]:
+    """:func:`load_yaml` and, for a mapping document, the line of every key: ``{dotted.key: line number}``."""
+    data = load_yaml(path, what=what)
+    lines: dict = {}
+    if isinstance(data, dict):
+        node = yaml.compose(Path(path).read_bytes().decode("utf-8-sig"), Loader=yaml.SafeLoader)
+        _key_lines(node, "", lines)
+    return data, lines
+
+
+def _key_lines(node, prefix: str, out: dict) -> None:
+    stack = [(node, prefix)]
+    while stack:
+        node, prefix = stack.pop()
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                path = f"{prefix}{k.value}"
+                out.setdefault(path, k.start_mark.line + 1)
+                stack.append((v, path + "."))
 
 
 def load_yaml_text(text: str, *, source: str = "YAML text"):

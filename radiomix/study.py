@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import ConfigError, load_config, target_columns, task_settings, validate_config
+from .config import ConfigError, Settings, load_config, target_columns, task_settings, validate_config
 from .model_selection import Fold, SearchPlan, SplitPlan
 from .outcomes import DEFAULT_TASK, Task, get_task, infer_task
 from .patterns import compile_user_pattern
@@ -57,10 +57,6 @@ class Columns:
     unassigned: list = field(default_factory=list)
 
 
-
-
-
-
 @dataclass
 class Study:
     """One resolved run: data, roles, task, plans and the Pipeline template (unfitted).
@@ -80,7 +76,7 @@ class Study:
         repeated-measures table), or None.
     """
 
-    config: dict
+    config: Settings
     task: Task
     X: pd.DataFrame
     y: np.ndarray
@@ -105,24 +101,24 @@ class Study:
     # ------------------------------------------------------------------------------------------ derived
     @property
     def n_jobs(self) -> int:
-        return self.config.get("n_jobs", 1)
+        return self.config.n_jobs
 
     @property
     def random_state(self) -> int:
-        return int(self.config["random_state"])
+        return int(self.config.random_state)
 
     @property
     def n_bootstrap(self) -> int:
-        return int(self.config["bootstrap"])
+        return int(self.config.bootstrap)
 
     @property
     def aggregate(self) -> str:
         """How rows of one patient are scored together (``none``, ``max``, ``mean``)."""
-        return self.config["aggregate"]
+        return self.config.aggregate
 
     @property
     def n_bins(self) -> int:
-        return int(self.config["calibration"]["n_bins"])
+        return int(self.config.calibration.n_bins)
 
     def outer_folds(self) -> list[Fold]:
         """The outer folds (same for every call)."""
@@ -143,18 +139,18 @@ class Study:
         """The study's plans as the run record stores them (``metrics.json`` ``settings``)."""
 
         unit = "patients (all rows of a group together)" if self.groups is not None else "patients"
-        h = self.config["harmonize"]
+        h = self.config.harmonize
         return {"task": self.task.name, "outer": self.outer.kind, "outer_splits": self.outer.n_splits,
                 "n_repeats": self.outer.n_repeats, "inner": self.search.inner_description(self.outer.kind),
                 "inner_splits": self.search.inner_splits,
                 "search": self.search.method, "n_candidates": self.search.n_candidates,
                 "time_budget": self.search.time_budget, "scoring": self.search.scoring,
                 "threshold": self.search.threshold, "probability_correction": self.search.correction or "none",
-                "harmonize": h["method"], "harmonize_unseen": h["unseen"] if h["method"] == "combat" else None,
+                "harmonize": h.method, "harmonize_unseen": h.unseen if h.method == "combat" else None,
                 "n_bootstrap": self.n_bootstrap,
                 "ci_method": f"percentile bootstrap over {unit}",
                 "ci_resampling": self.task.ci_resampling(),
-                "aggregate": self.config["aggregate"], "random_state": self.random_state}
+                "aggregate": self.config.aggregate, "random_state": self.random_state}
 
     def data_record(self) -> dict:
         """What the run record says about the data (``metrics.json`` ``data``)."""
@@ -172,11 +168,9 @@ class Study:
         """The same study with ``harmonize.method: none``: same rows, folds and search, the batch column out
         of ``X`` and no ComBat step (the model a new site's patients can get without harmonization, and the
         baseline that shows what ComBat adds)."""
-        import copy
         import dataclasses
 
-        cfg = copy.deepcopy(self.config)
-        cfg["harmonize"]["method"] = "none"
+        cfg = self.config.replace({"harmonize.method": "none"})
         c = self.columns
         X = self.X[[col for col in self.X.columns if col in set(c.features)]]
         columns = dataclasses.replace(c, harmonized=[], harmonize_excluded=[])
@@ -214,7 +208,7 @@ class Study:
             "random_state": random_state, "n_jobs": n_jobs, "task": task,
             **({"target": t.placeholder_target()} if t.target_width > 1 else {}),
         })
-        config["cv"]["outer"]["kind"] = outer  # the groups/sites arrays are given here, not as columns
+        config = config.replace({"cv.outer.kind": outer})  # groups/sites are arrays here, not columns
         if outer == "leave_site_out":
             n_repeats = 1
         plan = SplitPlan(outer, outer_splits, n_repeats, random_state)
@@ -226,11 +220,11 @@ class Study:
                    ids=np.asarray(ids if ids is not None else np.arange(len(X))).astype(str),
                    classes=classes, columns=Columns(features, [], {}), outer=plan,
                    search=SearchPlan(dict(param_distributions or {}), search, n_candidates, time_budget, inner_splits,
-                                     t.check_scoring(config["cv"]["inner"]["scoring"]), t.threshold_rule(threshold),
+                                     t.check_scoring(config.cv.inner.scoring), t.threshold_rule(threshold),
                                      strata=t.inner_strata),
                    pipeline=pipeline, groups=None if groups is None else np.asarray(groups),
                    sites=None if sites is None else np.asarray(sites), notes=notes,
-                   outcome=t.resolve_outcome(y_enc, config.get("survival") or {}, ["time", "event"], notes))
+                   outcome=t.resolve_outcome(y_enc, config.survival.to_dict(), ["time", "event"], notes))
 
 
 def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose: bool = True,
@@ -247,11 +241,7 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
     packages whose classes ``model.name`` may import (with :data:`radiomix.config.TRUST_ENV`; never from the
     config itself).
     """
-    if isinstance(config, dict):
-        cfg = validate_config({**config, **{k: v for k, v in overrides.items() if v is not None}},
-                              trusted_modules=trusted_modules)
-    else:
-        cfg = load_config(config, trusted_modules=trusted_modules, **overrides)
+    cfg = load_config(config, trusted_modules=trusted_modules, **overrides)  # validated once, overrides applied
     if not isinstance(table, pd.DataFrame):
         from .io import read_table
 
@@ -262,7 +252,7 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
     df, target = _index_and_check(table, cfg)
     tcols = target_columns(cfg)
     # Some outcomes refuse rows without a value (a survival outcome: SurvivalTask.encode_target names the rows).
-    declared = get_task(cfg["task"]) if cfg["task"] != "auto" else None
+    declared = get_task(cfg.task) if cfg.task != "auto" else None
     drops = (declared.drops_missing_target if declared is not None else len(tcols) == 1)
     missing_y = df[tcols].isna().any(axis=1) if drops else pd.Series(False, index=df.index)
     if missing_y.any():
@@ -270,45 +260,45 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
                      f"{_names(df.index[missing_y])}")
     df = df.loc[~missing_y]
     outcome = df[tcols] if len(tcols) > 1 else df[target]
-    task = infer_task(outcome) if cfg["task"] == "auto" else get_task(cfg["task"])
-    y, classes = task.encode_target(outcome, target, positive=cfg["positive"])
-    if cfg["task"] == "auto" and task.name != DEFAULT_TASK:
+    task = infer_task(outcome) if cfg.task == "auto" else get_task(cfg.task)
+    y, classes = task.encode_target(outcome, target, positive=cfg.positive)
+    if cfg.task == "auto" and task.name != DEFAULT_TASK:
         notes.append(f"task: {task.name} (inferred from target {target!r})")
-    cfg["task"] = task.name
+    cfg = cfg.replace({"task": task.name})
     task.check_settings(task_settings(cfg), notes)
-    notes.extend(task.target_notes(classes, target, cfg["positive"] is not None))
-    _check_model_serves(cfg["model"]["name"], task)
+    notes.extend(task.target_notes(classes, target, cfg.positive is not None))
+    _check_model_serves(cfg.model.name, task)
     features = _feature_columns(df, cfg)
     _check_feature_values(df, features, notes)
     X = _model_input(df, features, cfg)
     blocks, unassigned = _blocks(df[features], dict(table.attrs), cfg)
-    batch, grp = cfg.get("batch"), cfg.get("groups")
+    batch, grp = cfg.batch, cfg.groups
     groups = df[grp].to_numpy() if grp else None
     categorical = [c for c in features if not pd.api.types.is_numeric_dtype(X[c])]
-    _balance_for_categorical(cfg, categorical, notes)
+    cfg = _balance_for_categorical(cfg, categorical, notes)
     harmonized, excluded = _harmonized_columns(cfg, X, features, categorical, blocks, unassigned, notes)
     if unassigned:
         notes.append(f"{len(unassigned)} numeric column(s) fit no block (no extraction/merge record, names not "
                      f"pyradiomics', not in features.groups): {_names(unassigned)}; they are modelled with the clinical "
                      "block" + (" and harmonized (harmonize.features)" if set(unassigned) & set(harmonized) else ""))
-    columns = Columns(features=features, categorical=categorical, blocks=blocks, id=cfg["id"], target=target,
+    columns = Columns(features=features, categorical=categorical, blocks=blocks, id=cfg.id, target=target,
                       batch=batch, groups=grp, harmonized=harmonized, harmonize_excluded=excluded,
                       unassigned=unassigned)
     outer = _outer_plan(cfg, groups, notes)
-    robust = _robustness_filter(cfg, df.index.astype(str).to_numpy(), features, notes)
+    cfg, robust = _robustness_filter(cfg, df.index.astype(str).to_numpy(), features, notes)
     _note_max_predictors(cfg, features, notes)
     pipe = build_pipeline(cfg, features, blocks=blocks, categorical=categorical, harmonize=harmonized,
                           groups=groups, robustness=robust)
-    scoring = task.check_scoring(cfg["cv"]["inner"]["scoring"])
-    correction = task.probability_correction(cfg["calibration"]["recalibrate"], cfg["balance"]["method"],
-                                             cfg["balance"]["correction"], notes)
-    search = SearchPlan(search_space(cfg, pipe), cfg["search"]["method"], cfg["search"]["n_candidates"],
-                        cfg["search"]["time_budget"], cfg["cv"]["inner"]["n_splits"], scoring,
-                        task.threshold_rule(cfg["threshold"]), correction=correction, strata=task.inner_strata,
-                        inner_kind=cfg["cv"]["inner"]["kind"])
-    stop = (cfg["model"]["params"] or {}).get("early_stopping_rounds")
+    scoring = task.check_scoring(cfg.cv.inner.scoring)
+    correction = task.probability_correction(cfg.calibration.recalibrate, cfg.balance.method,
+                                             cfg.balance.correction, notes)
+    search = SearchPlan(search_space(cfg, pipe), cfg.search.method, cfg.search.n_candidates,
+                        cfg.search.time_budget, cfg.cv.inner.n_splits, scoring,
+                        task.threshold_rule(cfg.threshold), correction=correction, strata=task.inner_strata,
+                        inner_kind=cfg.cv.inner.kind)
+    stop = cfg.model.params.get("early_stopping_rounds")
     if stop is not None:
-        frac = cfg["model"]["params"].get("validation_fraction", 0.2)
+        frac = cfg.model.params.get("validation_fraction", 0.2)
         notes.append(f"XGBoost stops early: each fit holds out {frac:.0%} of its training rows (stratified) and keeps "
                      f"the trees up to the best validation round (patience {stop}); trees grow on the other "
                      f"{1 - frac:.0%}")
@@ -316,13 +306,13 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
                   classes=classes, columns=columns, outer=outer, search=search, pipeline=pipe, groups=groups,
                   sites=df[batch].astype(str).to_numpy() if batch else None,
                   n_dropped_missing_target=int(missing_y.sum()), notes=notes,
-                  outcome=task.resolve_outcome(y, cfg.get("survival") or {}, tcols, notes), robustness=robust)
+                  outcome=task.resolve_outcome(y, cfg.survival.to_dict(), tcols, notes), robustness=robust)
     if outer.kind != "leave_site_out":
         try:
             task.check_folds(y, outer.n_splits, classes)
         except ValueError as err:
             raise ValueError(f"target {target!r}: {err}") from None
-    if outer.kind == "leave_site_out" and cfg["harmonize"]["method"] == "combat" and study.sites is not None:
+    if outer.kind == "leave_site_out" and cfg.harmonize.method == "combat" and study.sites is not None:
         found = sorted(set(study.sites))
         if len(found) < 3:  # each training fold must hold two sites for ComBat to learn anything
             raise ValueError(f"leave-site-out with ComBat needs at least 3 sites in column {batch!r} (each training "
@@ -335,16 +325,12 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
     return study
 
 
-
-
-
-
-def _note_max_predictors(cfg: dict, features: list, notes: list) -> None:
+def _note_max_predictors(cfg: Settings, features: list, notes: list) -> None:
     """Say what ``impute.max_predictors: auto`` does on this table (surrogate-tree imputation only)."""
     from .pipeline import AUTO_MAX_PREDICTORS, resolve_max_predictors
 
-    imp = cfg["impute"]
-    if imp["method"] == "surrogate_tree" and imp["max_predictors"] == "auto":
+    imp = cfg.impute
+    if imp.method == "surrogate_tree" and imp.max_predictors == "auto":
         k = resolve_max_predictors("auto", len(features))
         if k is not None:
             notes.append(f"impute.max_predictors auto: {len(features)} feature columns > {AUTO_MAX_PREDICTORS[0]}, so "
@@ -352,48 +338,44 @@ def _note_max_predictors(cfg: dict, features: list, notes: list) -> None:
                          f"{len(features) - 1} (set impute.max_predictors: null for all)")
 
 
-def _robustness_filter(cfg: dict, ids: np.ndarray, features: list, notes: list):
+def _robustness_filter(cfg: Settings, ids: np.ndarray, features: list, notes: list):
     """The RobustnessFilter of ``select.robustness`` (None when unset): its table read, the unperturbed rows of a
     perturbation table left out, the case and rater columns resolved, and what it will do said in ``notes``."""
-    spec = cfg["select"]["robustness"]
+    spec = cfg.select.robustness
     if spec is None:
-        return None
+        return cfg, None
     from .select import RobustnessFilter
 
-    table = spec["table"]
+    table = spec.table
     if not isinstance(table, pd.DataFrame):
         from .io import read_table
 
         table = read_table(table)
-        where = str(spec["table"])
+        where = str(spec.table)
     else:
         where = f"<DataFrame {table.shape[0]} x {table.shape[1]}>"
-        cfg["select"]["robustness"] = {**spec, "table": where}  # the run record holds a name, not the data
-    case = spec["case"] or cfg["id"]
+        cfg = cfg.replace({"select.robustness.table": where})  # the run record holds a name, not the data
+    case = spec.case or cfg.id
     if case not in table.columns:
         raise ConfigError(f"select.robustness.table {where} has no case column {case!r} (set select.robustness.case; "
                           f"its columns start {list(table.columns[:5])})")
     how = "ICC(1,1)"
     rater = None
-    if spec["source"] == "perturbation" and "kind" in table.columns:
+    if spec.source == "perturbation" and "kind" in table.columns:
         original = table["kind"].astype(str) == "original"
         table = table.loc[~original]
         how += f"; {int(original.sum())} unperturbed row(s) (kind 'original') left out"
-    elif spec["source"] == "repeats":
+    elif spec.source == "repeats":
         rater = next((c for c in ("rater", "session") if c in table.columns), None)
         how = f"ICC(2,1), shared {rater!r}" if rater else "ICC(1,1) (no rater/session column: repeats taken as independent)"
     known = set(table[case].astype(str))
     shared = [f for f in features if f in table.columns]
-    notes.append(f"select.robustness: features kept when their ICC {spec['statistic']} > {spec['icc']} over the "
+    notes.append(f"select.robustness: features kept when their ICC {spec.statistic} > {spec.icc} over the "
                  f"repeats of each training fold's patients ({how}; {where}: {len(known & set(ids))} case(s) of "
                  f"this table, {len(set(ids) - known)} without repeats; {len(shared)} of {len(features)} features "
                  f"assessed, the others kept unassessed)")
-    return RobustnessFilter(table.reset_index(drop=True), case=case, rater=rater, threshold=spec["icc"],
-                            statistic=spec["statistic"], ids=ids)
-
-
-
-
+    return cfg, RobustnessFilter(table.reset_index(drop=True), case=case, rater=rater, threshold=spec.icc,
+                                 statistic=spec.statistic, ids=ids)
 
 
 class StudyNote(UserWarning):
@@ -405,30 +387,29 @@ def _names(values, k: int = 10) -> str:
     return f"{values[:k]}{f' ... ({len(values)} in all)' if len(values) > k else ''}"
 
 
-def _outer_plan(cfg: dict, groups, notes: list) -> SplitPlan:
-    o = cfg["cv"]["outer"]
-    kind = o["kind"]
+def _outer_plan(cfg: Settings, groups, notes: list) -> SplitPlan:
+    o = cfg.cv.outer
+    kind = o.kind
     if kind == "stratified" and groups is not None:
         kind = "grouped"
-        notes.append(f"cv.outer.kind 'stratified' became 'grouped' because groups is set ({cfg['groups']!r}): "
+        notes.append(f"cv.outer.kind 'stratified' became 'grouped' because groups is set ({cfg.groups!r}): "
                      "a patient's rows never fall on both sides of a split")
-    return SplitPlan(kind, o["n_splits"], 1 if kind == "leave_site_out" else o["n_repeats"], int(cfg["random_state"]))
+    return SplitPlan(kind, o.n_splits, 1 if kind == "leave_site_out" else o.n_repeats, int(cfg.random_state))
 
 
-def _balance_for_categorical(cfg: dict, categorical: list, notes: list) -> None:
+def _balance_for_categorical(cfg: Settings, categorical: list, notes: list) -> Settings:
     """SMOTE and ADASYN interpolate between patients, which turns a one-hot category into fractions (a sex
     of 0.37): with categorical columns SMOTE becomes SMOTENC (said), ADASYN is refused."""
-    method = cfg["balance"]["method"]
+    method = cfg.balance.method
     if not categorical or method not in ("smote", "adasyn"):
-        return
+        return cfg
     if method == "adasyn":
         raise ValueError(f"balance.method 'adasyn' would interpolate the categorical column(s) {_names(categorical)}; "
                          "use smotenc, random_over, or no balancing")
-    cfg["balance"]["method"] = "smotenc"
+    cfg = cfg.replace({"balance.method": "smotenc"})
     notes.append(f"balance.method 'smote' became 'smotenc' because of {len(categorical)} categorical column(s) "
                  f"{_names(categorical)}: SMOTE would interpolate their one-hot codes")
-
-
+    return cfg
 
 
 def _check_model_serves(name: str, task: Task) -> None:
@@ -439,12 +420,12 @@ def _check_model_serves(name: str, task: Task) -> None:
         raise ValueError(f"model {name!r} does not handle {task.name} outcomes; models that do: {valid}")
 
 
-def _index_and_check(table: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, str]:
+def _index_and_check(table: pd.DataFrame, cfg: Settings) -> tuple[pd.DataFrame, str]:
     from .io import check_unique_columns
 
     check_unique_columns(table.columns, "the table")
     df = table.copy()
-    id_col, target = cfg["id"], cfg["target"]
+    id_col, target = cfg.id, cfg.target
     if id_col in df.columns:
         df = df.set_index(id_col)
     elif df.index.name != id_col:
@@ -453,13 +434,13 @@ def _index_and_check(table: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, str]
         if col not in df.columns:
             role = "target" if isinstance(target, str) else next(k for k, v in target.items() if v == col)
             raise ValueError(f"{role} column {col!r} not found; columns: {list(df.columns)[:20]}")
-    batch, grp = cfg.get("batch"), cfg.get("groups")
+    batch, grp = cfg.batch, cfg.groups
     if batch is not None and batch not in df.columns:
         raise ValueError(f"batch column {batch!r} not found (set batch: null when there is none); "
                          f"columns: {list(df.columns)[:20]}")
     if grp is not None and grp not in df.columns:
         raise ValueError(f"groups column {grp!r} not found; columns: {list(df.columns)[:20]}")
-    if cfg["harmonize"]["method"] == "combat" and batch is None:
+    if cfg.harmonize.method == "combat" and batch is None:
         raise ValueError("harmonize.method is 'combat' but no batch column is configured (set batch:)")
     if grp is None and df.index.has_duplicates:
         dup = df.index[df.index.duplicated(keep=False)].unique()
@@ -468,14 +449,14 @@ def _index_and_check(table: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, str]
     return df, target
 
 
-def _feature_columns(df: pd.DataFrame, cfg: dict) -> list:
-    batch, grp = cfg.get("batch"), cfg.get("groups")
+def _feature_columns(df: pd.DataFrame, cfg: Settings) -> list:
+    batch, grp = cfg.batch, cfg.groups
     reserved = set(target_columns(cfg)) | {c for c in (batch, grp) if c}
-    exclude = set(cfg["features"].get("exclude") or [])
+    exclude = set(cfg.features.exclude or [])
     unknown = exclude - set(df.columns)
     if unknown:
         raise ValueError(f"features.exclude names columns not in the table: {sorted(unknown)}")
-    include = cfg["features"].get("include")
+    include = cfg.features.include
     if include is None:
         cols = [c for c in df.columns if c not in reserved | exclude]
     elif isinstance(include, str):
@@ -525,10 +506,10 @@ def _check_feature_values(df: pd.DataFrame, features: list, notes: list) -> None
         notes.append(f"{len(constant)} feature column(s) are constant and carry no information: {_names(constant)}")
 
 
-def _model_input(df: pd.DataFrame, cols: list, cfg: dict) -> pd.DataFrame:
+def _model_input(df: pd.DataFrame, cols: list, cfg: Settings) -> pd.DataFrame:
     """The feature columns (text -> categorical, bool -> float) plus the batch column for ComBat."""
-    batch = cfg.get("batch")
-    keep = cols + ([batch] if cfg["harmonize"]["method"] == "combat" else [])
+    batch = cfg.batch
+    keep = cols + ([batch] if cfg.harmonize.method == "combat" else [])
     X = df[keep].copy()
     for c in cols:
         if X[c].dtype == bool:
@@ -553,7 +534,7 @@ def _resolve_columns(spec, columns: list, what: str) -> list:
     return list(spec)
 
 
-def _blocks(features: pd.DataFrame, attrs: dict, cfg: dict) -> tuple[dict, list]:
+def _blocks(features: pd.DataFrame, attrs: dict, cfg: Settings) -> tuple[dict, list]:
     """Column blocks and the numeric columns that fit none.
 
     The extraction/merge record (``attrs``) decides, else pyradiomics names; ``features.groups`` in the
@@ -566,7 +547,7 @@ def _blocks(features: pd.DataFrame, attrs: dict, cfg: dict) -> tuple[dict, list]
     probe.attrs = attrs
     groups = column_groups(probe)
     cols = list(features.columns)
-    for name, spec in (cfg["features"].get("groups") or {}).items():
+    for name, spec in (cfg.features.groups or {}).items():
         if name in ("radiomic", "clinical", "genetic"):
             groups[name] = _resolve_columns(spec, cols, f"features.groups.{name}")
     blocks = {k: [c for c in v if c in cols] for k, v in groups.items()}
@@ -577,16 +558,16 @@ def _blocks(features: pd.DataFrame, attrs: dict, cfg: dict) -> tuple[dict, list]
     return blocks, numeric
 
 
-def _harmonized_columns(cfg: dict, X: pd.DataFrame, features: list, categorical: list, blocks: dict,
+def _harmonized_columns(cfg: Settings, X: pd.DataFrame, features: list, categorical: list, blocks: dict,
                         unassigned: list, notes: list) -> tuple[list, list]:
     """The columns ComBat harmonizes (``harmonize.features``) and those ``harmonize.exclude`` keeps out."""
-    h = cfg["harmonize"]
-    if h["method"] != "combat":
+    h = cfg.harmonize
+    if h.method != "combat":
         return [], []
-    covs = set(h["covariates"] or [])
+    covs = set(h.covariates or [])
     numeric = [c for c in features if c not in categorical and c not in covs]
-    excluded = [c for c in _resolve_columns(h["exclude"] or None, features, "harmonize.exclude") if c in numeric]
-    spec = h["features"]
+    excluded = [c for c in _resolve_columns(h.exclude or None, features, "harmonize.exclude") if c in numeric]
+    spec = h.features
     if spec == "radiomic":
         harmonized = [c for c in blocks["radiomic"] if c in numeric and c not in excluded]
         loose = [c for c in unassigned if c in numeric and c not in excluded]

@@ -84,7 +84,7 @@ def train(table, config=None, *, out: str | os.PathLike | None = None, overwrite
             table = read_table(table)
 
         def check_study(study):  # the robustness table, known once the config is resolved, is an input too
-            robust = (study.config["select"].get("robustness") or {}).get("table")
+            robust = study.config.select.robustness.table if study.config.select.robustness is not None else None
             if out is not None and isinstance(robust, (str, os.PathLike)):
                 check_output_folder(out, kind=RUN_KIND, overwrite=overwrite, inputs=[robust])
 
@@ -120,17 +120,17 @@ def _run(table: pd.DataFrame, config, *, scheduler, progress: bool, overrides: d
         check_study(study)
         if cluster is not None:
             study = _spread_over(study, cluster)
-        if study.config["safeguards"]["baselines"]:
+        if study.config.safeguards.baselines:
             from .safeguards import detect_volume_column
 
             try:  # an ambiguous volume column is refused now, not after the nested CV
-                detect_volume_column(study.columns.features, study.config["safeguards"]["volume"])
+                detect_volume_column(study.columns.features, study.config.safeguards.volume)
             except LookupError:
                 pass  # said when the baselines run
         cv = nested_cv(study, progress=progress)
         run_safeguards(study, cv, progress=progress)
-        heldout = _heldout_shap(study, cv) if study.config["safeguards"]["shap"] else None
-        model = fit_final_model(study, cv_summary=to_jsonable(cv.summary)) if study.config["final_model"] else None
+        heldout = _heldout_shap(study, cv) if study.config.safeguards.shap else None
+        model = fit_final_model(study, cv_summary=to_jsonable(cv.summary)) if study.config.final_model else None
     return study, cv, model, heldout
 
 
@@ -173,7 +173,7 @@ def _spread_over(study: Study, client) -> Study:
     n = len(client.scheduler_info().get("workers", {}))
     note = f"n_jobs 1 became -1 on the Dask cluster at {client.scheduler.address} ({n} worker(s))"
     warnings.warn(note, stacklevel=3)
-    return dataclasses.replace(study, config={**study.config, "n_jobs": -1}, notes=[*study.notes, note])
+    return dataclasses.replace(study, config=study.config.replace({"n_jobs": -1}), notes=[*study.notes, note])
 
 
 def run_safeguards(study: Study, cv: NestedCVResult, *, progress: bool = False) -> None:
@@ -189,27 +189,27 @@ def run_safeguards(study: Study, cv: NestedCVResult, *, progress: bool = False) 
     )
     from .verdict import events_per_feature, verdict, volume_correlations
 
-    sg = study.config["safeguards"]
+    sg = study.config.safeguards
     volume = None
     try:
-        volume = detect_volume_column(study.columns.features, sg["volume"])[0]
+        volume = detect_volume_column(study.columns.features, sg.volume)[0]
     except LookupError:
         pass  # said by baseline_studies when the baselines run
     except ValueError as err:  # ambiguous or misnamed: refused before the nested CV when baselines run
-        if sg["baselines"]:
+        if sg.baselines:
             raise
         warnings.warn(f"safeguards: selected features not compared with tumour volume: {err}", stacklevel=2)
     cv.summary["events_per_feature"] = events_per_feature(study, cv)
-    if sg["baselines"]:
-        cv.summary["baselines"] = compare_with_baselines(study, cv, volume=sg["volume"], progress=progress)
+    if sg.baselines:
+        cv.summary["baselines"] = compare_with_baselines(study, cv, volume=sg.volume, progress=progress)
         mix = case_mix(study)
         if mix is not None:
             cv.summary["case_mix"] = mix
     if volume is not None:
         cv.summary["volume_correlation"] = volume_correlations(study, cv, volume)
-    if sg["permutations"]:
+    if sg.permutations:
         cv.summary["permutation"] = permutation_test(
-            study, study_headline(study, cv), sg["permutations"], progress=progress,
+            study, study_headline(study, cv), sg.permutations, progress=progress,
             observed_logrank=(cv.summary.get("risk_groups") or {}).get("logrank_chi2"))
     cv.summary["verdict"] = verdict(cv.summary)
 
@@ -293,7 +293,7 @@ def write_run(study: Study, cv: NestedCVResult, model, out: str | os.PathLike, *
     files["oof_predictions"] = write_table(cv.oof, out / "oof_predictions.csv", index=False)
     if robust is not None:
         files["robustness"] = write_table(robust, out / "robustness.csv")
-    files["config"] = atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(study.config, sort_keys=False))
+    files["config"] = atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(study.config.to_dict(), sort_keys=False))
     files["warnings"] = atomic_write_text(out / "warnings.txt", "".join(
         f"{w['category']} ({w['source']}, x{w['count']}): {w['message']}\n" for w in run_warnings))
     if model is not None:

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.impute import KNNImputer as SkKNNImputer
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from radiomix.impute import (
     MixedKNNImputer,
@@ -269,12 +268,6 @@ def test_tree_param_validation():
         SurrogateTreeRegressor(use_surrogates=3).fit(X, y)
     with pytest.raises(ValueError, match="cp"):
         SurrogateTreeRegressor(cp=-1).fit(X, y)
-
-
-@parametrize_with_checks([SurrogateTreeRegressor(), SurrogateTreeClassifier(), SurrogateTreeImputer(max_iter=3),
-                          MixedKNNImputer()])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 # ------------------------------------------------------------------------------------------------

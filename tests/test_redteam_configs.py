@@ -88,7 +88,7 @@ def test_trust_comes_from_the_command_line_or_the_environment(tmp_path, monkeypa
     resolved = (tmp_path / "run" / "config.resolved.yaml").read_text()
     assert "trusted_modules:\n  - mymodels" in resolved  # the run records what the user trusted
     monkeypatch.setenv("RADIOMIX_TRUST_MODULES", "mymodels")
-    assert load_config(tmp_path / "cfg.yaml")["model"]["name"] == "mymodels.MyLR"  # env: validated as trusted
+    assert load_config(tmp_path / "cfg.yaml").model.name == "mymodels.MyLR"  # env: validated as trusted
 
 
 def _alias_bomb() -> str:

@@ -217,7 +217,13 @@ def test_swallowed_interrupt_inside_a_fit_still_ends_the_run(tmp_path, monkeypat
         return real(self, X, y, *a, **k)
 
     monkeypatch.setattr(LogisticRegression, "fit", fit)
-    res = _run("train", table, "--config", cfg, "--out", tmp_path / "run")
+    # Ctrl-C at a terminal: a process started in the background by a non-interactive shell ignores SIGINT
+    # (which radiomix respects), so this test installs Python's own handler, as an interactive session has.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        res = _run("train", table, "--config", cfg, "--out", tmp_path / "run")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert res.exit_code == 130, res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.yaml", "t.csv"]
 
@@ -236,6 +242,11 @@ def _timed_run(cmd, cwd: Path, outputs) -> float:
     return done if done is not None else time.perf_counter() - t0
 
 
+def _interactive_sigint():
+    """In the child before exec: SIGINT as at a terminal (a suite started in the background inherits it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _sigint_trials(cmd, cwd: Path, outputs, n: int, seed: int):
     """Time one full run (until its output appears), then interrupt ``n`` runs at random points of it; every one
     must exit 130 and leave none of ``outputs`` and no hidden partial folder."""
@@ -249,7 +260,8 @@ def _sigint_trials(cmd, cwd: Path, outputs, n: int, seed: int):
     results = []
     while len(results) < n:
         delay = rng.uniform(0.15, 0.9) * duration
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                preexec_fn=_interactive_sigint)
         time.sleep(delay)
         if proc.poll() is not None or any(p.exists() for p in outputs):  # this run was faster: not a point of it
             proc.communicate()

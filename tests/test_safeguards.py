@@ -212,7 +212,7 @@ def test_permutation_test_same_result_in_parallel():
 
     study = _cheap_study(True, 3)
     serial = permutation_test(study, 0.7, 6)
-    parallel = permutation_test(replace(study, config={**study.config, "n_jobs": 2}), 0.7, 6)
+    parallel = permutation_test(replace(study, config=study.config.replace({"n_jobs": 2})), 0.7, 6)
     assert serial == parallel
     assert serial["null_auc_mean"] == pytest.approx(0.5, abs=0.1)
 
@@ -253,7 +253,7 @@ def test_permutation_test_on_a_dask_cluster_gives_the_same_result():
     local = permutation_test(study, 0.7, 4)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster), joblib.parallel_config(backend="dask"):
-        on_dask = permutation_test(replace(study, config={**study.config, "n_jobs": 2}), 0.7, 4)
+        on_dask = permutation_test(replace(study, config=study.config.replace({"n_jobs": 2})), 0.7, 4)
     assert on_dask == local
 
 
@@ -270,6 +270,6 @@ def test_permutation_refits_skip_the_threshold_without_changing_the_auc():
     study = replace(base, search=replace(base.search, threshold="youden"))
     lean = _without_threshold_search(study)
     assert lean.search.threshold == 0.5 and lean.search.correction is None
-    cfg = {**study.config, "bootstrap": 0, "n_jobs": 1}
+    cfg = study.config.replace({"bootstrap": 0, "n_jobs": 1})
     yp = _permuted(study.y, study.sites, study.groups, np.random.default_rng(1))
     assert _permutation_auc(lean, yp, cfg) == _permutation_auc(study, yp, cfg)

@@ -13,7 +13,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_validate
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from radiomix.select import CorrelationFilter, MRMRSelector, NearZeroVarianceFilter, selection_frequency
 
@@ -288,13 +287,6 @@ def test_errors_name_the_column():
         MRMRSelector(0).fit(Xd, yd)
     with pytest.raises(ValueError, match="single class"):
         MRMRSelector().fit(X, np.zeros(len(X), dtype=int))
-
-
-@parametrize_with_checks(
-    [MRMRSelector(), NearZeroVarianceFilter(), CorrelationFilter(), CorrelationFilter(relevance=None)]
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 # --------------------------------------------------------------------------------------------------

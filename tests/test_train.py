@@ -131,7 +131,7 @@ def test_calibration_and_decision_curve_against_references():
     ({"batch": "site", "harmonize": {"method": "combat", "unseen": "error"}, "cv": {"outer": {"kind": "leave_site_out"}}},
      "harmonize.unseen: estimate"),
     ({"balance": {"method": "smote"}}, "needs complete data"),
-    ({"impute": {"method": "mice"}}, r"valid values: \['none', 'median', 'knn', 'surrogate_tree'\]"),
+    ({"impute": {"method": "mice"}}, r"must be one of \['none', 'median', 'knn', 'surrogate_tree'\]"),
 ])
 def test_cross_key_rules(cfg, match):
     with pytest.raises(ConfigError, match=match):
@@ -159,7 +159,7 @@ def test_train_predict_evaluate_cli(cohort_table, tmp_path):
     pred = pd.read_csv(tmp_path / "pred.csv")
     assert len(pred) == 60 and set(pred.columns) >= {"id", "proba", "label", "novelty_score", "novel"}
     model = load_model(model_path)
-    # The CLI's predictions are the loaded model's own (novelty and threshold are tested in test_evaluate).
+    # The CLI's predictions are the loaded model's own (novelty and threshold are tested in test_model_selection).
     np.testing.assert_allclose(pred["proba"], model.predict_proba(cohort_table), rtol=1e-12)
 
     broken = tmp_path / "broken.csv"

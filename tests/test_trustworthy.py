@@ -282,7 +282,7 @@ def test_smote_with_categorical_columns_becomes_smotenc_and_never_makes_fraction
            "balance": {"method": "smote"}, "bootstrap": 0, "final_model": False}
     with pytest.warns(UserWarning, match="'smote' became 'smotenc'"):
         study = make_study(t, cfg)
-    assert study.config["balance"]["method"] == "smotenc"
+    assert study.config.balance.method == "smotenc"
     pipe = study.build_pipeline()
     from sklearn.base import clone
 

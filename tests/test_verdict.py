@@ -52,7 +52,10 @@ class _FakeStudy:
     def __init__(self, X, y, groups=None, features=None):
         from types import SimpleNamespace
 
+        from radiomix.outcomes import task_of_array
+
         self.X, self.y, self.groups = X, np.asarray(y), groups
+        self.task = task_of_array(self.y)
         self.columns = SimpleNamespace(features=list(features if features is not None else X.columns))
 
 

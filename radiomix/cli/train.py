@@ -27,6 +27,9 @@ from .summary import print_provenance, print_summary
               help="Repeated-measures table (radiomix robustness's perturbations.parquet): keep features whose ICC over "
                    "the training patients' repeats is high (select.robustness.table; other settings from the config).")
 @click.option("--jobs", "-j", type=int, default=None, help="Parallel outer folds (overrides the config).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Override one config key by its dotted name, e.g. --set cv.outer.kind=grouped --set select.mrmr=10 "
+                   "(VALUE read as YAML; repeatable; docs/configuration.md lists every key).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address (e.g. tcp://10.0.0.5:8786): outer folds, baselines and permutations "
                    "run on that cluster.")
@@ -38,7 +41,7 @@ from .summary import print_provenance, print_summary
                    "repeatable; also RADIOMIX_TRUST_MODULES). A config file cannot do this.")
 @table_options
 def train(table, config, target, id_, batch, groups, time_, event, positive, permutations, robustness, jobs,
-          scheduler, out, overwrite, trust_modules, decimal, encoding):
+          settings, scheduler, out, overwrite, trust_modules, decimal, encoding):
     """Nested cross-validation on TABLE, then the final model refit on all rows; writes metrics.json,
     folds.csv, oof_predictions.csv, config.resolved.yaml and model.skops into the run folder. A survival
     outcome: --time and --event (or target: {time:, event:} in the config)."""
@@ -60,24 +63,40 @@ def train(table, config, target, id_, batch, groups, time_, event, positive, per
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             check_output_folder(out, kind=RUN_KIND, overwrite=overwrite, inputs=[table, config, robustness])
-            cfg = config
-            if permutations is not None or robustness is not None:
-                from ..config import load_config
-
-                cfg = load_config(config, target=target, id=id_, batch=batch, groups=groups, n_jobs=jobs,
-                                  positive=positive, trusted_modules=list(trust_modules))
-                if permutations is not None:
-                    cfg["safeguards"]["permutations"] = permutations
-                if robustness is not None:
-                    cfg["select"]["robustness"] = {**(cfg["select"]["robustness"] or {}), "table": robustness}
-            res = run(read(table, decimal, encoding), cfg, out=out, overwrite=overwrite, target=target, id=id_,
-                      batch=batch, groups=groups, n_jobs=jobs, positive=positive, scheduler=scheduler,
-                      trusted_modules=list(trust_modules))
+            # Every command-line setting is an override of the config file, applied once before the one validation.
+            options = {"target": target, "id": id_, "batch": batch, "groups": groups, "n_jobs": jobs,
+                       "positive": positive, "safeguards.permutations": permutations,
+                       "select.robustness.table": robustness}
+            overrides = {**parse_settings(settings, options), **options}
+            res = run(read(table, decimal, encoding), config, out=out, overwrite=overwrite, scheduler=scheduler,
+                      trusted_modules=list(trust_modules), **overrides)
     except (ConfigError, ValueError, OSError) as err:  # OSError: e.g. an unreachable --scheduler
         raise click.ClickException(str(err)) from err
     print_warnings(caught)
     print_summary(res.summary)
     console().print(f"run folder: [bold]{safe_text(out)}[/]")
+
+
+def parse_settings(settings, options: dict) -> dict:
+    """``--set KEY=VALUE`` pairs as dotted overrides (VALUE read as YAML, with the same limits as a config file);
+    a key given twice, or also by its own option (``--target``...), is a usage error."""
+    from ..config import NULL
+    from ..safeyaml import YAMLInputError, load_yaml_text
+
+    out = {}
+    for item in settings:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise click.UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. --set cv.outer.kind=grouped")
+        if key in out or options.get(key) is not None:
+            raise click.UsageError(f"--set {key}: this key is given twice on the command line")
+        try:
+            value = load_yaml_text(text, source=f"--set {key}") if text.strip() else None
+        except YAMLInputError as err:
+            raise click.UsageError(str(err)) from err
+        out[key] = NULL if value is None else value  # --set batch=null sets null; an absent option changes nothing
+    return out
 
 
 @click.command()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from ..patterns import compile_user_pattern
@@ -141,6 +143,24 @@ class ComBat(TransformerMixin, BaseEstimator):
     >>> bool(Xh.groupby("site")["f0"].mean().std() < X.groupby("site")["f0"].mean().std())
     True
     """
+
+    # Types and ranges only: whether the named columns exist (and do not overlap) depends on the table, and
+    # is checked in ``fit`` by ``_columns``.
+    _parameter_constraints: dict = {
+        "batch": [str, Integral],
+        "covariates": ["array-like", str, Integral, None],
+        "categorical": ["array-like", str, Integral, None],
+        "features": ["array-like", str, Integral, None],
+        "exclude": ["array-like", str, Integral, None],
+        "parametric": ["boolean"],
+        "eb": ["boolean"],
+        "mean_only": ["boolean"],
+        "ref_batch": [str, Real, "boolean", None],
+        "unseen": [StrOptions({"error", "estimate"})],
+        "min_unseen_rows": [Interval(Integral, 1, None, closed="left")],
+        "target": ["array-like", str, None],
+        "drop_batch": ["boolean"],
+    }
 
     def __init__(self, batch="site", covariates=None, categorical=None, features=None, parametric=True, eb=True,
                  mean_only=False, ref_batch=None, unseen="error", target=None, drop_batch=False, exclude=None,
@@ -304,16 +324,7 @@ class ComBat(TransformerMixin, BaseEstimator):
 
     # ---- fit -----------------------------------------------------------------------------------------
 
-    def _validate_params(self):
-        if self.unseen not in ("error", "estimate"):
-            raise ValueError(f"unseen must be 'error' or 'estimate', got {self.unseen!r}")
-        if not isinstance(self.min_unseen_rows, (int, np.integer)) or isinstance(self.min_unseen_rows, bool) \
-                or self.min_unseen_rows < 1:
-            raise ValueError(f"min_unseen_rows must be a positive integer, got {self.min_unseen_rows!r}")
-        for name in ("parametric", "eb", "mean_only", "drop_batch"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
-
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Estimate the pooled model and the per-site location/scale parameters from the rows of X.
 
@@ -329,7 +340,6 @@ class ComBat(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        self._validate_params()
         X, array_input = self._frame(X, reset=True)
         batch, covs, cats, feats = self._columns(X, array_input)
         if y is not None:

@@ -84,9 +84,7 @@ class Encoder:
 
     def _selected(self, names, p):
         spec = self.categorical_features
-        if isinstance(spec, str):
-            if spec != "auto":
-                raise ValueError(f"categorical_features must be 'auto', None or a list, got {spec!r}")
+        if isinstance(spec, str):  # "auto", the only string the estimators' parameter constraints accept
             return None
         mask = np.zeros(p, dtype=bool)
         if spec is None:

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.impute import MissingIndicator
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._encoding import check_imputer_input, feature_names_out, output
@@ -48,6 +49,14 @@ class MixedKNNImputer(TransformerMixin, BaseEstimator):
     ['M', 'M', 'M', 'F']
     """
 
+    _parameter_constraints: dict = {
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "weights": [StrOptions({"uniform", "distance"})],
+        "categorical_features": [StrOptions({"auto"}), "array-like", None],
+        "categorical_weight": [Interval(Real, 0, None, closed="both")],
+        "add_indicator": ["boolean"],
+    }
+
     def __init__(self, *, n_neighbors=5, weights="uniform", categorical_features="auto", categorical_weight=1.0,
                  add_indicator=False):
         self.n_neighbors = n_neighbors
@@ -62,15 +71,9 @@ class MixedKNNImputer(TransformerMixin, BaseEstimator):
         tags.input_tags.categorical = True
         return tags
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Store the training rows as donors (``y`` is ignored)."""
-        if not isinstance(self.n_neighbors, numbers.Integral) or isinstance(self.n_neighbors, bool) \
-                or self.n_neighbors < 1:
-            raise ValueError(f"n_neighbors must be an integer >= 1, got {self.n_neighbors!r}")
-        if self.weights not in ("uniform", "distance"):
-            raise ValueError(f"weights must be 'uniform' or 'distance', got {self.weights!r}")
-        if not isinstance(self.categorical_weight, numbers.Real) or not self.categorical_weight >= 0:
-            raise ValueError(f"categorical_weight must be a number >= 0, got {self.categorical_weight!r}")
         Xe, _ = check_imputer_input(self, X, reset=True)
         mask = np.isnan(Xe)
         self.indicator_ = MissingIndicator(error_on_new=False).fit(Xe) if self.add_indicator else None

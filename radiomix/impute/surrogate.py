@@ -3,18 +3,19 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.impute import MissingIndicator
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _cart
 from ._encoding import check_imputer_input, feature_names_out, ncat, output
-from .trees import check_tree_params, tree_kwargs
+from .trees import TREE_PARAMETER_CONSTRAINTS, tree_kwargs
 
 __all__ = ["SurrogateTreeImputer", "BlockMissingWarning"]
 
@@ -95,6 +96,18 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
     (0, 'category')
     """
 
+    _parameter_constraints: dict = {
+        **{k: v for k, v in TREE_PARAMETER_CONSTRAINTS.items() if k != "surrogate_style"},
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="both")],
+        "imputation_order": [StrOptions({"ascending", "descending", "roman", "arabic", "random"})],
+        "add_indicator": ["boolean"],
+        "blocks": ["array-like", None],
+        "max_predictors": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
     def __init__(self, *, max_iter=5, tol=1e-3, imputation_order="ascending", categorical_features="auto",
                  max_depth=None, min_samples_split=20, min_samples_leaf=5, cp=1e-4, max_surrogates=5,
                  use_surrogates=2, add_indicator=False, blocks=None, max_predictors=None, random_state=None,
@@ -121,21 +134,13 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
         tags.input_tags.categorical = True
         return tags
 
-    def _check_params(self):
-        check_tree_params(self)
-        if not isinstance(self.max_iter, numbers.Integral) or isinstance(self.max_iter, bool) or self.max_iter < 1:
-            raise ValueError(f"max_iter must be an integer >= 1, got {self.max_iter!r}")
-        if not isinstance(self.tol, numbers.Real) or not self.tol >= 0:
-            raise ValueError(f"tol must be a number >= 0, got {self.tol!r}")
-        if self.imputation_order not in ("ascending", "descending", "roman", "arabic", "random"):
-            raise ValueError("imputation_order must be 'ascending', 'descending', 'roman', 'arabic' or 'random', "
-                             f"got {self.imputation_order!r}")
-
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the trees (``y`` is ignored)."""
         self._fit(X)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
         """Fit and return the imputed training table (equal to ``fit(X).transform(X)``)."""
         Xf, Xe, index = self._fit(X)
@@ -178,7 +183,6 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
         return cells
 
     def _fit(self, X):
-        self._check_params()
         Xe, index = check_imputer_input(self, X, reset=True)
         n, p = Xe.shape
         self._blocks = self._block_index()
@@ -252,8 +256,6 @@ class SurrogateTreeImputer(TransformerMixin, BaseEstimator):
         p = Xe.shape[1]
         if k is None or k >= p - 1:
             return None
-        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"max_predictors must be a positive integer or None, got {k!r}")
         filled = np.where(np.isnan(Xe), self.statistics_[None, :], Xe)
         sd = filled.std(axis=0)
         Z = (filled - filled.mean(axis=0)) / np.where(sd > 0, sd, 1.0)

@@ -3,42 +3,38 @@
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _cart
 from ._encoding import encode_fit, ncat, store_typing
 
-__all__ = ["SurrogateTreeRegressor", "SurrogateTreeClassifier"]
+__all__ = ["SurrogateTreeRegressor", "SurrogateTreeClassifier", "TREE_PARAMETER_CONSTRAINTS", "tree_kwargs"]
 
 # --------------------------------------------------------------------------------------------------
 # the tree estimators
 # --------------------------------------------------------------------------------------------------
 
 
-def check_tree_params(est):
-    def _int(name, lo, allow_none=False):
-        v = getattr(est, name)
-        if v is None and allow_none:
-            return
-        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}{' or None' if allow_none else ''}, got {v!r}")
-
-    _int("max_depth", 1, allow_none=True)
-    _int("min_samples_split", 1)
-    _int("min_samples_leaf", 1, allow_none=True)
-    _int("max_surrogates", 0)
-    if est.use_surrogates not in (0, 1, 2):
-        raise ValueError(f"use_surrogates must be 0, 1 or 2 (rpart's usesurrogate), got {est.use_surrogates!r}")
-    if getattr(est, "surrogate_style", 0) not in (0, 1):
-        raise ValueError(f"surrogate_style must be 0 or 1 (rpart's surrogatestyle), got {est.surrogate_style!r}")
-    if not isinstance(est.cp, numbers.Real) or isinstance(est.cp, bool) or not est.cp >= 0:
-        raise ValueError(f"cp must be a number >= 0, got {est.cp!r}")
+#: The rpart settings shared by the trees and :class:`~radiomix.impute.SurrogateTreeImputer`, declared the
+#: scikit-learn way (checked by ``_fit_context`` once per ``fit``).
+TREE_PARAMETER_CONSTRAINTS = {
+    "max_depth": [Interval(Integral, 1, None, closed="left"), None],
+    "min_samples_split": [Interval(Integral, 1, None, closed="left")],
+    "min_samples_leaf": [Interval(Integral, 1, None, closed="left"), None],
+    "cp": [Interval(Real, 0, None, closed="both")],
+    "max_surrogates": [Interval(Integral, 0, None, closed="left")],
+    # rpart's usesurrogate and surrogatestyle
+    "use_surrogates": [Options(Integral, {0, 1, 2})],
+    "surrogate_style": [Options(Integral, {0, 1})],
+    "categorical_features": [StrOptions({"auto"}), "array-like", None],
+}
 
 
 def tree_kwargs(est):
@@ -52,6 +48,8 @@ def tree_kwargs(est):
 
 
 class _SurrogateTreeBase(BaseEstimator):
+    _parameter_constraints: dict = dict(TREE_PARAMETER_CONSTRAINTS)
+
     def __init__(self, *, max_depth=None, min_samples_split=20, min_samples_leaf=None, cp=0.01,
                  max_surrogates=5, use_surrogates=2, surrogate_style=0, categorical_features="auto"):
         self.max_depth = max_depth
@@ -70,7 +68,6 @@ class _SurrogateTreeBase(BaseEstimator):
         return tags
 
     def _fit_tree(self, X, y, n_classes_from_y):
-        check_tree_params(self)
         enc, Xe = encode_fit(self, X)
         Xe, y = validate_data(self, Xe, y, ensure_all_finite="allow-nan", dtype=np.float64, y_numeric=not n_classes_from_y)
         store_typing(self, enc, Xe.shape[1])
@@ -217,6 +214,7 @@ class SurrogateTreeRegressor(RegressorMixin, _SurrogateTreeBase):
     (2,)
     """
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Grow the tree. ``X`` may hold NaN; ``y`` may not."""
         return self._fit_tree(X, y, n_classes_from_y=False)
@@ -252,6 +250,7 @@ class SurrogateTreeClassifier(ClassifierMixin, _SurrogateTreeBase):
     (['no', 'yes'], ['yes', 'no'])
     """
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Grow the tree. ``X`` may hold NaN; ``y`` may not."""
         return self._fit_tree(X, y, n_classes_from_y=True)

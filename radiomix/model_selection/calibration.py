@@ -10,9 +10,14 @@ log-odds by the change in prevalence.
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.utils.validation import check_is_fitted
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.utils import get_tags
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 __all__ = ["RecalibratedClassifier", "logit"]
 
@@ -64,6 +69,14 @@ class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
     True
     """
 
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict_proba"])],
+        "method": [StrOptions({"sigmoid", "isotonic", "prevalence"})],
+        "cv": ["cv_object"],
+        "resampled_prevalence": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
     def __init__(self, estimator=None, method="sigmoid", cv=3, resampled_prevalence=0.5, random_state=0):
         self.estimator = estimator
         self.method = method
@@ -71,13 +84,19 @@ class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
         self.resampled_prevalence = resampled_prevalence
         self.random_state = random_state
 
+    # The estimator is the user's (a whole Pipeline): its steps validate their own parameters when fitted.
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, groups=None):
         """Fit the model on all rows and learn the correction (out-of-fold predictions for sigmoid/isotonic)."""
         from sklearn.model_selection import cross_val_predict
 
-        if self.method not in ("sigmoid", "isotonic", "prevalence"):
-            raise ValueError(f"method must be 'sigmoid', 'isotonic' or 'prevalence', got {self.method!r}")
-        y = np.asarray(y)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        n_classes = np.unique(y).size
+        if n_classes > 2:
+            raise ValueError(f"{type(self).__name__}: Only binary classification is supported; got {n_classes} classes")
         oof = None
         if self.method != "prevalence":
             cv = self.cv
@@ -86,14 +105,18 @@ class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
 
                 cv = inner_cv(int(cv), groups, self.random_state)
             oof = cross_val_predict(clone(self.estimator), X, y, groups=groups, cv=cv, method="predict_proba")[:, 1]
-        return self.fit_from_predictions(clone(self.estimator).fit(X, y), y, oof)
+        return self._learn_correction(clone(self.estimator).fit(X, y), y, oof)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_from_predictions(self, fitted_estimator, y, oof_proba=None):
         """Use an already fitted model, and learn the correction from ``oof_proba`` (out-of-fold probabilities
         of the positive class for the rows of ``y``, from data that was not resampled)."""
-        y = np.asarray(y).astype(int)
+        return self._learn_correction(fitted_estimator, y, oof_proba)
+
+    def _learn_correction(self, fitted_estimator, y, oof_proba):
         self.estimator_ = fitted_estimator
         self.classes_ = getattr(fitted_estimator, "classes_", np.array([0, 1]))
+        y = (np.asarray(y) == self.classes_[1]).astype(int)  # 1 for the positive class
         if hasattr(fitted_estimator, "n_features_in_"):
             self.n_features_in_ = fitted_estimator.n_features_in_
         if hasattr(fitted_estimator, "feature_names_in_"):
@@ -119,11 +142,22 @@ class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
         return _sigmoid(self.intercept_ + self.slope_ * logit(proba))
 
     def predict_proba(self, X):
+        check_is_fitted(self, "estimator_")
         p = self.correct(self.estimator_.predict_proba(X)[:, 1])
         return np.column_stack([1 - p, p])
 
     def predict(self, X):
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+        positive = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[positive.astype(int)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        inner = get_tags(self.estimator) if self.estimator is not None else None
+        if inner is not None:  # the data go to the estimator as they are
+            tags.input_tags.sparse = inner.input_tags.sparse
+            tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        return tags
 
     @property
     def logit_linear(self) -> bool:

@@ -9,9 +9,11 @@ training rows only, so nothing of a test fold is seen; the model is grown on ``1
 them. Rows are split at random: with several rows per patient a patient can sit on both sides, which is why
 radiomix refuses ``early_stopping_rounds`` together with ``groups``.
 
-scikit-learn's ``check_estimator`` is not run on them: XGBoost's own estimators do not pass it (parameters kept in
-``**kwargs``), and these add only the validation split; tests/test_boosting.py checks them against XGBoost fitted
-by hand on the same split, and cloning, determinism and persistence.
+tests/test_common.py runs scikit-learn's estimator checks on them, less those XGBoost's own estimators fail (class
+labels coded 0..k-1, ``objective`` set in ``fit``, float32 predictions) and the sample-weight equivalence a split
+drawn by row cannot give; only the wrappers' two parameters are declared in ``_parameter_constraints`` (XGBoost
+validates its own). tests/test_models.py checks them against XGBoost fitted by hand on the same split, and
+cloning, determinism and persistence.
 """
 
 from __future__ import annotations
@@ -19,30 +21,36 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from scipy import sparse
+from sklearn.base import _fit_context
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
-from sklearn.utils import _safe_indexing
+from sklearn.utils import _safe_indexing, check_consistent_length
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import _check_sample_weight
 from xgboost import XGBClassifier, XGBRegressor
 
 __all__ = ["EarlyStoppingXGBClassifier", "EarlyStoppingXGBRegressor"]
 
 
-def _check_fraction(est) -> None:
-    f = est.validation_fraction
-    if not isinstance(f, numbers.Real) or isinstance(f, bool) or not 0 < f < 1:
-        raise ValueError(f"{type(est).__name__}: validation_fraction must be a number in (0, 1), got {f!r}")
-    r = est.early_stopping_rounds
-    if not isinstance(r, numbers.Integral) or isinstance(r, bool) or r < 1:
-        raise ValueError(f"{type(est).__name__}: early_stopping_rounds must be an integer >= 1, got {r!r}")
+def _row_indexable(X):
+    """``X`` in a form whose rows ``_safe_indexing`` draws: arrays, DataFrames, lists and CSR/CSC matrices as they
+    are, other sparse formats as CSR (XGBoost converts them so anyway), other array-likes as arrays."""
+    if sparse.issparse(X):
+        return X if X.format in ("csr", "csc") else X.tocsr()
+    return X if hasattr(X, "shape") or isinstance(X, list) else np.asarray(X)
 
 
 def _fit_early_stopped(est, parent_fit, splitter, X, y, sample_weight, kwargs):
     """Fit ``est`` (through its XGBoost ``parent_fit``) on a split of its rows, then keep the trees up to the best
     round."""
-    _check_fraction(est)
+    # Rows are drawn by position, so X, y and the weights must have one entry per row.
+    X, y = _row_indexable(X), np.asarray(y)
+    check_consistent_length(X, y, sample_weight)
+    if sample_weight is not None:
+        sample_weight = _check_sample_weight(sample_weight, X)
     fit_rows, val_rows = next(splitter.split(np.zeros(len(y)), y))
     X_fit, X_val = _safe_indexing(X, fit_rows), _safe_indexing(X, val_rows)
-    y = np.asarray(y)
-    w_fit = None if sample_weight is None else np.asarray(sample_weight)[fit_rows]
+    w_fit = None if sample_weight is None else sample_weight[fit_rows]
     parent_fit(X_fit, y[fit_rows], sample_weight=w_fit, eval_set=[(X_val, y[val_rows])], verbose=False, **kwargs)
     est.best_n_estimators_ = int(est.best_iteration) + 1
     est.n_validation_rows_ = int(len(val_rows))
@@ -57,6 +65,12 @@ class _EarlyStopping:
     scikit-learn reads ``validation_fraction`` from this ``__init__`` and XGBoost's ``get_params`` skips it."""
 
     _splitter = ShuffleSplit
+    # The wrapper's own settings; XGBoost validates the booster's parameters itself (``early_stopping_rounds``
+    # is one of them, but this wrapper needs it set).
+    _parameter_constraints: dict = {
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "early_stopping_rounds": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
 
     def __init__(self, *, validation_fraction=0.2, **kwargs):
         super().__init__(**kwargs)
@@ -68,6 +82,7 @@ class _EarlyStopping:
         params.pop("validation_fraction", None)
         return params
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, *, sample_weight=None, **kwargs):
         """Fit on ``1 - validation_fraction`` of the rows, stopping when the held-out loss stops improving."""
         seed = self.random_state if isinstance(self.random_state, numbers.Integral) else 0

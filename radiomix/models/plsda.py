@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["PLSDAClassifier"]
@@ -28,10 +31,16 @@ class PLSDAClassifier(ClassifierMixin, BaseEstimator):
     True
     """
 
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "scale": ["boolean"],
+    }
+
     def __init__(self, n_components=2, scale=True):
         self.n_components = n_components
         self.scale = scale
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         from sklearn.cross_decomposition import PLSRegression
         from sklearn.linear_model import LogisticRegression
@@ -42,14 +51,16 @@ class PLSDAClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         self.classes_, yi = np.unique(y, return_inverse=True)
         if len(self.classes_) != 2:
-            raise ValueError(f"PLSDAClassifier supports binary targets only; got {len(self.classes_)} classes")
+            raise ValueError(f"PLSDAClassifier: Only binary classification is supported; got {len(self.classes_)} "
+                             "classes")
         k = int(max(1, min(self.n_components, X.shape[1], X.shape[0] - 1)))
         self.pls_ = PLSRegression(n_components=k, scale=self.scale).fit(X, yi.astype(float))
         self.logit_ = LogisticRegression(max_iter=1000).fit(self.pls_.transform(X), yi)
         return self
 
     def decision_function(self, X):
-        return self.logit_.decision_function(self._scores(X))
+        scores = self._scores(X)  # checks the fit first
+        return self.logit_.decision_function(scores)
 
     def _scores(self, X):
         from sklearn.utils.validation import validate_data
@@ -59,7 +70,14 @@ class PLSDAClassifier(ClassifierMixin, BaseEstimator):
         return self.pls_.transform(X)
 
     def predict_proba(self, X):
-        return self.logit_.predict_proba(self._scores(X))
+        scores = self._scores(X)
+        return self.logit_.predict_proba(scores)
 
     def predict(self, X):
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        decision = self.decision_function(X)
+        return self.classes_[(decision > 0).astype(int)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags

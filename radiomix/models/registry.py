@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .plsda import PLSDAClassifier
 
@@ -149,12 +149,16 @@ class ModelSpec:
         ``factory(random_state, n_jobs, **params)``, an unfitted estimator of that kind.
     handles_missing : the model accepts NaN (no imputer is forced in front of it).
     needs_scaling : ``scale: auto`` standardises the numeric columns for it.
+    default_params, default_search : ``model.params`` and ``model.search`` of a config that names the model but not
+        them.
     """
 
     name: str
     factories: dict
     handles_missing: bool
     needs_scaling: bool
+    default_params: dict = field(default_factory=dict)
+    default_search: dict = field(default_factory=dict)
 
     def kind_for(self, task) -> str | None:
         """The first of the outcome type's ``estimator_kinds`` this model comes in, or None."""
@@ -169,7 +173,9 @@ _CLASSIFIER = ("classifier",)
 #: Model name -> :class:`ModelSpec`.
 MODELS = {spec.name: spec for spec in (
     ModelSpec("xgboost", {"classifier": _xgb_classifier, "regressor": _xgb_regressor, "survival": _xgb_cox},
-              handles_missing=True, needs_scaling=False),
+              handles_missing=True, needs_scaling=False, default_params={"n_estimators": 200, "tree_method": "hist"},
+              default_search={"max_depth": [2, 3, 4], "learning_rate": [0.03, 0.1, 0.3], "subsample": [0.7, 1.0],
+                              "colsample_bytree": [0.5, 0.8, 1.0], "min_child_weight": [1, 3, 5]}),
     ModelSpec("logistic", {"classifier": _logistic}, handles_missing=False, needs_scaling=True),
     ModelSpec("svm", {"classifier": _svc, "regressor": _svr}, handles_missing=False, needs_scaling=True),
     ModelSpec("random_forest", {"classifier": _rf_classifier, "regressor": _rf_regressor}, handles_missing=False,

@@ -13,8 +13,11 @@ models from Breslow's baseline hazard on the training patients; ``score(X, y)`` 
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..outcomes.survival.metrics import breslow, harrell_c, split_surv, step_at
@@ -135,6 +138,14 @@ class CoxPH(SurvivalMixin, BaseEstimator):
     baseline_times_, baseline_cumhaz_ : Breslow's baseline cumulative hazard at the training event times.
     """
 
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="both")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "ties": [StrOptions({"efron", "breslow"})],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+    }
+
     def __init__(self, alpha=0.1, l1_ratio=0.0, ties="efron", max_iter=100, tol=1e-9):
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -142,16 +153,8 @@ class CoxPH(SurvivalMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
 
-    def _check_params(self):
-        if not (np.isscalar(self.alpha) and self.alpha >= 0):
-            raise ValueError(f"CoxPH: alpha must be >= 0, got {self.alpha!r}")
-        if not (np.isscalar(self.l1_ratio) and 0 <= self.l1_ratio <= 1):
-            raise ValueError(f"CoxPH: l1_ratio must be in [0, 1], got {self.l1_ratio!r}")
-        if self.ties not in ("efron", "breslow"):
-            raise ValueError(f"CoxPH: ties must be 'efron' or 'breslow', got {self.ties!r}")
-
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
-        self._check_params()
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         time, event = split_surv(y, "CoxPH")
         if not event.any():
@@ -247,6 +250,22 @@ class XGBSurvival(SurvivalMixin, BaseEstimator):
     or minus the predicted log survival time (AFT), so that higher always means higher risk.
     """
 
+    _parameter_constraints: dict = {
+        "objective": [StrOptions({"survival:cox", "survival:aft"})],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "max_depth": [Interval(Integral, 0, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="left")],
+        "subsample": [Interval(Real, 0, 1, closed="right")],
+        "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
+        "min_child_weight": [Interval(Real, 0, None, closed="left")],
+        "reg_lambda": [Interval(Real, 0, None, closed="left")],
+        "aft_distribution": [StrOptions(set(_AFT_DISTRIBUTIONS))],
+        "aft_sigma": [Interval(Real, 0, None, closed="neither")],
+        "tree_method": [str],  # XGBoost checks its own names
+        "random_state": [Integral, None],
+        "n_jobs": [Integral, None],
+    }
+
     def __init__(self, objective="survival:cox", n_estimators=200, max_depth=3, learning_rate=0.05,
                  subsample=1.0, colsample_bytree=1.0, min_child_weight=1.0, reg_lambda=1.0,
                  aft_distribution="normal", aft_sigma=1.0, tree_method="hist", random_state=None, n_jobs=None):
@@ -275,13 +294,10 @@ class XGBSurvival(SurvivalMixin, BaseEstimator):
                      eval_metric="aft-nloglik")
         return p
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         import xgboost as xgb
 
-        if self.objective not in ("survival:cox", "survival:aft"):
-            raise ValueError(f"XGBSurvival: objective must be 'survival:cox' or 'survival:aft', got {self.objective!r}")
-        if self.aft_distribution not in _AFT_DISTRIBUTIONS:
-            raise ValueError(f"XGBSurvival: aft_distribution must be one of {_AFT_DISTRIBUTIONS}")
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, ensure_all_finite="allow-nan")
         time, event = split_surv(y, "XGBSurvival")
         if self.objective == "survival:cox":
@@ -319,6 +335,11 @@ class XGBSurvival(SurvivalMixin, BaseEstimator):
             return stats.logistic.sf(z)
         return np.exp(-np.exp(z))  # extreme value (Gumbel minimum): S = exp(-exp(z))
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing values go down XGBoost's learnt default branch
+        return tags
+
     @property
     def feature_importances_(self):
         check_is_fitted(self, "booster_")
@@ -351,6 +372,12 @@ class SurvivalStacking(SurvivalMixin, _composition()):
         Penalty of the Cox meta-model.
     """
 
+    _parameter_constraints: dict = {
+        "estimators": [list],
+        "cv": ["cv_object"],
+        "final_alpha": [Interval(Real, 0, None, closed="left")],
+    }
+
     def __init__(self, estimators, cv=3, final_alpha=0.1):
         self.estimators = estimators
         self.cv = cv
@@ -363,10 +390,16 @@ class SurvivalStacking(SurvivalMixin, _composition()):
         self._set_params("estimators", **params)
         return self
 
+    # The blocks are the user's estimators: their own parameters are validated when they are fitted.
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
         from sklearn.base import clone
         from sklearn.model_selection import cross_val_predict
 
+        if y is None:
+            raise ValueError("SurvivalStacking requires y to be passed, but the target y is None")
+        if np.ndim(X) != 2:
+            raise ValueError(f"SurvivalStacking: expected a 2-d X (rows x columns), got {np.ndim(X)} dimension(s)")
         y = np.asarray(y, float)
         split_surv(y, "SurvivalStacking")
         if hasattr(X, "columns"):  # the blocks select their columns by name
@@ -385,7 +418,8 @@ class SurvivalStacking(SurvivalMixin, _composition()):
         return np.column_stack([est.predict(X) for est in self.estimators_])
 
     def predict(self, X):
-        return self.final_estimator_.predict(self._stacked(X))
+        stacked = self._stacked(X)  # checks the fit first
+        return self.final_estimator_.predict(stacked)
 
 
 class RandomSurvivalForest(SurvivalMixin, BaseEstimator):
@@ -400,6 +434,17 @@ class RandomSurvivalForest(SurvivalMixin, BaseEstimator):
     random_state, n_jobs : seed and workers.
     """
 
+    # scikit-learn's forest constraints: scikit-survival's forest is one, whose own validation the fit below skips.
+    _parameter_constraints: dict = {
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "max_depth": [Interval(Integral, 1, None, closed="left"), None],
+        "min_samples_leaf": [Interval(Integral, 1, None, closed="left"), Interval(RealNotInt, 0.0, 1.0, closed="neither")],
+        "max_features": [Interval(Integral, 1, None, closed="left"), Interval(RealNotInt, 0.0, 1.0, closed="right"),
+                         StrOptions({"sqrt", "log2"}), None],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+    }
+
     def __init__(self, n_estimators=200, max_depth=None, min_samples_leaf=3, max_features="sqrt",
                  random_state=None, n_jobs=None):
         self.n_estimators = n_estimators
@@ -409,6 +454,7 @@ class RandomSurvivalForest(SurvivalMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         try:
             from sksurv.ensemble import RandomSurvivalForest as _RSF

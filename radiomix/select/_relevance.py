@@ -131,19 +131,46 @@ def cox_score_rows(XT: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(info > 1e-12 * (1 + np.abs(U)), U ** 2 / np.where(info > 0, info, 1.0), 0.0)
 
 
-def rows_statistic(kind: str, task: str, XT: np.ndarray, y: np.ndarray, column_view=None) -> np.ndarray:
-    if kind == "cox":
-        return cox_score_rows(XT, y)
-    if kind == "ks":
-        return ks_rows(XT, y)
+def _f_classif(XT: np.ndarray, y: np.ndarray, column_view=None) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        if task == "classification":
-            return f_classif_rows(XT, y)
+        return f_classif_rows(XT, y)
+
+
+def _f_regression(XT: np.ndarray, y: np.ndarray, column_view=None) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
         return f_regression_rows(XT, y, column_view)
+
+
+def _ks(XT: np.ndarray, y: np.ndarray, column_view=None) -> np.ndarray:
+    return ks_rows(XT, y)
+
+
+def _cox(XT: np.ndarray, y: np.ndarray, column_view=None) -> np.ndarray:
+    return cox_score_rows(XT, y)
+
+
+#: The statistic of each (relevance, task) pair the selectors accept (``check_relevance`` refuses the others).
+_STATISTICS = {
+    ("f", "classification"): _f_classif,
+    ("f", "regression"): _f_regression,
+    ("ks", "classification"): _ks,
+    ("cox", "survival"): _cox,
+}
+#: Statistics whose last bits depend on the memory layout of the table (see ``f_regression_rows``).
+_LAYOUT_SENSITIVE = {_f_regression}
+#: Tasks whose ``y`` holds class labels: a column observed on rows of a single class gets relevance 0.
+_LABEL_TASKS = {"classification"}
+#: The random forest behind ``relevance="rf"`` for each task (sklearn.ensemble names).
+_FOREST = {"classification": "RandomForestClassifier", "regression": "RandomForestRegressor"}
+
+
+def rows_statistic(kind: str, task: str, XT: np.ndarray, y: np.ndarray, column_view=None) -> np.ndarray:
+    return _STATISTICS[(kind, task)](XT, y, column_view)
 
 
 def column_relevance(kind: str, task: str, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """F or KS statistic of each feature against y, each on the rows where that feature is not missing."""
+    statistic = _STATISTICS[(kind, task)]
     XT = np.ascontiguousarray(X.T)
     strided = X.shape[1] > 1 and not X.flags.f_contiguous
     missing = np.isnan(XT)
@@ -152,27 +179,28 @@ def column_relevance(kind: str, task: str, X: np.ndarray, y: np.ndarray) -> np.n
     complete = np.flatnonzero(~has_missing)
     if complete.size:
         view = None
-        if strided and kind == "f" and task == "regression":
+        if strided and statistic in _LAYOUT_SENSITIVE:
             view = np.ascontiguousarray(X[:, complete])
-        out[complete] = rows_statistic(kind, task, XT[complete], y, view)
+        out[complete] = statistic(XT[complete], y, view)
+    labels = task in _LABEL_TASKS
     for j in np.flatnonzero(has_missing):
         rows = ~missing[j]
         y_rows = y[rows]
-        if rows.sum() < 2 or (task == "classification" and np.unique(y_rows).size < 2):
+        if rows.sum() < 2 or (labels and np.unique(y_rows).size < 2):
             # mrmr-selection returns 0 for an all-missing column and raises for a single class; 0 here.
             continue
         # Dropping the missing rows copies the column, so it is contiguous whatever the table's layout.
-        out[j] = rows_statistic(kind, task, XT[j : j + 1, rows], y_rows)[0]
+        out[j] = statistic(XT[j : j + 1, rows], y_rows)[0]
     return out
 
 
 def forest_relevance(task: str, X: np.ndarray, y: np.ndarray, random_state) -> np.ndarray:
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn import ensemble
 
     if np.isnan(X).any():
         # mrmr-selection's fill: one below the smallest value in the whole table.
         X = np.where(np.isnan(X), np.nanmin(X) - 1, X)
-    forest_cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
+    forest_cls = getattr(ensemble, _FOREST[task])
     forest = forest_cls(max_depth=5, random_state=random_state).fit(X, y)
     return forest.feature_importances_.astype(np.float64)
 

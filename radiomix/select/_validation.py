@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from sklearn.utils.multiclass import type_of_target
@@ -53,56 +55,111 @@ def validate_fit_data(estimator, X, y, *, y_required: bool = True):
     return X, y
 
 
+def _time_event_shaped(y) -> bool:
+    return np.ndim(y) == 2 and np.shape(y)[1] == 2
+
+
+def _check_time_event_shape(y, owner: str) -> None:
+    if not _time_event_shaped(y):
+        raise ValueError(f"{owner}: task='survival' needs y as an (n, 2) array of (time, event)")
+
+
+def _check_nothing(y, owner: str) -> None:
+    return None
+
+
+#: What an explicit ``task`` requires of the shape of ``y`` before anything else looks at it.
+_SHAPE_CHECKS = {"classification": _check_nothing, "regression": _check_nothing,
+                 "survival": _check_time_event_shape}
+
+
+def _labels_unless_float(y) -> str:
+    # type_of_target calls integral floats (e.g. the diabetes progression score) classes; the dtype is a
+    # better guide: floats are measurements, integers/strings/booleans are labels.
+    return "regression" if np.asarray(y).dtype.kind == "f" else "classification"
+
+
+#: ``task="auto"``: the task of each kind of 1-d target (scikit-learn's ``type_of_target``); any binary ``y``
+#: is a pair of classes.
+_TASK_OF_TARGET_TYPE = {"binary": lambda y: "classification", "multiclass": _labels_unless_float,
+                        "continuous": _labels_unless_float}
+
+
 def resolve_task(task: str, y: np.ndarray, owner: str) -> str:
-    if task not in TASKS:
-        raise ValueError(f"{owner}: task must be one of {TASKS}, got {task!r}")
+    """The selector's task for ``y``: ``task`` itself (once ``y`` has the shape it needs), or what ``"auto"``
+    reads off ``y`` (an ``(n, 2)`` ``y`` is a survival target). ``task`` is one of :data:`TASKS` (the selectors'
+    parameter constraints)."""
     if task != "auto":
-        if task == "survival" and (np.ndim(y) != 2 or np.shape(y)[1] != 2):
-            raise ValueError(f"{owner}: task='survival' needs y as an (n, 2) array of (time, event)")
+        _SHAPE_CHECKS[task](y, owner)
         return task
-    if np.ndim(y) == 2 and np.shape(y)[1] == 2:
+    if _time_event_shaped(y):
         return "survival"
     kind = type_of_target(y, input_name="y", raise_unknown=True)
-    if kind not in ("binary", "multiclass", "continuous"):
+    if kind not in _TASK_OF_TARGET_TYPE:
         raise ValueError(f"{owner}: cannot select features for a {kind!r} target; pass a single 1-d y")
-    # type_of_target calls integral floats (e.g. the diabetes progression score) classes; the dtype is a
-    # better guide: floats are measurements unless binary, integers/strings/booleans are labels.
-    if kind == "binary" or np.asarray(y).dtype.kind != "f":
-        return "classification"
-    return "regression"
+    return _TASK_OF_TARGET_TYPE[kind](y)
+
+
+@dataclass(frozen=True)
+class _Relevances:
+    """The relevance ``"auto"`` stands for with a task, those that apply to it, and the hint that lists them."""
+
+    auto: str
+    allowed: frozenset
+    hint: str
+
+
+_GENERIC_HINT = "f, ks, rf or auto"
+#: The relevances of each task.
+_RELEVANCES_OF_TASK = {
+    "classification": _Relevances("f", frozenset({"f", "ks", "rf"}), _GENERIC_HINT),
+    "regression": _Relevances("f", frozenset({"f", "rf"}), _GENERIC_HINT),
+    "survival": _Relevances("cox", frozenset({"cox"}), "cox (univariate Cox score test) or auto"),
+}
 
 
 def check_relevance(relevance, task: str, owner: str):
     """The relevance to use: ``"auto"`` is the univariate Cox score test for a survival target and the F
-    statistic otherwise."""
+    statistic otherwise. ``relevance`` is a callable or one of :data:`RELEVANCES` (the selectors' parameter
+    constraints)."""
     if callable(relevance):
         return relevance
-    if relevance not in RELEVANCES:
-        raise ValueError(f"{owner}: relevance must be one of {RELEVANCES} or a callable, got {relevance!r}")
+    spec = _RELEVANCES_OF_TASK[task]
     if relevance == "auto":
-        return "cox" if task == "survival" else "f"
-    if relevance == "ks" and task != "classification":
+        return spec.auto
+    if relevance == "ks" and relevance not in spec.allowed:
         raise ValueError(f"{owner}: relevance='ks' (Kolmogorov-Smirnov) needs a classification target")
-    if (relevance == "cox") != (task == "survival"):
-        raise ValueError(f"{owner}: relevance={relevance!r} does not apply to a {task} target; "
-                         f"{'cox (univariate Cox score test) or auto' if task == 'survival' else 'f, ks, rf or auto'}")
+    if relevance not in spec.allowed:
+        raise ValueError(f"{owner}: relevance={relevance!r} does not apply to a {task} target; {spec.hint}")
     return relevance
 
 
-def prepare_target(y, task: str, owner: str) -> np.ndarray:
-    if task == "survival":
-        from ..outcomes.survival.metrics import split_surv
+def _time_event_target(y, owner: str) -> np.ndarray:
+    from ..outcomes.survival.metrics import split_surv
 
-        time, event = split_surv(y, owner)
-        if not event.any():
-            raise ValueError(f"{owner}: no event in y; feature relevance needs at least one")
-        return np.column_stack([time, event.astype(float)])
-    if task == "regression":
-        y = np.asarray(y)
-        if y.dtype.kind not in "biuf":
-            raise ValueError(f"{owner}: task='regression' needs a numeric y, got dtype {y.dtype}")
-        return y.astype(np.float64)
+    time, event = split_surv(y, owner)
+    if not event.any():
+        raise ValueError(f"{owner}: no event in y; feature relevance needs at least one")
+    return np.column_stack([time, event.astype(float)])
+
+
+def _numeric_target(y, owner: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"{owner}: task='regression' needs a numeric y, got dtype {y.dtype}")
+    return y.astype(np.float64)
+
+
+def _class_labels(y, owner: str) -> np.ndarray:
     y = np.asarray(y)
     if np.unique(y).size < 2:
         raise ValueError(f"{owner}: y has a single class; feature relevance needs at least two")
     return y
+
+
+#: How each task's ``y`` is checked and prepared for the relevance statistics.
+_PREPARE_TARGET = {"classification": _class_labels, "regression": _numeric_target, "survival": _time_event_target}
+
+
+def prepare_target(y, task: str, owner: str) -> np.ndarray:
+    return _PREPARE_TARGET[task](y, owner)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
+from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.feature_selection import SelectorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._relevance import feature_relevance
-from ._validation import check_relevance, prepare_target, resolve_task, validate_fit_data
+from ._validation import RELEVANCES, TASKS, check_relevance, prepare_target, resolve_task, validate_fit_data
 
 __all__ = ["NearZeroVarianceFilter", "CorrelationFilter"]
 
@@ -62,10 +63,16 @@ class NearZeroVarianceFilter(SelectorMixin, BaseEstimator):
     array([ True, False, False])
     """
 
+    _parameter_constraints: dict = {
+        "freq_cut": [Interval(Real, 0, None, closed="both")],
+        "unique_cut": [Interval(Real, 0, None, closed="both")],
+    }
+
     def __init__(self, freq_cut=95 / 5, unique_cut=10.0):
         self.freq_cut = freq_cut
         self.unique_cut = unique_cut
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Compute frequency ratios and percentages of distinct values.
 
@@ -81,11 +88,6 @@ class NearZeroVarianceFilter(SelectorMixin, BaseEstimator):
         self : NearZeroVarianceFilter
             The fitted filter.
         """
-        owner = type(self).__name__
-        for name in ("freq_cut", "unique_cut"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{owner}: {name} must be a non-negative number, got {value!r}")
         X, _ = validate_fit_data(self, X, None, y_required=False)
         n_samples, n_features = X.shape
         # Runs of equal values in each sorted column (missing values sort last and start no run).
@@ -190,7 +192,7 @@ class CorrelationFilter(SelectorMixin, BaseEstimator):
     relevance : {"f", "ks", "rf", "cox", "auto"}, callable or None, default="f"
         Relevance used to decide which feature of a pair to keep, as in :class:`MRMRSelector`. ``None``
         needs no ``y`` and keeps the earlier column.
-    task : {"auto", "classification", "regression"}, default="auto"
+    task : {"auto", "classification", "regression", "survival"}, default="auto"
         Type of ``y`` (see :class:`MRMRSelector`).
     random_state : int, RandomState instance or None, default=0
         Seed of the random forest when ``relevance="rf"``.
@@ -218,12 +220,20 @@ class CorrelationFilter(SelectorMixin, BaseEstimator):
     (False, True)
     """
 
+    _parameter_constraints: dict = {
+        "threshold": [Interval(Real, 0, 1, closed="both")],
+        "relevance": [StrOptions(set(RELEVANCES)), callable, None],
+        "task": [StrOptions(set(TASKS))],
+        "random_state": ["random_state"],
+    }
+
     def __init__(self, threshold=0.9, *, relevance="f", task="auto", random_state=0):
         self.threshold = threshold
         self.relevance = relevance
         self.task = task
         self.random_state = random_state
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Find the correlated pairs and keep the more relevant feature of each.
 
@@ -240,12 +250,6 @@ class CorrelationFilter(SelectorMixin, BaseEstimator):
             The fitted filter.
         """
         owner = type(self).__name__
-        if (
-            not isinstance(self.threshold, numbers.Real)
-            or isinstance(self.threshold, bool)
-            or not 0 <= self.threshold <= 1
-        ):
-            raise ValueError(f"{owner}: threshold must be a number in [0, 1], got {self.threshold!r}")
         if self.relevance is None:
             X, _ = validate_fit_data(self, X, None, y_required=False)
             self.relevance_ = np.zeros(X.shape[1])

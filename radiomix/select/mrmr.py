@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.feature_selection import SelectorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._relevance import FLOOR, feature_relevance
-from ._validation import check_relevance, feature_names, prepare_target, resolve_task, validate_fit_data
+from ._validation import (
+    RELEVANCES,
+    TASKS,
+    check_relevance,
+    feature_names,
+    prepare_target,
+    resolve_task,
+    validate_fit_data,
+)
 
 __all__ = ["MRMRSelector"]
 
@@ -249,6 +258,16 @@ class MRMRSelector(SelectorMixin, BaseEstimator):
     (569, 3)
     """
 
+    _parameter_constraints: dict = {
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "relevance": [StrOptions(set(RELEVANCES)), callable],
+        "redundancy": [StrOptions({"pearson"})],
+        "denominator": [StrOptions({"mean", "max"})],
+        "task": [StrOptions(set(TASKS))],
+        "only_same_domain": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
     def __init__(
         self,
         n_features=20,
@@ -268,6 +287,7 @@ class MRMRSelector(SelectorMixin, BaseEstimator):
         self.only_same_domain = only_same_domain
         self.random_state = random_state
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Select features by mRMR.
 
@@ -284,16 +304,6 @@ class MRMRSelector(SelectorMixin, BaseEstimator):
             The fitted selector.
         """
         owner = type(self).__name__
-        if (
-            not isinstance(self.n_features, numbers.Integral)
-            or isinstance(self.n_features, bool)
-            or self.n_features < 1
-        ):
-            raise ValueError(f"{owner}: n_features must be a positive integer, got {self.n_features!r}")
-        if self.redundancy != "pearson":
-            raise ValueError(f"{owner}: redundancy must be 'pearson', got {self.redundancy!r}")
-        if self.denominator not in ("mean", "max"):
-            raise ValueError(f"{owner}: denominator must be 'mean' or 'max', got {self.denominator!r}")
         X, y = validate_fit_data(self, X, y)
         self.task_ = resolve_task(self.task, y, owner)
         relevance = check_relevance(self.relevance, self.task_, owner)

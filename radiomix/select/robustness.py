@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.feature_selection import SelectorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["RobustnessFilter", "RobustnessWarning", "fitted_robustness_filters", "robustness_summary"]
@@ -70,9 +71,10 @@ class RobustnessFilter(SelectorMixin, BaseEstimator):
 
     Notes
     -----
-    scikit-learn's ``check_estimator`` does not apply: the filter needs ``X`` as a DataFrame whose index (or
-    ``ids``) names cases of the repeats table and whose columns are named as its features, which the generic
-    checks (NumPy arrays of random numbers) cannot provide. Parameters are stored as given, validated in ``fit``;
+    scikit-learn's estimator checks that fit the filter cannot apply: it needs ``X`` as a DataFrame whose index
+    (or ``ids``) names cases of the repeats table and whose columns are named as its features, which the generic
+    checks (NumPy arrays of random numbers) cannot provide; tests/test_common.py lists them and runs the others.
+    Parameters are stored as given and declared in ``_parameter_constraints`` (checked at ``fit``);
     ``get_feature_names_out`` and ``set_output`` come from ``SelectorMixin`` (tests/test_robustness_filter.py).
 
     Examples
@@ -87,6 +89,19 @@ class RobustnessFilter(SelectorMixin, BaseEstimator):
     >>> RobustnessFilter(reps, threshold=0.75).fit(truth).get_feature_names_out().tolist()
     ['stable']
     """
+
+    # The ICC form is checked by radiomix.reliability.icc, which also knows its aliases ("ICC2", "ICC(A,1)"...);
+    # whether ``case`` is a column of ``repeats`` depends on the table and is checked in ``fit``.
+    _parameter_constraints: dict = {
+        "repeats": [pd.DataFrame, None],
+        "case": [str, Integral],
+        "rater": [str, Integral, None],
+        "threshold": [Interval(Real, -1, 1, closed="both")],
+        "statistic": [StrOptions({"ci_low", "icc"})],
+        "form": [str],
+        "ids": ["array-like", None],
+        "min_cases": [Interval(Integral, 1, None, closed="left")],
+    }
 
     def __init__(self, repeats=None, *, case="id", rater=None, threshold=0.75, statistic="ci_low", form="auto",
                  ids=None, min_cases=10):
@@ -112,11 +127,8 @@ class RobustnessFilter(SelectorMixin, BaseEstimator):
                             f"the features in the repeats table), got {type(X).__name__}")
         if not isinstance(self.repeats, pd.DataFrame) or self.case not in self.repeats.columns:
             raise ValueError(f"{owner}: repeats must be a DataFrame with the case column {self.case!r}")
-        if self.statistic not in ("ci_low", "icc"):
-            raise ValueError(f"{owner}: statistic must be 'ci_low' or 'icc', got {self.statistic!r}")
-        if not isinstance(self.threshold, numbers.Real) or not -1 <= self.threshold <= 1:
-            raise ValueError(f"{owner}: threshold must be a number in [-1, 1], got {self.threshold!r}")
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Compute each feature's ICC from the repeats of the cases in ``X`` and keep the robust ones.
 

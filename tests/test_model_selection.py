@@ -1,4 +1,5 @@
-"""Nested CV and metrics: equal to scikit-learn's metric functions, honest under random labels."""
+"""Model selection: nested CV (your own Pipeline and the config path), thresholds, and the metrics it reports:
+equal to scikit-learn's metric functions, honest under random labels."""
 
 import numpy as np
 import pandas as pd
@@ -43,12 +44,8 @@ def test_binary_metrics_equal_sklearn():
 
 
 def _config(**kw):
-    cfg = load_config(None, target="target", id="id", batch=None)
-    cfg["search"]["n_candidates"] = 4
-    cfg["bootstrap"] = 300
-    cfg["model"]["params"]["n_estimators"] = 60
-    cfg.update(kw)
-    return cfg
+    settings = {"search.n_candidates": 4, "bootstrap": 300, "model.params": {"n_estimators": 60, "tree_method": "hist"}}
+    return load_config(None, target="target", id="id", batch=None, **{**settings, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +99,7 @@ def test_random_labels_score_chance():
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(120, 200)), columns=[f"f{i}" for i in range(200)])
     y = rng.integers(0, 2, 120)
-    cfg = _config()
-    cfg["model"] = {"name": "logistic", "params": {}, "search": {"C": [0.01, 0.1, 1.0]}}
+    cfg = _config(model={"name": "logistic", "params": {}, "search": {"C": [0.01, 0.1, 1.0]}})
     res = nested_cv_pipeline(build_pipeline(cfg), X, y, param_distributions=search_space(cfg), n_candidates=3,
                     n_repeats=2, n_bootstrap=0, progress=False, random_state=0)
     assert abs(res.summary["auc"]["estimate"] - 0.5) < 0.1
