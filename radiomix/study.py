@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError, Settings, load_config, target_columns, task_settings, validate_config
-from .model_selection import Fold, SearchPlan, SplitPlan
+from .model_selection import Fold, SearchPlan, SplitPlan, outer_plan
 from .outcomes import DEFAULT_TASK, Task, get_task, infer_task
 from .patterns import compile_user_pattern
 from .pipeline import build_pipeline, search_space
@@ -69,7 +69,7 @@ class Study:
         in code order; empty for regression and survival).
     ids, groups, sites : per-row case ids (text), patient groups and sites (or None).
     columns : :class:`Columns`; ``n_dropped_missing_target`` rows without a target were left out.
-    outer : :class:`SplitPlan`; ``search``: :class:`radiomix.search.SearchPlan`; ``pipeline``: the template.
+    outer : :class:`SplitPlan`; ``search``: :class:`radiomix.model_selection.SearchPlan`; ``pipeline``: the template.
     outcome : task settings resolved on the data (survival: ``horizons``, ``tau``, ``grid`` of the integrated
         Brier score, ``time``/``event`` column names, and how each was chosen).
     robustness : the unfitted :class:`radiomix.select.RobustnessFilter` of ``select.robustness`` (holding the
@@ -198,8 +198,14 @@ class Study:
             raise ValueError(f"X has {len(X)} rows but y has {len(y_arr)}")
         t = get_task(task)
         y_enc, classes = t.encode_array(y_arr)
-        if outer not in ("stratified", "grouped", "leave_site_out"):
-            raise ValueError(f"outer must be 'stratified', 'grouped' or 'leave_site_out', got {outer!r}")
+        notes: list = []
+        groups = None if groups is None else np.asarray(groups)
+        if groups is not None and len(groups) != len(X):
+            raise ValueError(f"groups has {len(groups)} values but X has {len(X)} rows")
+        plan, note = outer_plan(outer, outer_splits, n_repeats, random_state, groups=groups, groups_name="groups")
+        if note:
+            notes.append(note)
+            warnings.warn(note, StudyNote, stacklevel=3)
         config = validate_config({
             "cv": {"outer": {"n_splits": outer_splits, "n_repeats": n_repeats},
                    "inner": {"n_splits": inner_splits, "scoring": scoring}},
@@ -208,21 +214,18 @@ class Study:
             "random_state": random_state, "n_jobs": n_jobs, "task": task,
             **({"target": t.placeholder_target()} if t.target_width > 1 else {}),
         })
-        config = config.replace({"cv.outer.kind": outer})  # groups/sites are arrays here, not columns
-        if outer == "leave_site_out":
-            n_repeats = 1
-        plan = SplitPlan(outer, outer_splits, n_repeats, random_state)
-        if outer != "leave_site_out":
+        # groups/sites are arrays here, not columns: the settings record the plan's kind
+        config = config.replace({"cv.outer.kind": plan.kind, "cv.outer.n_repeats": plan.n_repeats})
+        if plan.kind != "leave_site_out":
             t.check_folds(y_enc, outer_splits)
         features = [str(c) for c in X.columns]
-        notes: list = []
         return cls(config=config, task=t, X=X, y=y_enc,
                    ids=np.asarray(ids if ids is not None else np.arange(len(X))).astype(str),
                    classes=classes, columns=Columns(features, [], {}), outer=plan,
                    search=SearchPlan(dict(param_distributions or {}), search, n_candidates, time_budget, inner_splits,
                                      t.check_scoring(config.cv.inner.scoring), t.threshold_rule(threshold),
                                      strata=t.inner_strata),
-                   pipeline=pipeline, groups=None if groups is None else np.asarray(groups),
+                   pipeline=pipeline, groups=groups,
                    sites=None if sites is None else np.asarray(sites), notes=notes,
                    outcome=t.resolve_outcome(y_enc, config.survival.to_dict(), ["time", "event"], notes))
 
@@ -389,12 +392,11 @@ def _names(values, k: int = 10) -> str:
 
 def _outer_plan(cfg: Settings, groups, notes: list) -> SplitPlan:
     o = cfg.cv.outer
-    kind = o.kind
-    if kind == "stratified" and groups is not None:
-        kind = "grouped"
-        notes.append(f"cv.outer.kind 'stratified' became 'grouped' because groups is set ({cfg.groups!r}): "
-                     "a patient's rows never fall on both sides of a split")
-    return SplitPlan(kind, o.n_splits, 1 if kind == "leave_site_out" else o.n_repeats, int(cfg.random_state))
+    plan, note = outer_plan(o.kind, o.n_splits, o.n_repeats, int(cfg.random_state), groups=groups,
+                            groups_name=cfg.groups)
+    if note:
+        notes.append(note)
+    return plan
 
 
 def _balance_for_categorical(cfg: Settings, categorical: list, notes: list) -> Settings:

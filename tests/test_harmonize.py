@@ -588,6 +588,92 @@ def test_default_harmonizes_every_numeric_column_whatever_its_name():
     assert "Shape_volume" not in ComBat(batch="site", covariates=["age"], exclude=r"(?i)shape").fit(X).features_
 
 
+_NOTE = "do not look like image features"
+_PYRADIOMICS = ["original_firstorder_Mean", "original_glcm_Contrast", "wavelet-LLH_glszm_ZoneEntropy",
+                "original_shape_Sphericity", "log-sigma-2-0-mm-3D_gldm_DependenceEntropy", "ct_original_ngtdm_Busyness"]
+
+
+def _notes(fn, *args, **kwargs):
+    """(result, messages of the non-image notes fn raised)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn(*args, **kwargs)
+    return out, [str(w.message) for w in caught if issubclass(w.category, ComBatWarning) and _NOTE in str(w.message)]
+
+
+def _image_table(extra: dict, seed=3):
+    """Pyradiomics-named features of 3 sites plus the numeric ``extra`` columns ({name: values})."""
+    X = _multisite(n_features=len(_PYRADIOMICS), seed=seed).drop(columns=["sex", "grade"])
+    X = X.rename(columns={f"f{i:02d}": n for i, n in enumerate(_PYRADIOMICS)})
+    rng = np.random.default_rng(seed)
+    for name, scale in extra.items():
+        X[name] = rng.normal(size=len(X)) * scale + 0.5 * pd.factorize(X.site)[0]
+    return X
+
+
+def test_default_names_clinical_and_outcome_columns_it_harmonizes():
+    # Issue #23 item 7: ComBat() harmonized age and outcome_days without a word.
+    X = _image_table({"outcome_days": 300.0})
+    combat, notes = _notes(ComBat(batch="site").fit, X)
+    assert len(notes) == 1, notes  # once per fit
+    assert ("ComBat harmonizes 2 column(s) that do not look like image features: ['age', 'outcome_days'] "
+            "(2: clinical, time or outcome-like name)") in notes[0]
+    assert combat.non_image_columns_ == ["age", "outcome_days"]
+    # Harmonized all the same (scikit-learn's convention): the same numbers as naming every column.
+    everything = _PYRADIOMICS + ["age", "outcome_days"]
+    assert combat.features_ == everything
+    explicit, quiet = _notes(ComBat(batch="site", features=everything).fit_transform, X)
+    assert quiet == []
+    got = combat.transform(X)
+    np.testing.assert_array_equal(got[everything].to_numpy(), explicit[everything].to_numpy())
+    assert not np.allclose(got["age"], X["age"])  # age itself was changed
+    assert ComBat(batch="site", features=everything).fit(X).non_image_columns_ == []
+    # Kept out on purpose (covariate, target, exclude, a regex): nothing to say.
+    for kw in ({"covariates": ["age"], "target": "outcome_days"}, {"exclude": ["age", "outcome_days"]},
+               {"features": r"_(firstorder|glcm|glszm|shape|gldm|ngtdm)_"}):
+        fitted, notes = _notes(ComBat(batch="site", **kw).fit, X)
+        assert notes == [] and fitted.non_image_columns_ == [], kw
+    # A NumPy array has no names to judge.
+    arr = np.column_stack([pd.factorize(X.site)[0], X[everything]])
+    fitted, notes = _notes(ComBat(batch=0).fit, arr)
+    assert notes == [] and fitted.non_image_columns_ == []
+
+
+def test_non_image_rule_names_what_it_should_and_nothing_else():
+    # Whole tokens only: IBSI-style names, 'Average' (not 'age') and 'stat_' (not 'status') are features.
+    X = _image_table({"morph_volume": 1, "stat_mean": 1, "GLCM_contrast": 1, "IH_medianD": 1,
+                      "AverageIntensity_glrlm": 1, "event_status": 1, "PatientAgeYears": 1, "bmi": 1, "misc_score": 1})
+    combat, notes = _notes(ComBat(batch="site", covariates=["age"]).fit, X)
+    assert combat.non_image_columns_ == ["event_status", "PatientAgeYears", "bmi", "misc_score"]
+    assert len(notes) == 1
+    assert "ComBat harmonizes 4 column(s)" in notes[0]
+    assert "['event_status', 'PatientAgeYears', 'bmi'] (3: clinical, time or outcome-like name)" in notes[0]
+    n_image = len(_PYRADIOMICS) + 5
+    assert f"['misc_score'] (1: not named like an image feature, beside {n_image} that are)" in notes[0]
+    # A table whose names no rule recognises: only the clinical-looking one is named.
+    plain = _multisite(n_features=6).drop(columns=["sex", "grade"])
+    fitted, notes = _notes(ComBat(batch="site").fit, plain)
+    assert fitted.non_image_columns_ == ["age"] and len(notes) == 1 and "['age'] (1: " in notes[0]
+    fitted, notes = _notes(ComBat(batch="site", covariates=["age"]).fit, plain)
+    assert fitted.non_image_columns_ == [] and notes == []
+
+
+def test_non_image_note_follows_recorded_column_groups():
+    X = _image_table({"albumin": 5.0, "ecog": 1.0, "expr_HIF1A": 1.0, "PC1": 1.0})
+    # The record decides for the columns it lists, even against a name (original_shape_Sphericity recorded as
+    # clinical here; ecog is said to be recorded as clinical, not merely named like it); a column in no
+    # recorded group is named as such.
+    X.attrs["radiomix"] = {"groups": {"radiomic": _PYRADIOMICS[:3] + _PYRADIOMICS[4:],
+                                      "clinical": ["age", "albumin", "ecog", "original_shape_Sphericity"],
+                                      "genetic": ["expr_HIF1A"]}}
+    combat, notes = _notes(ComBat(batch="site", covariates=["age"]).fit, X)
+    assert combat.non_image_columns_ == ["original_shape_Sphericity", "albumin", "ecog", "expr_HIF1A", "PC1"]
+    assert len(notes) == 1
+    for part in ("['original_shape_Sphericity', 'albumin', 'ecog'] (3: recorded as clinical)",
+                 "['expr_HIF1A'] (1: recorded as genetic)", "['PC1'] (1: in no recorded column group)"):
+        assert part in notes[0], notes[0]
+
+
 # --------------------------------------------------------------------------------------------------------
 # Diagnostics
 # --------------------------------------------------------------------------------------------------------

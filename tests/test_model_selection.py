@@ -217,3 +217,118 @@ def test_novelty_flags_about_one_percent_of_new_patients_and_every_outlier():
         far = model.predict(_draw(200, 2).assign(**{f"original_firstorder_F{i}": 6.0 for i in range(6)}))
     assert 0.004 < fresh["novel"].mean() < 0.03
     assert far["novel"].all()
+
+
+# ------------------------------------------------------------------------------------------ groups canary
+def _canary_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "groups_canary.py"
+    spec = importlib.util.spec_from_file_location("groups_canary", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("entry", ["nested_cv_pipeline", "nested_cv_table", "radiomix train", "permutation refits"])
+def test_groups_canary_through_every_entry_point(entry):
+    """Near-identical lesions of one patient with a random patient label: grouped outer folds through every
+    entry point (no patient split, AUC near 0.5); benchmarks/groups_canary.py runs 20 seeds."""
+    import warnings
+
+    canary = _canary_module()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = [canary.ENTRY_POINTS[entry](canary.canary(seed), seed) for seed in (0, 1)]
+    assert [s for _, s in results] == [0, 0]
+    assert all(a < 0.75 for a, _ in results), results
+
+
+def test_the_groups_canary_detects_a_leak():
+    # The same table without groups: lesions of a patient on both sides of the splits, 1-NN finds the twin.
+    import warnings
+
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+
+    canary = _canary_module()
+    t = canary.canary(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = nested_cv_pipeline(make_pipeline(KNeighborsClassifier(1)), t[[f"f{i}" for i in range(5)]], t["y"],
+                                 ids=t["id"], n_bootstrap=0, progress=False)
+    assert canary.auc(res.oof) > 0.95 and canary.patients_split(res.oof, t) > 50
+
+
+def test_stratified_outer_folds_with_groups_become_grouped_and_say_so():
+    from radiomix.model_selection import SplitPlan, outer_plan
+
+    g = np.repeat(np.arange(20), 3)
+    plan, note = outer_plan("stratified", 5, 2, 0, groups=g, groups_name="patient")
+    assert plan.kind == "grouped" and plan.n_repeats == 2 and "'patient'" in note
+    assert outer_plan("leave_site_out", 5, 3, 0)[0].n_repeats == 1
+    with pytest.raises(ValueError, match="would split patients"):
+        SplitPlan("stratified").folds(np.tile([0, 1], 30), groups=g)
+    with pytest.raises(ValueError, match="needs groups"):
+        outer_plan("grouped", 5, 1, 0)
+
+
+# ------------------------------------------------------------------------------------------ refit-aware comparison
+def test_corrected_resampled_ttest_reduces_to_scipys_one_sample_t_without_overlap():
+    from scipy import stats
+
+    from radiomix.model_selection.compare import corrected_resampled_ttest
+
+    d = np.array([0.03, -0.01, 0.05, 0.02, 0.04, -0.02, 0.01, 0.06, 0.00, 0.03])
+    ref = stats.ttest_1samp(d, 0.0)
+    ci = ref.confidence_interval(0.95)
+    res = corrected_resampled_ttest(d, n_train=1e12, n_test=1)  # n_test/n_train -> 0: no correction
+    assert res["t"] == pytest.approx(ref.statistic, rel=1e-6) and res["p_value"] == pytest.approx(ref.pvalue, rel=1e-6)
+    assert (res["ci_low"], res["ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-6)
+    # 5-fold CV: test/train = 1/4; the variance grows by (1/J + 1/4) / (1/J) = 3.5 for J = 10
+    cor = corrected_resampled_ttest(d, n_train=80, n_test=20)
+    assert cor["se"] == pytest.approx(ref.statistic and d.std(ddof=1) / np.sqrt(10) * np.sqrt(3.5), rel=1e-9)
+    assert cor["p_value"] > ref.pvalue and cor["df"] == 9
+
+
+def test_the_refit_aware_interval_holds_its_level_where_the_bootstrap_of_fixed_scores_does_not():
+    """Two runs of one procedure differing only in noise that refitting would redraw (each fold's scores are
+    the truth plus fold-level noise): the paired bootstrap of the pooled predictions treats that noise as
+    signal; the corrected t-test over folds rejects at about its level (Nadeau & Bengio 2003)."""
+    from radiomix.model_selection.compare import refit_aware_difference
+    from radiomix.outcomes import get_task
+    from radiomix.safeguards import paired_bootstrap_difference
+
+    task = get_task("binary")
+    rng = np.random.default_rng(0)
+    n, k, reps = 200, 5, 40
+    rejected_t = rejected_boot = 0
+    for r in range(reps):
+        y = rng.integers(0, 2, n)
+        x = y + rng.normal(scale=1.5, size=n)
+        fold = rng.permutation(np.arange(n) % k)
+        # fold-level refit noise: each fold's model weighs a noise direction differently
+        noise = rng.normal(size=n)
+        pa = x + rng.normal(scale=0.6, size=k)[fold] * noise
+        pb = x + rng.normal(scale=0.6, size=k)[fold] * noise
+        ids = [f"p{i}" for i in range(n)]
+        oof_a = pd.DataFrame({"id": ids, "repeat": 0, "fold": fold, "proba": pa})
+        oof_b = oof_a.assign(proba=pb)
+        res = refit_aware_difference(task, y, oof_a, oof_b, ids, ["proba"], n_rows=n)
+        rejected_t += res["ci_low"] > 0 or res["ci_high"] < 0
+        boot = paired_bootstrap_difference(y, pa, pb, n_boot=300, random_state=r, task=task)
+        rejected_boot += boot["ci_low"] > 0 or boot["ci_high"] < 0
+    assert rejected_t <= 4, rejected_t              # level 5 %: at most 4 of 40 (binomial 95th percentile)
+    assert rejected_boot > rejected_t, (rejected_boot, rejected_t)
+
+
+def test_refit_aware_difference_needs_the_same_folds():
+    from radiomix.model_selection.compare import refit_aware_difference
+    from radiomix.outcomes import get_task
+
+    ids = [f"p{i}" for i in range(20)]
+    a = pd.DataFrame({"id": ids, "repeat": 0, "fold": np.arange(20) % 2, "proba": np.linspace(0, 1, 20)})
+    b = a.assign(fold=(np.arange(20) // 10))
+    with pytest.raises(ValueError, match="same outer folds"):
+        refit_aware_difference(get_task("binary"), np.arange(20) % 2, a, b, ids, ["proba"], n_rows=20)

@@ -13,6 +13,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, v
 
 from ..patterns import compile_user_pattern
 from ._eb import adjust, batch_stats, eb_one_batch, pooled_model, site_estimates, unadjustable
+from ._names import non_image_columns
 from ._support import (
     ComBatWarning,
     as_list,
@@ -46,7 +47,9 @@ class ComBat(TransformerMixin, BaseEstimator):
     features : list of str, str or None, default=None
         Columns to harmonize. None (the scikit-learn convention: the estimator works on what it is given):
         every numeric column other than ``batch``, ``covariates`` and ``target``; non-numeric columns are
-        passed through unchanged, and a warning names them. ``"radiomic"``: the radiomic columns recorded by
+        passed through unchanged, and a warning names them. Numeric columns that do not look like image
+        features (``age``, ``outcome_days``...) are harmonized too, and a warning names them
+        (``non_image_columns_``). ``"radiomic"``: the radiomic columns recorded by
         :func:`radiomix.tables.merge` / :func:`radiomix.extract`, or else those with pyradiomics names
         (:func:`radiomix.tables.column_groups`) -- an explicit choice, refused when other numeric columns
         would stay unharmonized beside them unless they are listed in ``exclude``. A list, or a regular
@@ -94,6 +97,12 @@ class ComBat(TransformerMixin, BaseEstimator):
         Harmonized columns.
     excluded_features_ : list
         Columns kept out by ``exclude``.
+    non_image_columns_ : list
+        With ``features=None`` on a DataFrame: the harmonized columns that do not look like image features
+        (clinical, time or outcome-like names; columns the recorded column groups put outside the radiomic
+        block; other names beside recognised image features; rule in :mod:`radiomix.harmonize._names`). A
+        :class:`ComBatWarning` names them once per fit; they are harmonized all the same. Empty when
+        ``features`` is given or the input is an array.
     passthrough_features_ : list
         Features returned unchanged: constant within a training site (as in sva), without observed values
         in a site, with zero pooled variance, or (without ``mean_only``) with a single observed value in
@@ -342,6 +351,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         """
         X, array_input = self._frame(X, reset=True)
         batch, covs, cats, feats = self._columns(X, array_input)
+        self._note_non_image(X, feats, array_input)
         if y is not None:
             for c in covs:
                 if same_labels(X[c], y):
@@ -388,6 +398,23 @@ class ComBat(TransformerMixin, BaseEstimator):
         self._store_fit(batch, skip, A, grand, var_pooled, B[K:], (gamma_hat, delta_hat, gamma_star, delta_star),
                         priors, ref)
         return self
+
+    def _note_non_image(self, X: pd.DataFrame, feats: list, array_input: bool) -> None:
+        """Set ``non_image_columns_``; with ``features=None``, name once the harmonized columns that do not
+        look like image features (the rule of :mod:`radiomix.harmonize._names`)."""
+        self.non_image_columns_ = []
+        if self.features is not None or array_input:
+            return  # the caller chose the columns (or an array has no names to go by)
+        found = non_image_columns(X, feats)
+        self.non_image_columns_ = [c for c in feats if any(c in cols for cols in found.values())]
+        if not found:
+            return
+        parts = ", ".join(f"{cols[:10]}{' ...' if len(cols) > 10 else ''} ({len(cols)}: {why})"
+                          for why, cols in found.items())
+        warnings.warn(f"ComBat harmonizes {len(self.non_image_columns_)} column(s) that do not look like image "
+                      f"features: {parts}. features=None harmonizes every numeric column other than batch, "
+                      "covariates and target; pass features= (a list or a regex) or exclude= to choose, and "
+                      "target= for outcome columns", ComBatWarning, stacklevel=4)
 
     def _fit_batches(self, X: pd.DataFrame, batch) -> tuple[np.ndarray, int | None]:
         """Set ``batches_``, ``batch_counts_`` and ``ref_batch_``; return each row's batch code and the reference's."""

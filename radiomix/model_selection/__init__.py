@@ -4,10 +4,20 @@ hyperparameter search, the decision threshold and probability calibration, and n
 
 from .calibration import RecalibratedClassifier
 from .search import SearchPlan, SearchResult, fit_tuned, scorer, tune
-from .splits import Fold, IndexGroupKFold, InnerSplit, SplitPlan, StratifyOn, inner_cv, inner_split
+from .splits import (
+           OUTER_KINDS,
+           Fold,
+           IndexGroupKFold,
+           InnerSplit,
+           SplitPlan,
+           StratifyOn,
+           inner_cv,
+           inner_split,
+           outer_plan,
+)
 from .step_cache import StepCache, drop_step_cache, step_cache
 from .thresholds import finalize, youden_threshold
 
-__all__ = ["SplitPlan", "Fold", "InnerSplit", "inner_split", "inner_cv", "IndexGroupKFold", "StratifyOn",
+__all__ = ["SplitPlan", "outer_plan", "OUTER_KINDS", "Fold", "InnerSplit", "inner_split", "inner_cv", "IndexGroupKFold", "StratifyOn",
            "SearchPlan", "SearchResult", "tune", "fit_tuned", "scorer", "step_cache", "drop_step_cache",
            "StepCache", "youden_threshold", "finalize", "RecalibratedClassifier"]

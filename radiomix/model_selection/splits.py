@@ -19,7 +19,8 @@ from sklearn.model_selection import BaseCrossValidator, StratifiedGroupKFold, St
 
 from ..outcomes.strata import StratifyOn
 
-__all__ = ["SplitPlan", "Fold", "InnerSplit", "inner_split", "IndexGroupKFold", "StratifyOn", "inner_cv"]
+__all__ = ["SplitPlan", "Fold", "InnerSplit", "inner_split", "IndexGroupKFold", "StratifyOn", "inner_cv", "outer_plan",
+           "OUTER_KINDS"]
 
 
 class IndexGroupKFold(BaseCrossValidator):
@@ -121,6 +122,29 @@ class Fold:
     site: str | None = None
 
 
+#: the outer-fold rules a run can ask for
+OUTER_KINDS = ("stratified", "grouped", "leave_site_out")
+
+
+def outer_plan(kind: str, n_splits: int = 5, n_repeats: int = 1, random_state: int = 0, *, groups=None,
+               groups_name: str | None = None) -> tuple[SplitPlan, str | None]:
+    """The outer folds of a run, the one rule for every entry point (a config, your own Pipeline, the
+    baselines and the permutation refits all use the plan it returns): ``"stratified"`` becomes ``"grouped"``
+    whenever ``groups`` is given, so a patient's rows never fall on both sides of a split, and
+    ``"leave_site_out"`` has one repeat. Returns ``(plan, note)``: the note says what changed (None: nothing)."""
+    if kind not in OUTER_KINDS:
+        raise ValueError(f"outer must be one of {list(OUTER_KINDS)}, got {kind!r}")
+    note = None
+    if kind == "stratified" and groups is not None:
+        kind = "grouped"
+        named = f" ({groups_name!r})" if groups_name else ""
+        note = (f"cv.outer.kind 'stratified' became 'grouped' because groups is set{named}: "
+                "a patient's rows never fall on both sides of a split")
+    if kind == "grouped" and groups is None:
+        raise ValueError("outer='grouped' needs groups (the patient of each row)")
+    return SplitPlan(kind, int(n_splits), 1 if kind == "leave_site_out" else int(n_repeats), int(random_state)), note
+
+
 @dataclass(frozen=True)
 class SplitPlan:
     """The outer folds: ``kind`` ``"stratified"`` (k-fold, ``n_repeats`` shuffles), ``"grouped"`` (stratified
@@ -152,6 +176,9 @@ class SplitPlan:
                     raise ValueError("outer='grouped' needs groups")
                 splits = StratifiedGroupKFold(self.n_splits, shuffle=True, random_state=seed).split(X, strata, groups)
             elif self.kind == "stratified":
+                if groups is not None:  # every entry point resolves its plan with outer_plan(), which converts
+                    raise ValueError("stratified outer folds with groups would split patients: build the plan "
+                                     "with radiomix.model_selection.outer_plan(kind, ..., groups=groups)")
                 splits = StratifiedKFold(n_splits=self.n_splits, shuffle=True, random_state=seed).split(X, strata)
             else:
                 raise ValueError(f"outer must be 'stratified', 'grouped' or 'leave_site_out', got {self.kind!r}")
