@@ -7,8 +7,9 @@ difference is 0. For each pair, two intervals of "run A minus run B" in the pool
 
 * the paired bootstrap of the out-of-fold predictions (``safeguards.paired_bootstrap_difference``: the
   predictions held fixed);
-* the refit-aware interval (``model_selection.compare.refit_aware_difference``: the corrected resampled
-  t-test of Nadeau & Bengio 2003 over the per-fold differences), which radiomix's verdict uses.
+* the refit-aware interval the verdict decides on (``safeguards.decision_interval``: the difference plus or
+  minus t times the corrected resampled standard error of Nadeau & Bengio 2003 over the per-fold differences,
+  ``model_selection.compare.refit_aware_difference``).
 
 Printed: how often each interval excludes 0 (a false "beats" or "worse"); acceptance (issue #23): the refit-aware
 one in at most 1 of 20.
@@ -54,7 +55,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     from radiomix.model_selection.compare import refit_aware_difference
-    from radiomix.safeguards import oof_scores, paired_bootstrap_difference
+    from radiomix.safeguards import decision_interval, oof_scores, paired_bootstrap_difference
 
     table = pd.read_csv(TABLE)
     print(f"{TABLE.name}: {len(table)} patients; default XGBoost procedure, 5-fold x {args.repeats} outer CV; "
@@ -66,13 +67,14 @@ def main(argv=None) -> int:
         _, b = run(table, s + 1000, args.repeats)
         pa, pb = oof_scores(a, study.ids), oof_scores(b, study.ids)
         boot = paired_bootstrap_difference(study.y, pa, pb, n_boot=2000, random_state=s, task=study.task)
-        ref = refit_aware_difference(study.task, study.y, a.oof, b.oof, study.ids, ["proba"], n_rows=len(study.y))
+        ref = decision_interval(boot, refit_aware_difference(study.task, study.y, a.oof, b.oof, study.ids, ["proba"],
+                                                             n_rows=len(study.y)))
         bh = boot["ci_low"] > 0 or boot["ci_high"] < 0
         rh = ref["ci_low"] > 0 or ref["ci_high"] < 0
         boot_hits += bh
         refit_hits += rh
         print(f"pair {s:2d}: bootstrap {boot['difference']:+.3f} ({boot['ci_low']:+.3f} to {boot['ci_high']:+.3f})"
-              f"{' EXCLUDES 0' if bh else ''}; refit-aware {ref['difference']:+.3f} ({ref['ci_low']:+.3f} to "
+              f"{' EXCLUDES 0' if bh else ''}; refit-aware {boot['difference']:+.3f} ({ref['ci_low']:+.3f} to "
               f"{ref['ci_high']:+.3f}){' EXCLUDES 0' if rh else ''}  [{time.perf_counter() - t0:.0f} s]", flush=True)
     print(f"intervals excluding 0 (true difference 0): paired bootstrap {boot_hits}/{args.pairs}, "
           f"refit-aware {refit_hits}/{args.pairs}")

@@ -6,6 +6,8 @@ left out, counted in the output), surrogate-tree imputation of the messy clinica
 and correlation filters, mRMR 5 (univariate Cox score test), penalized Cox tuned on inner folds, 5-fold
 stratified outer folds (event x follow-up tertile; two scanners are too few for leave-site-out with ComBat),
 horizons 730 and 1,095 days, baselines (log tumour volume, the clinical columns), held-out SHAP and the report.
+Concordance and time-dependent AUC pair patients of the same outer fold only, pooled over folds; the per-fold
+C are printed beside them.
 
 Run: ``python benchmarks/survival.py [--out DIR]`` (about a minute on 2 cores). Needs ../shared/data.
 """
@@ -80,6 +82,9 @@ def main(argv=None) -> None:
     for m, label in (("c_index", "Harrell's C"), ("uno_c", f"Uno's C (tau {s['survival']['tau']:g})"),
                      ("ibs", "integrated Brier")):
         print(f"{label}: {s[m]['estimate']:.3f} (95% CI {s[m]['ci_low']:.3f}-{s[m]['ci_high']:.3f})")
+    f = s["c_index_folds"]
+    print(f"per-fold Harrell's C: {f['mean']:.3f} +- {f['sd']:.3f} over {f['n']} folds "
+          f"({', '.join(f'{v:.3f}' for v in f['values'])}); {s['survival']['pairs']}")
     for h, a in s["td_auc"].items():
         print(f"AUC at {h} days: " + (f"{a['estimate']:.3f} (95% CI {a['ci_low']:.3f}-{a['ci_high']:.3f})"
                                       if a["estimable"] else f"not estimable ({a['cases']} cases)"))

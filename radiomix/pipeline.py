@@ -3,8 +3,14 @@
 Every learned step is a step of one imbalanced-learn Pipeline, so cross-validation refits all of it inside
 each training fold:
 
-``ComBat (radiomic columns, optional) -> imputation -> encoding -> scaling (when the model needs it)
--> filters + mRMR (optional) -> class balancing (optional, fit only) -> model``
+``ComBat (radiomic columns, optional) -> imputation -> robustness filter (optional) -> encoding -> scaling
+(when the model needs it) -> filters + mRMR (optional) -> class balancing (optional, fit only) -> model``
+
+Class balancing resets the row index (imbalanced-learn's samplers return rows 0..m-1, and SMOTE's rows belong to
+no patient), so every step that maps rows to patients comes before it: the robustness filter runs ahead of any
+sampler (SMOTENC, which needs the categorical columns unencoded, included), and XGBoost with early stopping takes
+the sampler inside (:class:`radiomix.models.EarlyStoppingXGBClassifier` ``sampler``) so that its validation rows
+are real training rows, drawn before resampling.
 
 With ``fusion.mode: late`` each column block (radiomic, clinical, genetic, or user-defined) gets its own
 such pipeline, and a stacking meta-model combines their out-of-fold probabilities, computed on inner
@@ -24,12 +30,12 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
 
 from .config import Settings, target_columns
-from .models import MODELS, make_model
+from .models import MODELS, EarlyStoppingXGBClassifier, EarlyStoppingXGBRegressor, make_model
 from .outcomes import DEFAULT_TASK, get_task
 from .patterns import compile_user_pattern
 
 __all__ = ["AUTO_MAX_PREDICTORS", "resolve_max_predictors", "build_pipeline", "make_pipeline", "search_space",
-           "block_columns"]
+           "block_columns", "early_stopping_note"]
 
 
 
@@ -174,18 +180,27 @@ def _block_steps(cfg: Settings, columns: list[str], harmonize: list[str], catego
     if imputer is not None:
         steps.append(("impute", imputer))
     steps.append(("cast", _Cast()))
-    cat_here = [c for c in categorical if c in columns]
-    if cfg.balance.method == "smotenc":
-        if cat_here:
-            steps.append(("balance", _sampler(cfg, rs, cat_here)))
-        else:
-            steps.append(("balance", _sampler(cfg.replace({"balance.method": "smote"}), rs, [])))
-    steps.append(("encode", _encoder(cfg, imputer is None, _scaler(cfg, needs_scaling))))
-    s = cfg.select
-    if robustness is not None:
+    # Before any sampler: it maps rows to patients by their index labels. A late-fusion block none of whose columns
+    # has repeats (clinical) keeps them all, as the filter keeps unassessed columns, without a filter to fail.
+    if robustness is not None and set(columns) & {str(c) for c in robustness.repeats.columns}:
         from sklearn.base import clone
 
         steps.append(("robustness", clone(robustness)))
+    cat_here = [c for c in categorical if c in columns]
+    inside = _resamples_inside(model, cfg)
+    early = cfg.balance.method == "smotenc"  # SMOTENC needs the categorical columns unencoded
+    if early and cat_here and inside:
+        raise ValueError(f"balance.method smotenc (categorical columns {cat_here[:5]}) with "
+                         "model.params.early_stopping_rounds: the validation rows are held out before resampling "
+                         "inside the model, where the categorical columns are already encoded; use "
+                         "balance.method random_over, or drop early_stopping_rounds")
+    sampler = None
+    if cfg.balance.method != "none":
+        sampler = _sampler(cfg.replace({"balance.method": "smote"}) if early and not cat_here else cfg, rs, cat_here)
+    if sampler is not None and early and not inside:
+        steps.append(("balance", sampler))
+    steps.append(("encode", _encoder(cfg, imputer is None, _scaler(cfg, needs_scaling))))
+    s = cfg.select
     if s.near_zero_variance:
         from .select import NearZeroVarianceFilter
 
@@ -199,10 +214,33 @@ def _block_steps(cfg: Settings, columns: list[str], harmonize: list[str], catego
         from .select import MRMRSelector
 
         steps.append(("mrmr", MRMRSelector(n_features=s.mrmr, relevance=s.relevance, random_state=rs)))
-    if cfg.balance.method not in ("none", "smotenc"):
-        steps.append(("balance", _sampler(cfg, rs, [])))
+    if sampler is not None and not early and not inside:
+        steps.append(("balance", sampler))
+    if inside:
+        model.set_params(sampler=sampler)
     steps.append(("model", model))
     return steps
+
+
+def _resamples_inside(model, cfg: Settings) -> bool:
+    """Whether class balancing goes inside the model: XGBoost with early stopping, whose validation rows must
+    be real rows drawn before resampling."""
+    return cfg.balance.method != "none" and isinstance(model, (EarlyStoppingXGBClassifier, EarlyStoppingXGBRegressor))
+
+
+def early_stopping_note(cfg: Settings) -> str | None:
+    """What XGBoost's early stopping does in this run, with class balancing if any (for the run's notes); None
+    without ``model.params.early_stopping_rounds``."""
+    stop = cfg.model.params.get("early_stopping_rounds")
+    if stop is None:
+        return None
+    frac = cfg.model.params.get("validation_fraction", 0.2)
+    note = (f"XGBoost stops early: each fit holds out {frac:.0%} of its training rows (stratified) and keeps the "
+            f"trees up to the best validation round (patience {stop}); trees grow on the other {1 - frac:.0%}")
+    if cfg.balance.method != "none":
+        note += (f", and balance.method {cfg.balance.method} resamples only those: the validation rows are real "
+                 "rows held out before resampling, never duplicates or interpolants of the rows the trees grow on")
+    return note
 
 
 def _task(cfg: Settings):

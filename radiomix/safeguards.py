@@ -3,76 +3,51 @@
 Welch et al. 2019 (Radiother Oncol) showed many radiomic signatures reduce to tumour volume. For a
 :class:`radiomix.study.Study` this module builds baselines that share the study's outer folds and rows:
 
-* ``volume``: log tumour volume alone, logistic regression (the volume column named in the config, or
-  detected by name and reported; refused when ambiguous);
+* ``volume``: tumour volume alone (:mod:`radiomix.volume`: log only when every value is positive, else as given,
+  ranked inside each training fold; the column named in the config, or detected by name and reported; one
+  baseline per modality/mask of a multi-modal table; refused when ambiguous);
 * ``clinical``: the clinical block alone (penalized logistic regression, the study's imputation);
 * ``no_harmonization``: the full pipeline without ComBat (when the study harmonizes);
 
 and compares each with the full model by a paired bootstrap over patients (the same resamples for both
 models; whole patients when the study has groups) of the difference in the headline metric (pooled AUC, or
-the mean per-site AUC under leave-site-out). DeLong's test is reported only where it is valid: non-nested
+the mean per-site AUC under leave-site-out). One aggregation scores every run here as in its summary
+(:func:`oof_headline`): per repeat, the task's headline with each row's outer fold as its block (survival's
+concordance compares patients of the same fold only: each fold's risks are on its own model's scale), then
+the mean over repeats. DeLong's test is reported only where it is valid: non-nested
 comparisons on independent rows (Demler et al. 2012).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from .metrics import Resampler
+from .model_selection.compare import refit_aware_difference
+from .model_selection.headline import (
+    headline,
+    headline_name,
+    oof_headline,
+    oof_matrices,
+    repeated_headline,
+    score_columns,
+)
 from .outcomes import task_of_array
+from .volume import VOLUME_PATTERNS, volume_candidates, volume_study
 
 __all__ = ["VOLUME_PATTERNS", "detect_volume_column", "baseline_studies", "paired_bootstrap_difference",
            "delong_test", "compare_with_baselines", "case_mix", "permutation_test", "study_headline", "headline",
-           "headline_name", "oof_scores"]
-
-#: Names of a tumour-volume feature in common extractors, most specific first.
-VOLUME_PATTERNS = (
-    ("pyradiomics MeshVolume", re.compile(r"(^|_)original_shape_MeshVolume$")),
-    ("pyradiomics VoxelVolume", re.compile(r"(^|_)original_shape_VoxelVolume$")),
-    ("IBSI morph_volume", re.compile(r"(?i)(^|_)morph_vol(ume)?$")),
-    ("IBSI-style Shape_volume", re.compile(r"(?i)^shape_volume$")),
-    ("CaPTk Volume", re.compile(r"(?i)(^|_)volume(_mm3|_cc)?$")),
-)
-
+           "headline_name", "oof_scores", "decision_interval", "oof_matrices", "oof_headline", "repeated_headline"]
 
 def detect_volume_column(columns, explicit: str | None = None) -> tuple[str, str]:
-    """``(column, how it was found)``. ``explicit`` (``safeguards.volume``) wins; otherwise the first pattern of
-    :data:`VOLUME_PATTERNS` that matches exactly one column; several matches of that pattern are refused."""
-    columns = [str(c) for c in columns]
-    if explicit is not None:
-        if explicit not in columns:
-            raise ValueError(f"safeguards.volume names {explicit!r}, which is not a feature column")
-        return explicit, "named in the config (safeguards.volume)"
-    for label, rx in VOLUME_PATTERNS:
-        hits = [c for c in columns if rx.search(c)]
-        if len(hits) == 1:
-            return hits[0], f"detected by name ({label})"
-        if len(hits) > 1:
-            raise ValueError(f"several volume columns match {label}: {hits[:10]}; name the one to use in "
-                             "safeguards.volume")
-    raise LookupError("no tumour-volume column found (pyradiomics MeshVolume/VoxelVolume, IBSI morph_volume, "
-                      "Shape_volume, CaPTk Volume); name it in safeguards.volume")
-
-
-def _volume_study(study, column: str):
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from .model_selection import SearchPlan
-
-    x = pd.to_numeric(study.X[column], errors="coerce")
-    X = pd.DataFrame({column: np.log(x.clip(lower=1e-6))}, index=study.X.index)
-    pipe = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), study.task.volume_model())
-    cfg = study.config.replace({"harmonize.method": "none"})
-    return replace(study, X=X, pipeline=pipe, config=cfg, columns=replace(study.columns, features=[column],
-                                                                          categorical=[], harmonized=[]),
-                   search=SearchPlan({}, inner_splits=study.search.inner_splits, threshold=study.search.threshold,
-                                     strata=study.search.strata))
+    """``(column, how it was found)`` of the first volume candidate (:func:`radiomix.volume.volume_candidates`:
+    ``explicit`` wins; a multi-modal table has one candidate per modality/mask, and this is the first by the
+    documented order)."""
+    c = volume_candidates(columns, explicit)[0]
+    return c.column, c.how
 
 
 def _clinical_study(study):
@@ -101,10 +76,14 @@ def baseline_studies(study, volume: str | None = None) -> dict:
 
     out = {}
     try:
-        col, how = detect_volume_column(study.columns.features, volume)
-        out["volume"] = (_volume_study(study, col), f"log {col} alone, {study.task.baseline_kinds[0]} ({how})", True)
+        candidates = volume_candidates(study.columns.features, volume)
     except LookupError as err:
+        candidates = []
         warnings.warn(f"safeguards: no volume baseline in this run: {err}", stacklevel=2)
+    for c in candidates:  # one baseline per modality/mask of a multi-modal table
+        name = "volume" if len(candidates) == 1 or not c.prefix else f"volume:{c.prefix}"
+        base, how = volume_study(study, c.column)
+        out[name] = (base, f"{c.column} alone ({how}), {study.task.baseline_kinds[0]} ({c.how})", True)
     clinical = [c for c in study.columns.blocks.get("clinical", []) if c in study.columns.features]
     radiomic = set(study.columns.blocks.get("radiomic", []))
     if clinical and radiomic:
@@ -115,53 +94,48 @@ def baseline_studies(study, volume: str | None = None) -> dict:
     return out
 
 
-def headline(y, p, sites=None, *, task=None) -> float:
-    """The headline metric of ``task`` (an outcome type; None: the one ``y`` looks like, see
-    :func:`radiomix.outcomes.task_of_array`): pooled, or its mean over sites when ``sites`` is given
-    (leave-site-out)."""
-    y, p = np.asarray(y), np.asarray(p, float)
-    task = task if task is not None else task_of_array(y, p)
-    if sites is None:
-        return task.headline_score(y, p)
-    s = np.asarray(sites)
-    return float(np.nanmean([task.headline_score(y[s == k], p[s == k]) for k in np.unique(s)]))
-
-
-def headline_name(study) -> str:
-    metric = study.task.headline_label
-    return f"mean per-site {metric}" if study.outer.kind == "leave_site_out" else f"pooled {metric}"
-
-
 def oof_scores(cv, ids) -> np.ndarray:
     """The out-of-fold predictions per row, averaged over repeats, in ``ids`` order: probability (binary), risk
-    (survival), predicted value (regression), or a matrix of class probabilities (multiclass)."""
-    oof = cv.oof
-    cols = [c for c in oof.columns if c.startswith("proba_")] if "class" in oof.columns else \
-        next([c] for c in ("risk", "pred", "proba") if c in oof.columns)
-    out = oof.groupby("id", sort=False)[cols].mean().reindex(ids).to_numpy()
+    (survival), predicted value (regression), or a matrix of class probabilities (multiclass). (An ensemble of
+    the repeats' models: the headline is :func:`oof_headline`, the mean of the repeats' metrics.)"""
+    cols = score_columns(cv.oof)
+    out = cv.oof.groupby("id", sort=False)[cols].mean().reindex(ids).to_numpy()
     return out if len(cols) > 1 else out[:, 0]
 
 
 def paired_bootstrap_difference(y, p_model, p_base, *, n_boot=2000, groups=None, sites=None, random_state=0,
-                                alpha=0.05, task=None) -> dict:
+                                alpha=0.05, task=None, folds=None, base_folds=None) -> dict:
     """Difference in the headline metric (model minus baseline) with a percentile CI from one set of patient
     resamples shared by both models (whole groups when given; within each class, as for the AUC; with
     ``sites``, within each site and class, so each site keeps its size and the per-site AUCs their
-    denominators)."""
+    denominators).
+
+    ``folds`` ((n_repeats, n): each row's outer fold per repeat; ``base_folds`` the baseline's, default the
+    same): ``p_model`` and ``p_base`` then carry a leading repeats axis (:func:`oof_matrices`) and each is
+    scored as :func:`repeated_headline`; a resampled row keeps its repeat's predictions and folds. Without
+    ``folds``: one set of predictions, one block."""
     y = np.asarray(y)
     p_model, p_base = np.asarray(p_model, float), np.asarray(p_base, float)
-    task = task if task is not None else task_of_array(y, p_model)
+    if folds is None:
+        p_model, p_base, F_m, F_b = p_model[None], p_base[None], None, None
+    else:
+        F_m = np.asarray(folds)
+        F_b = F_m if base_folds is None else np.asarray(base_folds)
+    task = task if task is not None else task_of_array(y, p_model[0])
     y = task.encode_scores_target(y)
-    est = headline(y, p_model, sites, task=task) - headline(y, p_base, sites, task=task)
+
+    def diff(idx):
+        sb = None if sites is None else np.asarray(sites)[idx]
+        fm = None if F_m is None else F_m[:, idx]
+        fb = None if F_b is None else F_b[:, idx]
+        return (repeated_headline(y[idx], p_model[:, idx], fm, sb, task=task)
+                - repeated_headline(y[idx], p_base[:, idx], fb, sb, task=task))
+
+    est = diff(np.arange(len(y)))
     # with sites: within site and class (event status for survival), so sites keep their size
     res = Resampler(task.bootstrap_strata(y), groups, strata=sites)
     rng = np.random.default_rng(random_state)
-    draws = np.empty(n_boot)
-    s = None if sites is None else np.asarray(sites)
-    for b in range(n_boot):
-        idx = res.draw(rng, "stratified")
-        sb = None if s is None else s[idx]
-        draws[b] = headline(y[idx], p_model[idx], sb, task=task) - headline(y[idx], p_base[idx], sb, task=task)
+    draws = np.array([diff(res.draw(rng, "stratified")) for _ in range(n_boot)])
     lo, hi = np.nanpercentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return {"difference": float(est), "ci_low": float(lo), "ci_high": float(hi),
             "p_boot_le_0": float(np.mean(draws <= 0))}
@@ -191,28 +165,53 @@ def delong_test(y, p1, p2) -> dict:
             "p_value": float(2 * norm.sf(abs(z))) if np.isfinite(z) else np.nan}
 
 
+def decision_interval(bootstrap: dict, refit: dict) -> dict:
+    """The interval a verdict decides on: the refit-aware one when it could be computed (two or more scored
+    folds), else the paired bootstrap's (said in ``method``). Refit-aware: the headline difference plus or
+    minus Student's t times the corrected resampled standard error of :func:`radiomix.model_selection.compare.
+    refit_aware_difference` (per-fold differences, each fold a refit of both procedures)."""
+    if np.isfinite(refit.get("ci_low", np.nan)) and np.isfinite(refit.get("ci_high", np.nan)):
+        # centred on the headline difference (the number the verdict quotes; under leave-site-out it is the
+        # mean of the per-fold differences itself), with the corrected t half-width
+        half = float(refit["ci_high"]) - float(refit["difference"])
+        d = float(bootstrap["difference"])
+        return {"ci_low": d - half, "ci_high": d + half,
+                "method": f"refit-aware: headline difference +- t x corrected resampled SE over {refit['n_folds']} "
+                          "outer folds"}
+    return {"ci_low": float(bootstrap["ci_low"]), "ci_high": float(bootstrap["ci_high"]),
+            "method": "paired bootstrap of out-of-fold predictions (fewer than 2 scored folds for the refit-aware one)"}
+
+
 def compare_with_baselines(study, cv, *, volume: str | None = None, progress: bool = False) -> dict:
     """Run each baseline of :func:`baseline_studies` under the study's outer folds and compare it with the
     nested-CV result ``cv`` of the full model. Returns ``{name: {...}}`` with the baseline's headline metric,
-    the paired-bootstrap difference (model minus baseline) and, where valid, DeLong's test."""
+    the paired-bootstrap difference (model minus baseline: the predictions held fixed), the refit-aware
+    interval (``refit``: corrected resampled t-test over the per-fold differences, which includes the
+    variability of refitting), the interval the verdict decides on (``decision``: the refit-aware one) and,
+    where valid, DeLong's test."""
     from .model_selection.validation import nested_cv
 
     leave_site_out = study.outer.kind == "leave_site_out"
     sites = study.sites if leave_site_out else None
+    P_model, F_model = oof_matrices(cv.oof, study.ids)
     p_model = oof_scores(cv, study.ids)
     out = {}
     for name, (base, description, nested) in baseline_studies(study, volume).items():
         res = nested_cv(replace(base, config=base.config.replace({"bootstrap": 0})), progress=False)
-        p_base = oof_scores(res, study.ids)
-        cmp_ = paired_bootstrap_difference(study.y, p_model, p_base, n_boot=study.n_bootstrap or 1000,
+        P_base, F_base = oof_matrices(res.oof, study.ids)
+        cmp_ = paired_bootstrap_difference(study.y, P_model, P_base, n_boot=study.n_bootstrap or 1000,
                                            groups=study.groups, sites=sites, random_state=study.random_state,
-                                           task=study.task)
+                                           task=study.task, folds=F_model, base_folds=F_base)
+        refit = refit_aware_difference(study.task, study.task.encode_scores_target(study.y), cv.oof, res.oof,
+                                       study.ids, score_columns(cv.oof), n_rows=len(study.y))
         row = {"description": description, "headline": headline_name(study),
-               "baseline": headline(study.y, p_base, sites, task=study.task),
-               "model": headline(study.y, p_model, sites, task=study.task), **cmp_,
-               "beats_baseline": bool(cmp_["ci_low"] > 0)}
+               "baseline": repeated_headline(study.y, P_base, F_base, sites, task=study.task),
+               "model": repeated_headline(study.y, P_model, F_model, sites, task=study.task), **cmp_,
+               "refit": refit, "decision": decision_interval(cmp_, refit)}
+        row["beats_baseline"] = bool(row["decision"]["ci_low"] > 0)
         if not nested and study.groups is None and study.task.supports_delong():
-            row["delong"] = delong_test(study.y, p_model, p_base)
+            # DeLong compares two AUCs of one prediction per row: the repeats' average (equal with one repeat)
+            row["delong"] = delong_test(study.y, p_model, oof_scores(res, study.ids))
         else:
             row["delong"] = None
             row["delong_note"] = ("not reported: the baseline's inputs are part of the model's (nested models)"
@@ -223,8 +222,10 @@ def compare_with_baselines(study, cv, *, volume: str | None = None, progress: bo
         if progress:
             import sys
 
-            print(f"safeguard baseline {name} ({row['headline']}): {row['baseline']:.3f} vs model {row['model']:.3f}, difference "
-                  f"{row['difference']:+.3f} ({row['ci_low']:+.3f} to {row['ci_high']:+.3f})", file=sys.stderr)
+            d = row["decision"]
+            print(f"safeguard baseline {name} ({row['headline']}): {row['baseline']:.3f} vs model {row['model']:.3f}, "
+                  f"difference {row['difference']:+.3f} (refit-aware {d['ci_low']:+.3f} to {d['ci_high']:+.3f}; paired "
+                  f"bootstrap {row['ci_low']:+.3f} to {row['ci_high']:+.3f})", file=sys.stderr)
     return out
 
 
@@ -232,20 +233,24 @@ def case_mix(study, *, n_splits: int = 5, random_state: int | None = None) -> di
     """How well the site alone predicts the outcome (case mix), under stratified CV (labelled as such: under
     leave-site-out the site is constant inside each test fold, so it cannot be a baseline there). None when
     the study has no sites or a single one."""
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+    from .model_selection import StratifyOn, inner_cv
 
     if study.sites is None or len(set(study.sites)) < 2:
         return None
     X = pd.get_dummies(pd.Series(np.asarray(study.sites).astype(str)), dtype=float).to_numpy()
     rs = study.random_state if random_state is None else random_state
-    if study.groups is not None:
-        cv, g = StratifiedGroupKFold(n_splits, shuffle=True, random_state=rs), study.groups
-    else:
-        cv, g = StratifiedKFold(n_splits, shuffle=True, random_state=rs), None
+    g = study.groups
+    cv = inner_cv(n_splits, g, rs)  # stratified, grouped by patient when groups are set
     p = study.task.case_mix_scores(X, study.y, cv, g)
+    # each row's fold (the splits the task used: stratified on its strata where it cannot stratify on y), so
+    # a survival C compares patients of one fold's model only, as the run's headline does
+    strata = study.task.inner_strata
+    folds = np.empty(len(study.y), int)
+    for k, (_, test) in enumerate((StratifyOn(cv, strata) if strata else cv).split(X, study.y, g)):
+        folds[test] = k
     site_of = np.asarray(study.sites).astype(str)
     key, rates = study.task.site_rates(study.y, study.classes, site_of)
-    return {"auc": study.task.headline_score(study.y, p), "metric": study.task.headline_label,
+    return {"auc": headline(study.y, p, task=study.task, blocks=folds), "metric": study.task.headline_label,
             "alarm": study.task.case_mix_alarm,
             "cv": f"{n_splits}-fold stratified{' grouped' if g is not None else ''}",
             key: {str(k): (float(v) if not isinstance(v, str) else v) for k, v in rates.items()},
@@ -270,10 +275,11 @@ def _permuted(y, sites, groups, rng) -> np.ndarray:
 
 
 def study_headline(study, cv) -> float:
-    """The run's headline metric from a nested-CV result: the mean per-site AUC under leave-site-out, else the
-    pooled AUC, on one out-of-fold probability per row (averaged over repeats)."""
+    """The run's headline metric from a nested-CV result (:func:`oof_headline` of ``cv.oof``): per repeat, the
+    task's headline with blocks = outer fold (the mean per-site metric under leave-site-out), then the mean
+    over repeats; equal to the run's summary's headline estimate."""
     sites = study.sites if study.outer.kind == "leave_site_out" else None
-    return headline(study.y, oof_scores(cv, study.ids), sites, task=study.task)
+    return oof_headline(cv.oof, study.y, study.ids, sites, task=study.task)
 
 
 def _permutation_auc(study, y_permuted, config) -> tuple[float, float]:
@@ -307,9 +313,9 @@ def permutation_test(study, observed: float, n_permutations: int, *, random_stat
                      progress: bool = False, observed_logrank: float | None = None) -> dict:
     """Permutation test of the whole nested procedure: outcomes permuted within site (whole patients), every
     outer fold refitted with its inner search (the bootstrap, the baselines, the final model and, for a binary
-    model without a learned recalibration, the decision threshold are skipped: they do not change the AUC). ``observed`` is the run's headline metric
-    (:func:`study_headline`: mean per-site AUC under leave-site-out, else pooled AUC) and each permutation is
-    scored the same way. ``p = (1 + #{AUC_perm >= observed}) / (N + 1)`` with its Monte-Carlo standard error.
+    model without a learned recalibration, the decision threshold are skipped: they do not change the AUC).
+    ``observed`` is the run's headline metric (:func:`study_headline`, :func:`oof_headline`) and each
+    permutation is scored the same way. ``p = (1 + #{AUC_perm >= observed}) / (N + 1)`` with its Monte-Carlo standard error.
     Survival: with ``observed_logrank`` (the log-rank chi-square of the run's out-of-fold risk groups) the same
     refits give its valid p-value (``risk_groups_logrank``; Simon et al. 2011)."""
     from joblib import Parallel, delayed

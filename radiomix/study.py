@@ -26,7 +26,7 @@ from .config import ConfigError, Settings, load_config, target_columns, task_set
 from .model_selection import Fold, SearchPlan, SplitPlan, outer_plan
 from .outcomes import DEFAULT_TASK, Task, get_task, infer_task
 from .patterns import compile_user_pattern
-from .pipeline import build_pipeline, search_space
+from .pipeline import build_pipeline, early_stopping_note, search_space
 
 __all__ = ["Study", "Columns", "make_study"]
 
@@ -299,12 +299,9 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
                         cfg.search.time_budget, cfg.cv.inner.n_splits, scoring,
                         task.threshold_rule(cfg.threshold), correction=correction, strata=task.inner_strata,
                         inner_kind=cfg.cv.inner.kind)
-    stop = cfg.model.params.get("early_stopping_rounds")
-    if stop is not None:
-        frac = cfg.model.params.get("validation_fraction", 0.2)
-        notes.append(f"XGBoost stops early: each fit holds out {frac:.0%} of its training rows (stratified) and keeps "
-                     f"the trees up to the best validation round (patience {stop}); trees grow on the other "
-                     f"{1 - frac:.0%}")
+    note = early_stopping_note(cfg)
+    if note:
+        notes.append(note)
     study = Study(config=cfg, task=task, X=X.reset_index(drop=True), y=y, ids=df.index.astype(str).to_numpy(),
                   classes=classes, columns=columns, outer=outer, search=search, pipeline=pipe, groups=groups,
                   sites=df[batch].astype(str).to_numpy() if batch else None,

@@ -15,8 +15,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-__all__ = ["EPV_CANDIDATE_MIN", "EPV_MODEL_MIN", "VOLUME_SURROGATE_RHO", "events_per_feature",
-           "volume_correlations", "verdict"]
+__all__ = ["EPV_CANDIDATE_MIN", "EPV_MODEL_MIN", "VOLUME_SURROGATE_RHO", "CALIBRATION_SLOPE_RANGE",
+           "CALIBRATION_INTERCEPT_MAX", "events_per_feature", "volume_correlations", "calibration_row", "verdict"]
 
 #: Fewer events per candidate feature than this: the feature count is large for the sample (a warning).
 EPV_CANDIDATE_MIN = 0.1
@@ -24,6 +24,14 @@ EPV_CANDIDATE_MIN = 0.1
 EPV_MODEL_MIN = 10.0
 #: |Spearman rho| with volume from which a selected feature is counted as a volume surrogate.
 VOLUME_SURROGATE_RHO = 0.8
+#: Calibration slope outside this range: a caution row. Van Calster et al. (2016, J Clin Epidemiol 74:167; 2019,
+#: BMC Med 17:230) read the slope of the out-of-fold predictions as the spread of the risks: 1 ideal, below 1 too
+#: extreme (overfitting), above 1 too moderate (under-confident). They give no cut-off; radiomix's is symmetric on
+#: the log scale (0.8 = 1 / 1.25): a 20 % contraction or a 25 % expansion of the log-odds.
+CALIBRATION_SLOPE_RANGE = (0.8, 1.25)
+#: |calibration intercept| (calibration-in-the-large, logit scale, slope fixed at 1) above this: a caution row.
+#: 0.5 on the log-odds is an odds ratio of 1.65 between observed and predicted risk at every risk level.
+CALIBRATION_INTERCEPT_MAX = 0.5
 
 
 def events_per_feature(study, cv=None) -> dict:
@@ -94,32 +102,96 @@ def volume_correlations(study, cv, volume: str) -> list[dict]:
                                        r["feature"]))
 
 
+def _decision(b: dict) -> tuple[float, float]:
+    """The interval a baseline comparison is decided on: ``decision`` (refit-aware) when the run recorded one,
+    else the paired bootstrap's (runs saved before the refit-aware interval existed)."""
+    d = b.get("decision") or b
+    return d["ci_low"], d["ci_high"]
+
+
 def _ci(b: dict) -> str:
-    return f"{b['difference']:+.3f}, 95% CI {b['ci_low']:+.3f} to {b['ci_high']:+.3f}"
+    lo, hi = _decision(b)
+    text = f"{b['difference']:+.3f}, 95% CI {lo:+.3f} to {hi:+.3f}"
+    if b.get("decision") and b["decision"].get("method", "").startswith("refit"):
+        text += f"; paired bootstrap {b['ci_low']:+.3f} to {b['ci_high']:+.3f}"
+    return text
 
 
-_BASELINE_WORDS = {"volume": "log tumour volume alone", "clinical": "the clinical variables alone",
+def _calibration_scale(summary: dict, cal: dict) -> str:
+    # Binary runs: logistic calibration of the out-of-fold probabilities (radiomix.metrics.calibration), intercept
+    # on the logit scale; regression: OLS of observed on predicted, intercept in outcome units (the summary then
+    # holds the metric "calibration_intercept"), where no fixed threshold applies. An explicit "scale" wins.
+    return cal.get("scale") or ("outcome" if "calibration_intercept" in summary else "logit")
+
+
+def calibration_row(summary: dict) -> dict | None:
+    """The verdict row on the calibration of the out-of-fold predictions (``summary["calibration"]``: binary and
+    regression runs; None for outcome types without a calibration slope). ``caution`` when the slope is outside
+    :data:`CALIBRATION_SLOPE_RANGE` or (logit scale only) |intercept| > :data:`CALIBRATION_INTERCEPT_MAX`, with
+    what to do in the result; ``ok`` otherwise."""
+    cal = summary.get("calibration")
+    if not isinstance(cal, dict) or not np.isfinite(cal.get("slope", np.nan)):
+        return None
+    slope, intercept = float(cal["slope"]), float(cal.get("intercept", np.nan))
+    logit = _calibration_scale(summary, cal) == "logit"
+    recal = ", or recalibrate (calibration.recalibrate: sigmoid)" if logit else ""
+    lo, hi = CALIBRATION_SLOPE_RANGE
+    problems = []
+    if slope > hi:
+        problems.append(f"under-confident predictions (slope {slope:.2f} > {hi:g}: too moderate): less "
+                        f"regularisation{recal}")
+    elif slope < lo:
+        problems.append(f"over-confident predictions (slope {slope:.2f} < {lo:g}: too extreme, overfitting): more "
+                        f"regularisation, fewer features (select.mrmr){recal}")
+    if logit and np.isfinite(intercept) and abs(intercept) > CALIBRATION_INTERCEPT_MAX:
+        way = "too low" if intercept > 0 else "too high"
+        problems.append(f"predicted risks {way} on average (intercept {intercept:+.2f}, |.| > "
+                        f"{CALIBRATION_INTERCEPT_MAX:g}): recalibrate (calibration.recalibrate: sigmoid); with "
+                        "balance.method resampling, check balance.correction")
+    crit = f"slope {lo:g}-{hi:g}" + (f", |intercept| <= {CALIBRATION_INTERCEPT_MAX:g}" if logit else "")
+    return {"check": f"calibration of the out-of-fold predictions ({crit})",
+            "result": "; ".join(problems) or "within range",
+            "value": f"slope {slope:.2f}, intercept {intercept:+.3g}" + ("" if logit else " (outcome units)"),
+            "status": "caution" if problems else "ok"}
+
+
+_BASELINE_WORDS = {"volume": "tumour volume alone", "clinical": "the clinical variables alone",
                    "no_harmonization": "the same pipeline without ComBat"}
+
+
+def _is_volume(name: str) -> bool:
+    # "volume", or "volume:<prefix>" for one of several volume columns (CT and PET, manual and semi-automatic masks)
+    return name == "volume" or name.startswith("volume:")
+
+
+def _baseline_words(name: str) -> str:
+    if name.startswith("volume:"):
+        return f"{name.split(':', 1)[1]} tumour volume alone"
+    return _BASELINE_WORDS.get(name, name)
 
 
 def verdict(summary: dict) -> dict:
     """``{"sentence", "rows", "beats_all"}`` from a run summary: one sentence first (does the model beat each
-    baseline, with the difference in the headline metric and its paired-bootstrap CI), then one row per check
-    (baselines, permutation test, case mix, events per feature, selected features correlated with volume),
-    each with a status ``ok`` / ``caution`` / ``fail`` / ``info``."""
+    baseline, with the difference in the headline metric and the interval it is decided on: the refit-aware one
+    (:func:`radiomix.safeguards.decision_interval`), the paired bootstrap's beside it), then one row per check
+    (baselines, permutation test, case mix, events per feature, selected features correlated with volume,
+    calibration: :func:`calibration_row`), each with a status ``ok`` / ``caution`` / ``fail`` / ``info``."""
     rows, beaten, not_beaten, worse = [], [], [], []
     base = summary.get("baselines") or {}
-    headline = next((b["headline"] for b in base.values()), "pooled AUC")
+    headline = (summary.get("headline") or {}).get("name") or next((b["headline"] for b in base.values()),
+                                                                     "pooled AUC")
+    refit = any((b.get("decision") or {}).get("method", "").startswith("refit") for b in base.values())
     for name, b in base.items():
-        words = _BASELINE_WORDS.get(name, name)
-        if b["ci_low"] > 0:
+        words = _baseline_words(name)
+        lo, hi = _decision(b)
+        if lo > 0:
             status, res = "ok", "beats it"
             beaten.append(words)
-        elif b["ci_high"] < 0:
+        elif hi < 0:
             status, res = "fail", "worse than it"
             worse.append(f"{words} ({_ci(b)})")
         else:
-            status, res = ("fail" if name == "volume" else "caution"), "not shown better (CI includes 0)"
+            status, res = ("fail" if _is_volume(name) else "caution"), "not shown better (CI includes 0)"
             not_beaten.append(f"{words} ({_ci(b)})")
         rows.append({"check": f"vs {words}", "result": res,
                      "value": f"{b['model']:.3f} vs {b['baseline']:.3f} ({_ci(b)})", "status": status})
@@ -154,6 +226,9 @@ def verdict(summary: dict) -> dict:
                      "value": ", ".join(f"{r['feature']} {r['spearman_volume']:+.2f}" for r in sur[:5])
                               + (" ..." if len(sur) > 5 else ""),
                      "status": "caution" if sur else "ok"})
+    cal = calibration_row(summary)
+    if cal:
+        rows.append(cal)
     parts = []
     if beaten:
         parts.append("beats " + (", ".join(beaten[:-1]) + " and " + beaten[-1] if len(beaten) > 1 else beaten[0]))
@@ -163,8 +238,10 @@ def verdict(summary: dict) -> dict:
         parts.append("is worse than " + "; ".join(worse))
     beats_all = bool(base) and not not_beaten and not worse
     if parts:
-        sentence = f"On {headline} (model minus baseline, paired bootstrap), the model " + "; it ".join(parts) + "."
-        if "volume" in base and base["volume"]["ci_low"] <= 0:
+        how = ("refit-aware interval over the outer folds, which includes the variability of refitting" if refit
+               else "paired bootstrap")
+        sentence = f"On {headline} (model minus baseline, {how}), the model " + "; it ".join(parts) + "."
+        if any(_is_volume(k) and _decision(b)[0] <= 0 for k, b in base.items()):
             sentence += " It has not been shown to add anything to tumour volume."
     else:
         sentence = "No baseline applied to this run (no volume column, no clinical block, no ComBat)."

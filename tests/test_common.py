@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 import pytest
+from imblearn.over_sampling import RandomOverSampler
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
@@ -36,7 +37,9 @@ from radiomix.models import (
     SurvivalStacking,
     XGBSurvival,
 )
+from radiomix.models.resampling import RowIdentitySampler
 from radiomix.select import CorrelationFilter, MRMRSelector, NearZeroVarianceFilter, RobustnessFilter
+from radiomix.volume import RankScaler
 
 # --------------------------------------------------------------------------------------------------
 # Survival models: the generic checks hand a 1-d (or (n, 1)) y; these test-only subclasses turn it into the
@@ -105,6 +108,8 @@ ESTIMATORS = [
     *([RandomSurvivalForestOnGenericY(n_estimators=5, random_state=0, n_jobs=1)] if _HAS_SKSURV else []),
     # model_selection
     RecalibratedClassifier(LogisticRegression(), cv=2),
+    RowIdentitySampler(RandomOverSampler(random_state=0)),
+    RankScaler(),
 ]
 
 
@@ -195,7 +200,7 @@ def test_parameter_constraints(estimator):
 
 @pytest.mark.parametrize("estimator", list(_PARTLY_DECLARED), ids=lambda cls: cls.__name__)
 def test_early_stopping_wrappers_declare_their_own_parameters(estimator):
-    assert set(estimator._parameter_constraints) == {"validation_fraction", "early_stopping_rounds"}
+    assert set(estimator._parameter_constraints) == {"validation_fraction", "early_stopping_rounds", "sampler"}
 
 
 def _public_estimators() -> set:

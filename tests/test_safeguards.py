@@ -58,7 +58,10 @@ def test_volume_column_detected_by_name(cols, expected):
 
 def test_volume_column_ambiguous_or_missing():
     with pytest.raises(ValueError, match="several volume columns"):
-        detect_volume_column(["ct_original_shape_MeshVolume", "pet_original_shape_MeshVolume"])
+        detect_volume_column(["morph_vol", "morph_volume"])
+    # a multi-modal table is a set of candidates, not an ambiguity: the first by the documented order
+    assert detect_volume_column(["pet_original_shape_MeshVolume", "ct_original_shape_MeshVolume"])[0] \
+        == "ct_original_shape_MeshVolume"
     with pytest.raises(LookupError, match="safeguards.volume"):
         detect_volume_column(["a", "b"])
     assert detect_volume_column(["a", "tumour_ml"], "tumour_ml")[1].startswith("named")
@@ -185,8 +188,8 @@ def test_missing_volume_baseline_is_said_and_ambiguous_volume_refused_before_tra
     with pytest.warns(UserWarning, match="no volume baseline in this run"):
         run = train(t, cfg, progress=False, report=False)
     assert "volume" not in run.summary["baselines"]
-    two = _volume_cohort(n=120).assign(ct_original_shape_MeshVolume=1.0,
-                                       pet_original_shape_MeshVolume=2.0).drop(columns="original_shape_MeshVolume")
+    # one image and mask, two volume columns: ambiguous (a multi-modal table is not: see the next test)
+    two = _volume_cohort(n=120).assign(morph_vol=1.0, morph_volume=2.0).drop(columns="original_shape_MeshVolume")
     import radiomix.train as tr
 
     calls = []
@@ -203,6 +206,18 @@ def test_missing_volume_baseline_is_said_and_ambiguous_volume_refused_before_tra
         run = train(two, {**cfg, "safeguards": {"baselines": False}}, progress=False, report=False)
     assert "volume_correlation" not in run.summary and "baselines" not in run.summary
     assert run.summary["verdict"]["sentence"].startswith("No baseline applied")
+
+
+def test_a_multi_modal_table_gets_one_volume_baseline_per_modality():
+    from radiomix.train import train
+
+    t = _volume_cohort(n=120)
+    t["PET_original_shape_MeshVolume"] = t["original_shape_MeshVolume"] * 1.1
+    t = t.rename(columns={"original_shape_MeshVolume": "CT_original_shape_MeshVolume"})
+    cfg = {**CFG, "bootstrap": 0, "final_model": False, "cv": {"outer": {"n_splits": 3}}}
+    run = train(t, cfg, progress=False, report=False)
+    assert {"volume:CT", "volume:PET"} <= set(run.summary["baselines"])
+    assert run.summary["baselines"]["volume:CT"]["description"].startswith("CT_original_shape_MeshVolume alone (log")
 
 
 def test_permutation_test_same_result_in_parallel():

@@ -278,7 +278,7 @@ def test_survival_train_and_predict_cli(tmp_path):
     r = CliRunner().invoke(main, ["train", str(tmp_path / "t.csv"), "--config", str(cfg), "--time", "os_days",
                                   "--event", "os_event", "--batch", "site", "--out", str(tmp_path / "run")])
     assert r.exit_code == 0, r.output
-    assert "Harrell's C" in r.output and "AUC at t=" in r.output and "baseline volume (log original_shape" in r.output
+    assert "Harrell's C" in r.output and "AUC at t=" in r.output and "baseline volume (original_shape_MeshVolume alone (log: " in r.output
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert m["settings"]["task"] == "survival" and set(m["summary"]["td_auc"]) and "baselines" in m["summary"]
     html = (tmp_path / "run" / "report.html").read_text()

@@ -17,7 +17,7 @@ def _b(model, base, lo, hi, headline="pooled AUC"):
 def test_verdict_sentence_and_rows():
     s = {"baselines": {"volume": _b(0.80, 0.70, 0.04, 0.16), "clinical": _b(0.80, 0.78, -0.03, 0.07)}}
     v = verdict(s)
-    assert v["sentence"].startswith("On pooled AUC (model minus baseline, paired bootstrap), the model beats log "
+    assert v["sentence"].startswith("On pooled AUC (model minus baseline, paired bootstrap), the model beats "
                                     "tumour volume alone; it is not shown to beat the clinical variables alone")
     assert "+0.020, 95% CI -0.030 to +0.070" in v["sentence"] and "add anything to tumour volume" not in v["sentence"]
     assert [r["status"] for r in v["rows"]] == ["ok", "caution"] and not v["beats_all"]
@@ -33,18 +33,18 @@ def test_verdict_sentence_and_rows():
                                  "is_volume": False, "selected_fraction": 0.5}]}
     v = verdict(s)
     assert v["sentence"].startswith("On mean per-site AUC")
-    assert "is worse than log tumour volume alone (-0.100, 95% CI -0.180 to -0.020)" in v["sentence"]
+    assert "is worse than tumour volume alone (-0.100, 95% CI -0.180 to -0.020)" in v["sentence"]
     assert "It has not been shown to add anything to tumour volume." in v["sentence"]
     assert "p = 0.310 (not distinguishable from chance)" in v["sentence"]
     status = {r["check"]: r["status"] for r in v["rows"]}
-    assert status == {"vs log tumour volume alone": "fail", "permutation test of the whole nested CV": "fail",
+    assert status == {"vs tumour volume alone": "fail", "permutation test of the whole nested CV": "fail",
                       "site alone predicts the outcome (case mix)": "caution",
                       "events per candidate / per model feature": "caution",
                       "selected features correlated with volume (|rho| >= 0.8)": "caution"}
     assert "1 of 2 selected features" in v["rows"][-1]["result"] and "f1 +0.93" in v["rows"][-1]["value"]
     assert verdict({})["sentence"].startswith("No baseline applied")
     both = verdict({"baselines": {"volume": _b(0.8, 0.7, 0.02, 0.2), "clinical": _b(0.8, 0.6, 0.1, 0.3)}})
-    assert "the model beats log tumour volume alone and the clinical variables alone." in both["sentence"]
+    assert "the model beats tumour volume alone and the clinical variables alone." in both["sentence"]
     assert both["beats_all"]
 
 
@@ -151,3 +151,76 @@ def test_cohort_default_stream_unchanged_and_lesion_latents_separate():
     assert np.all(np.linalg.norm(c["base"]["tex_k"], axis=1) < np.linalg.norm(g["base"]["tex_k"], axis=1))
     with pytest.raises(ValueError, match="signal must be one of"):
         make_cohort(20, 2, images=False, signal="texture")
+
+
+def _cal_row(summary):
+    rows = [r for r in verdict(summary)["rows"] if r["check"].startswith("calibration")]
+    assert len(rows) <= 1
+    return rows[0] if rows else None
+
+
+@pytest.mark.parametrize("slope, intercept, status, words", [
+    (2.5, 0.1, "caution", ["under-confident", "2.50 > 1.25", "less regularisation", "calibration.recalibrate"]),
+    (0.6, 0.0, "caution", ["over-confident", "0.60 < 0.8", "more regularisation, fewer features"]),
+    (1.0, 0.7, "caution", ["predicted risks too low on average (intercept +0.70"]),
+    (1.0, -0.7, "caution", ["predicted risks too high on average (intercept -0.70"]),
+    (1.26, 0.0, "caution", ["under-confident"]),
+    (0.79, 0.0, "caution", ["over-confident"]),
+    (1.25, 0.5, "ok", ["within range"]),
+    (0.8, -0.5, "ok", ["within range"]),
+    (1.0, 0.1, "ok", ["within range"]),
+])
+def test_verdict_calibration_row_binary(slope, intercept, status, words):
+    row = _cal_row({"auc": {"estimate": 0.7}, "calibration": {"intercept": intercept, "slope": slope}})
+    assert row is not None and row["status"] == status, row
+    assert all(w in row["result"] for w in words), row["result"]
+    assert row["value"] == f"slope {slope:.2f}, intercept {intercept:+.3g}"
+    if status == "ok":
+        assert "regularisation" not in row["result"] and "recalibrate" not in row["result"]
+
+
+def test_verdict_calibration_row_by_outcome_type():
+    # regression: the slope rule applies, the intercept is in outcome units (no threshold), no recalibration advice
+    reg = {"r2": {"estimate": 0.3}, "calibration_intercept": {"estimate": 12.0},
+           "calibration": {"intercept": 12.0, "slope": 1.0, "what": "calibration-in-the-large ..."}}
+    assert _cal_row(reg)["status"] == "ok" and "outcome units" in _cal_row(reg)["value"]
+    reg["calibration"]["slope"] = 0.5
+    row = _cal_row(reg)
+    assert row["status"] == "caution" and "over-confident" in row["result"] and "recalibrate" not in row["result"]
+    # an explicit scale wins over the guess
+    assert _cal_row({"calibration": {"intercept": 0.9, "slope": 1.0, "scale": "logit"},
+                     "calibration_intercept": {}})["status"] == "caution"
+    # survival / multiclass summaries carry no calibration slope: no row
+    assert _cal_row({"c_index": {"estimate": 0.7}, "calibration_horizons": {"365": {}}}) is None
+    assert _cal_row({"auc": {"estimate": 0.7}, "calibration": {"intercept": 0.0, "slope": np.nan}}) is None
+
+
+def test_verdict_calibration_row_from_real_probabilities():
+    """Probabilities whose log-odds are shrunk by 2.5 (under-confident) and by 0.5 (over-confident): radiomix's
+    calibration() recovers the slope (checked against an unpenalized sklearn logistic fit) and the verdict flags it."""
+    from sklearn.linear_model import LogisticRegression
+
+    from radiomix.metrics import calibration
+
+    rng = np.random.default_rng(0)
+    lp = rng.normal(0, 1.5, 4000)
+    y = (rng.random(lp.size) < 1 / (1 + np.exp(-lp))).astype(int)
+    for shrink, word in ((2.5, "under-confident"), (0.5, "over-confident"), (1.0, "within range")):
+        p = 1 / (1 + np.exp(-lp / shrink))
+        cal = calibration(y, p)
+        ref = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10000).fit((lp / shrink)[:, None], y).coef_[0, 0]
+        assert cal["slope"] == pytest.approx(ref, rel=1e-4) and cal["slope"] == pytest.approx(shrink, rel=0.12)
+        row = _cal_row({"auc": {"estimate": 0.8}, "calibration": cal})
+        assert word in row["result"] and row["status"] == ("ok" if shrink == 1.0 else "caution")
+
+
+def test_verdict_several_volume_baselines():
+    """One volume baseline per modality/mask (names "volume:<prefix>"): each is a volume baseline (fail when not
+    beaten, the "add anything to tumour volume" sentence when any is not beaten)."""
+    v = verdict({"baselines": {"volume:CT": _b(0.80, 0.70, 0.04, 0.16), "volume:PET": _b(0.80, 0.78, -0.03, 0.07)}})
+    assert {r["check"]: r["status"] for r in v["rows"]} == {"vs CT tumour volume alone": "ok",
+                                                            "vs PET tumour volume alone": "fail"}
+    assert "beats CT tumour volume alone; it is not shown to beat PET tumour volume alone" in v["sentence"]
+    assert v["sentence"].endswith("It has not been shown to add anything to tumour volume.")
+    v = verdict({"baselines": {"volume:CT": _b(0.80, 0.70, 0.04, 0.16), "volume:PET": _b(0.80, 0.7, 0.01, 0.2)}})
+    assert "add anything" not in v["sentence"] and v["beats_all"]

@@ -28,7 +28,11 @@ def print_outcome_summary(summary: dict) -> None:
     names = (("auc_macro", "macro AUC (one vs rest)"), ("auc_micro", "micro AUC"), ("balanced_accuracy",
              "balanced accuracy"), ("accuracy", "accuracy"), ("brier", "Brier (multiclass)"), ("r2", "R2"),
              ("rmse", "RMSE"), ("mae", "MAE"))
-    t = Table(title="out-of-fold performance (95% bootstrap CI)")
+    h = summary.get("headline") or {}
+    pooled_is_secondary = h.get("aggregation") == "mean per site"
+    t = Table(title="out-of-fold performance (95% bootstrap CI)" + (
+        "; secondary: these pool every site's predictions, the headline is the mean per-site AUC"
+        if pooled_is_secondary else ""))
     for col, just in (("metric", "left"), ("estimate", "right"), ("95% CI", "right")):
         t.add_column(col, justify=just)
     for m, label in names:
@@ -98,13 +102,18 @@ def print_summary(summary: dict, folds: bool = True):
         print_verdict(summary.get("verdict"))
         return
 
-    t = Table(title="out-of-fold performance (95% bootstrap CI)")
+    h = summary.get("headline") or {}
+    pooled_is_secondary = h.get("aggregation") == "mean per site"
+    t = Table(title="out-of-fold performance (95% bootstrap CI)" + (
+        "; secondary: these pool every site's predictions, the headline is the mean per-site AUC"
+        if pooled_is_secondary else ""))
     t.add_column("metric")
     t.add_column("estimate", justify="right")
     t.add_column("95% CI", justify="right")
     for m in ("auc", "balanced_accuracy", "sensitivity", "specificity", "ppv", "npv", "f1", "brier"):
         s = summary[m]
-        t.add_row(m, f"{s['estimate']:.3f}", f"{s['ci_low']:.3f} - {s['ci_high']:.3f}")
+        t.add_row("pooled auc" if m == "auc" and pooled_is_secondary else m, f"{s['estimate']:.3f}",
+                  f"{s['ci_low']:.3f} - {s['ci_high']:.3f}")
     console().print(t)
     if folds:
         f = summary["auc_folds"]
@@ -130,13 +139,27 @@ def print_summary(summary: dict, folds: bool = True):
     print_verdict(summary.get("verdict"))
 
 
+def print_headline(summary: dict) -> None:
+    """The run's one headline (``summary["headline"]``), the number the report's title, the baselines, the
+    permutation test and the verdict quote: printed last, so the console's last result line is it."""
+    h = summary.get("headline")
+    if not h:
+        return
+    f = summary.get(f"{h['metric']}_folds") or {}
+    folds = f"; per fold {f['mean']:.3f} +- {f['sd']:.3f}" if f.get("mean") is not None else ""
+    console().print(f"[bold green]headline: {safe_text(h['name'])} {h['estimate']:.3f}[/] "
+                    f"(95% CI {h['ci_low']:.3f}-{h['ci_high']:.3f}{folds})", highlight=False)
+
+
 def print_safeguards(summary: dict) -> None:
     """Baselines, case mix and the permutation test, one line each."""
     for name, b in (summary.get("baselines") or {}).items():
         verdict = "beats it" if b["beats_baseline"] else "does NOT beat it"
+        dec = b.get("decision") or {"ci_low": b["ci_low"], "ci_high": b["ci_high"]}
         console().print(f"baseline {safe_text(name)} ({safe_text(b['description'])}): {b['headline']} {b['baseline']:.3f} vs model "
-                         f"{b['model']:.3f}; difference {b['difference']:+.3f} (95% CI {b['ci_low']:+.3f} to "
-                         f"{b['ci_high']:+.3f}, paired bootstrap): the model {verdict}", highlight=False)
+                         f"{b['model']:.3f}; difference {b['difference']:+.3f} (refit-aware 95% CI {dec['ci_low']:+.3f} to "
+                         f"{dec['ci_high']:+.3f}; paired bootstrap {b['ci_low']:+.3f} to {b['ci_high']:+.3f}): the model "
+                         f"{verdict}", highlight=False)
     mix = summary.get("case_mix")
     if mix:
         console().print(f"case mix: the site alone predicts the outcome with {mix.get('metric', 'AUC')} "

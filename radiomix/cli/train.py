@@ -7,7 +7,7 @@ import time
 import click
 
 from .console import console, print_warnings, read, safe_text, table_options
-from .summary import print_provenance, print_summary
+from .summary import print_headline, print_provenance, print_summary
 
 
 @click.command()
@@ -74,6 +74,7 @@ def train(table, config, target, id_, batch, groups, time_, event, positive, per
         raise click.ClickException(str(err)) from err
     print_warnings(caught)
     print_summary(res.summary)
+    print_headline(res.summary)
     console().print(f"run folder: [bold]{safe_text(out)}[/]")
 
 
@@ -223,13 +224,11 @@ def demo(out, patients, sites, jobs, seed, signal, overwrite):
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     print_summary(res["train"].summary)
-    a = res["train"].summary["auc"]
-    f = res["train"].summary["auc_folds"]
     con = console()
-    con.print(f"\n[bold green]out-of-fold AUC {a['estimate']:.3f}[/] (95% CI {a['ci_low']:.3f}-{a['ci_high']:.3f}; "
-              f"per fold {f['mean']:.3f} +- {f['sd']:.3f}) in {time.perf_counter() - t0:.0f} s")
+    con.print(f"demo finished in {time.perf_counter() - t0:.0f} s; files:")
     for k, v in res["paths"].items():
         con.print(f"  {k:<12} {v}")
+    print_headline(res["train"].summary)
 
 
 

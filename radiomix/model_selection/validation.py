@@ -16,11 +16,12 @@ import pandas as pd
 
 from ..interrupts import raise_if_interrupted
 from ..study import Study
+from .headline import bootstrap_headline, headline_name, oof_matrices, repeated_headline
 from .search import fit_tuned
 from .splits import Fold, inner_split
 
 __all__ = ["NestedCVResult", "FoldResult", "nested_cv", "nested_cv_pipeline", "nested_cv_table", "cross_validate",
-           "fit_outer_fold", "study_inner_split"]
+           "fit_outer_fold", "study_inner_split", "run_headline"]
 
 
 @dataclass
@@ -35,8 +36,9 @@ class NestedCVResult:
     models : the fitted outer-fold pipelines as ``(pipeline, test_index, train_index, repeat, fold)`` in fold
         order (positions in ``study.X``), so held-out explanations need no second fit:
         ``radiomix.explain.fold_shap(result, study.X, ids=study.ids)``.
-    summary : ``{metric: {"estimate", "ci_low", "ci_high"}}`` pooled over out-of-fold predictions
-        (averaged over repeats); ``auc_folds`` (per-fold mean, sd); ``calibration``, ``reliability``,
+    summary : ``{metric: {"estimate", "ci_low", "ci_high"}}`` over the out-of-fold predictions of each repeat,
+        then the mean over repeats (survival: concordance over pairs within outer folds); ``headline`` (the
+        run's one headline: :func:`run_headline`); ``auc_folds`` (per-fold mean, sd); ``calibration``, ``reliability``,
         ``decision_curve``; ``blocks`` (late fusion: AUC with CI per block); ``per_site`` (AUC per site).
     """
 
@@ -52,6 +54,9 @@ class NestedCVResult:
         task = get_task(self.settings.get("task", "binary"))
         m, label = task.headline, task.headline_label
         a, f = self.summary[m], self.summary[f"{m}_folds"]
+        h = self.summary.get("headline")
+        if h:
+            a, label = h, h["name"]
         return (f"NestedCVResult({label} {a['estimate']:.3f} [95% CI {a['ci_low']:.3f}-{a['ci_high']:.3f}], "
                 f"per-fold {f['mean']:.3f} +- {f['sd']:.3f} over {f['n']} folds)")
 
@@ -172,8 +177,28 @@ def nested_cv(study: Study, *, progress: bool = True) -> NestedCVResult:
                         f"Study.from_pipeline(pipeline, X, y)); got {type(study).__name__}")
     results = _run_folds(study, study.outer_folds(), progress)
     oof, folds, summary = study.task.summarize(study, results)
+    summary["headline"] = run_headline(study, oof, summary)
     return NestedCVResult(oof=oof, folds=folds, summary=summary, settings=study.settings(),
                           models=[(r.model, r.fold.test, r.fold.train, r.fold.repeat, r.fold.fold) for r in results])
+
+
+def run_headline(study: Study, oof: pd.DataFrame, summary: dict) -> dict:
+    """The run's one headline (:mod:`.headline`): its name, metric, estimate and 95 % CI. Where the task's
+    summary already reports the same number (no leave-site-out), its CI is reused; otherwise (the mean
+    per-site metric under leave-site-out) a bootstrap over patients within site gives it."""
+    metric = study.task.headline
+    sites = study.sites if study.outer.kind == "leave_site_out" else None
+    P, F = oof_matrices(oof, study.ids)
+    est = repeated_headline(study.task.encode_scores_target(study.y), P, F, sites, task=study.task)
+    known = summary.get(metric) if sites is None else None
+    if isinstance(known, dict) and np.isclose(known.get("estimate", np.nan), est, rtol=0, atol=1e-9):
+        ci = {"estimate": est, "ci_low": known["ci_low"], "ci_high": known["ci_high"]}
+    else:
+        ci = bootstrap_headline(study.y, P, F, sites, task=study.task, groups=study.groups,
+                                n_boot=study.n_bootstrap, random_state=study.random_state)
+    return {"name": headline_name(study), "metric": metric, "label": study.task.headline_label,
+            "aggregation": "mean per site" if sites is not None else "pooled within repeat", **ci,
+            "n_repeats": int(study.outer.n_repeats)}
 
 
 def nested_cv_table(table, config=None, *, progress: bool = True, **overrides) -> NestedCVResult:

@@ -5,8 +5,9 @@ random survival forest)."""
 from .boosting import EarlyStoppingXGBClassifier, EarlyStoppingXGBRegressor
 from .plsda import PLSDAClassifier
 from .registry import MODELS, TRUSTED_MODEL_PACKAGES, ModelSpec, check_model_name, make_model
+from .resampling import RowIdentitySampler, synthetic_rows
 from .survival import CoxPH, RandomSurvivalForest, SurvivalStacking, XGBSurvival
 
 __all__ = ["MODELS", "ModelSpec", "TRUSTED_MODEL_PACKAGES", "check_model_name", "make_model", "PLSDAClassifier",
            "EarlyStoppingXGBClassifier", "EarlyStoppingXGBRegressor", "CoxPH", "XGBSurvival", "SurvivalStacking",
-           "RandomSurvivalForest"]
+           "RandomSurvivalForest", "RowIdentitySampler", "synthetic_rows"]

@@ -160,9 +160,16 @@ class Task:
         """Metrics of one set of predictions."""
         raise NotImplementedError
 
-    def headline_score(self, y, p) -> float:
-        """The headline metric of predictions ``p`` for the encoded target ``y``."""
+    def headline_score(self, y, p, blocks=None) -> float:
+        """The headline metric of predictions ``p`` for the encoded target ``y``. ``blocks`` (one integer label
+        per row: the outer fold of each row inside one repeat; None: one block) is for a metric that compares
+        predictions between rows (survival's concordance: only pairs within a block, each fold's risks being
+        on their own model's scale); a metric that pools predictions across folds (AUC, R2) ignores it."""
         raise NotImplementedError
+
+    def headline_name(self, leave_site_out: bool) -> str:
+        """How the run's headline (:attr:`headline_label`) is aggregated over rows, in words."""
+        return f"mean per-site {self.headline_label}" if leave_site_out else f"pooled {self.headline_label}"
 
     def encode_scores_target(self, y) -> np.ndarray:
         """``y`` as the metrics of this outcome take it (class codes as integers)."""

@@ -170,7 +170,7 @@ class BinaryTask(Task):
         return (int(counts.min()) if len(counts) > 1 else 0), (str(counts.idxmin()) if len(counts) else None)
 
     # ------------------------------------------------------------------------------ metrics, summaries
-    def headline_score(self, y, p) -> float:
+    def headline_score(self, y, p, blocks=None) -> float:
         return roc_auc(y, p)
 
     def encode_scores_target(self, y) -> np.ndarray:

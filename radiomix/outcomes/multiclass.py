@@ -261,7 +261,7 @@ class MulticlassTask(Task):
         return (int(counts.min()) if len(counts) > 1 else 0), (str(counts.idxmin()) if len(counts) else None)
 
     # ------------------------------------------------------------------------------ metrics, summaries
-    def headline_score(self, y, p) -> float:
+    def headline_score(self, y, p, blocks=None) -> float:
         return multiclass_metrics(y, p)["auc_macro"]
 
     def encode_scores_target(self, y) -> np.ndarray:

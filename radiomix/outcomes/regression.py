@@ -234,7 +234,7 @@ class RegressionTask(Task):
         return len(per_patient(y, groups)), "patients (continuous outcome)"
 
     # ------------------------------------------------------------------------------ metrics, summaries
-    def headline_score(self, y, p) -> float:
+    def headline_score(self, y, p, blocks=None) -> float:
         return regression_metrics(y, p)["r2"]
 
     def summarize(self, study, results):

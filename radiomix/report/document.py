@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..outcomes.records import fmt_number
 
-__all__ = ["CSS", "Document", "fmt_number", "fmt_estimate", "png_bytes", "table_html"]
+__all__ = ["CSS", "Document", "fmt_number", "fmt_estimate", "headline_text", "png_bytes", "table_html"]
 
 CSS = """body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;
 color:#222;padding:0 1em}h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
@@ -28,6 +28,14 @@ pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:.8em}.note{color:#666
 def fmt_estimate(m: dict) -> str:
     """``estimate (95% CI low-high)`` of a summary entry."""
     return f"{fmt_number(m['estimate'])} (95% CI {fmt_number(m['ci_low'])}-{fmt_number(m['ci_high'])})"
+
+
+def headline_text(summary: dict, label: str, fallback: dict) -> str:
+    """``<headline name> estimate (95% CI ...)``: the run's one headline (``summary["headline"]``: the number
+    the console's last line, the baselines, the permutation test and the verdict quote); runs saved before it
+    existed show ``label`` with ``fallback``."""
+    h = summary.get("headline")
+    return f"{h['name']} {fmt_estimate(h)}" if h else f"{label} {fmt_estimate(fallback)}"
 
 
 def table_html(df: pd.DataFrame, floatfmt="{:.3f}") -> str:

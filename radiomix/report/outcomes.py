@@ -10,7 +10,7 @@ import html
 import numpy as np
 import pandas as pd
 
-from .document import Document, fmt_estimate, fmt_number, table_html
+from .document import Document, fmt_estimate, fmt_number, headline_text, table_html
 from .figures import new_figure
 from .run import RunRecord
 from .sections import (
@@ -41,8 +41,9 @@ def outcome_header(doc: Document, run: RunRecord, title: str | None = None) -> N
     task = _task(run)
     doc.raw(f"<h1>{html.escape(title or f'radiomix run: {run.name}')}</h1>")
     doc.text(f"{cfg.get('task', '?').capitalize()} outcome {cfg.get('target', '?')}, model "
-             f"{cfg.get('model', {}).get('name', '?')}, out-of-fold {_label(task, task.headline)} "
-             f"{fmt_estimate(s[task.headline])} over {s.get('n_samples', len(run.pooled))} patients.")
+             f"{cfg.get('model', {}).get('name', '?')}, out-of-fold "
+             f"{headline_text(s, _label(task, task.headline), s[task.headline])} over "
+             f"{s.get('n_samples', len(run.pooled))} patients.")
 
 
 def _task(run: RunRecord):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from .document import Document, fmt_number, table_html
+from .document import Document, fmt_number, headline_text, table_html
 from .figures import (
     blocks_roc_figure,
     calibration_figure,
@@ -62,9 +62,8 @@ def header(doc: Document, run: RunRecord, title: str | None = None) -> None:
     """The page heading and a one-line summary (target, model, out-of-fold AUC with CI, patients)."""
     auc, cfg = run.summary["auc"], run.config
     doc.raw(f"<h1>{html.escape(title or f'radiomix run: {run.name}')}</h1>")
-    doc.text(f"Target {cfg.get('target', '?')}, model {cfg.get('model', {}).get('name', '?')}, out-of-fold AUC "
-             f"{fmt_number(auc['estimate'])} (95% CI {fmt_number(auc['ci_low'])}-{fmt_number(auc['ci_high'])}) over "
-             f"{run.summary.get('n_samples', len(run.pooled))} patients.")
+    doc.text(f"Target {cfg.get('target', '?')}, model {cfg.get('model', {}).get('name', '?')}, out-of-fold "
+             f"{headline_text(run.summary, 'AUC', auc)} over {run.summary.get('n_samples', len(run.pooled))} patients.")
 
 
 _STATUS_MARK = {"ok": "ok", "caution": "caution", "fail": "NOT MET", "info": ""}
@@ -517,14 +516,18 @@ def baselines_section(doc: Document, run: RunRecord) -> None:
     rows = []
     for name, b in base.items():
         d = b.get("delong")
+        dec = b.get("decision") or {"ci_low": b["ci_low"], "ci_high": b["ci_high"]}
         rows.append({"baseline": name, "what": b["description"], "metric": b["headline"], "baseline value": b["baseline"],
-                     "model": b["model"], "difference": b["difference"], "95% CI low": b["ci_low"],
-                     "95% CI high": b["ci_high"], "model beats it": "yes" if b["beats_baseline"] else "no",
+                     "model": b["model"], "difference": b["difference"], "refit-aware 95% CI low": dec["ci_low"],
+                     "refit-aware 95% CI high": dec["ci_high"], "bootstrap 95% CI low": b["ci_low"],
+                     "bootstrap 95% CI high": b["ci_high"], "model beats it": "yes" if b["beats_baseline"] else "no",
                      "DeLong p": d["p_value"] if d else None})
     beaten = [r["baseline"] for r in rows if r["model beats it"] == "yes"]
     doc.text(f"The model beats {len(beaten)} of {len(rows)} baseline(s)" + (f" ({', '.join(beaten)})" if beaten else "")
-             + ": a baseline is beaten when the 95% CI of the difference (model minus baseline, paired bootstrap over "
-             "patients with the same resamples for both) lies above 0.")
+             + ": a baseline is beaten when the refit-aware 95% CI of the difference (model minus baseline; the "
+             "corrected resampled t-test of Nadeau and Bengio over the per-fold differences, each fold a refit of both "
+             "procedures) lies above 0. The paired bootstrap over patients (the same resamples for both, predictions "
+             "held fixed) is shown beside it: it cannot see the variability of refitting.")
     doc.raw(table_html(pd.DataFrame(rows)))
     doc.text("DeLong's test is shown only for non-nested comparisons on independent rows (it is invalid for nested "
              "models, Demler et al. 2012, and for clustered lesions).", cls="note")

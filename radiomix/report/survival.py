@@ -9,7 +9,7 @@ import html
 
 import pandas as pd
 
-from .document import Document, fmt_estimate, fmt_number, table_html
+from .document import Document, fmt_estimate, fmt_number, headline_text, table_html
 from .figures import new_figure
 from .run import RunRecord
 from .sections import (
@@ -28,13 +28,16 @@ from .sections import (
 __all__ = ["survival_header", "SURVIVAL_REGISTRY", "km_figure", "td_auc_figure", "calibration_horizons_figure"]
 
 
+HARRELL = "Harrell's C"
+
+
 def survival_header(doc: Document, run: RunRecord, title: str | None = None) -> None:
     """Heading and one line: time and event columns, model, out-of-fold C-index with CI, patients, events."""
     s, cfg = run.summary, run.config
     t = cfg.get("target", {})
     doc.raw(f"<h1>{html.escape(title or f'radiomix run: {run.name}')}</h1>")
     doc.text(f"Survival outcome: time {t.get('time', '?')}, event {t.get('event', '?')}; model "
-             f"{cfg.get('model', {}).get('name', '?')}; out-of-fold Harrell's C {fmt_estimate(s['c_index'])} over "
+             f"{cfg.get('model', {}).get('name', '?')}; out-of-fold {headline_text(s, HARRELL, s['c_index'])} over "
              f"{s.get('n_samples', len(run.pooled))} patients ({s.get('n_events', '?')} events).")
 
 

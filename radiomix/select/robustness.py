@@ -52,7 +52,10 @@ class RobustnessFilter(SelectorMixin, BaseEstimator):
         ICC form (:data:`radiomix.reliability.ICC_FORMS`); auto: ICC(2,1) with shared raters, ICC(1,1) without.
     ids : pandas.Series, array-like or None, default=None
         Case id of each row of ``X``, looked up by ``X``'s index labels (a Series indexed like the full table,
-        or an array indexed by its row positions). None: ``X``'s index holds the case ids.
+        or an array indexed by its row positions). None: ``X``'s index holds the case ids. Rows labelled by a
+        negative integer are synthetic rows of a :class:`radiomix.models.resampling.RowIdentitySampler` (SMOTE
+        interpolants) and are skipped; a sampler that renumbers the rows (imbalanced-learn's own) must come
+        after the filter, which radiomix's Pipeline does.
     min_cases : int, default=10
         Fewest training cases with repeats for which an ICC is computed; fewer is an error.
 
@@ -115,10 +118,19 @@ class RobustnessFilter(SelectorMixin, BaseEstimator):
         self.min_cases = min_cases
 
     def _training_cases(self, X) -> np.ndarray:
+        from ..models.resampling import synthetic_rows
+
+        # Synthetic rows (SMOTE interpolants behind a RowIdentitySampler) belong to no case: no repeats to read.
+        labels = X.index[~synthetic_rows(X.index)]
         if self.ids is None:
-            return X.index.astype(str).to_numpy()
+            return labels.astype(str).to_numpy()
         ids = self.ids if isinstance(self.ids, pd.Series) else pd.Series(np.asarray(self.ids))
-        return ids.loc[X.index].astype(str).to_numpy()
+        missing = labels.difference(ids.index)
+        if len(missing):
+            raise ValueError(f"{type(self).__name__}: {len(missing)} row label(s) of X are not in ids (e.g. "
+                             f"{missing[0]!r}); X's index must hold the rows' positions in the table ids describes "
+                             "(a sampler in front of the filter renumbers the rows: place the filter before it)")
+        return ids.loc[labels].astype(str).to_numpy()
 
     def _check(self, X) -> None:
         owner = type(self).__name__

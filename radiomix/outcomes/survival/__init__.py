@@ -177,11 +177,16 @@ class SurvivalTask(Task):
         return int(per_patient(np.asarray(y)[:, 1].astype(int), groups).sum()), "event"
 
     # ------------------------------------------------------------------------------ metrics, summaries
-    def headline_score(self, y, p) -> float:
+    def headline_score(self, y, p, blocks=None) -> float:
+        """Harrell's C over comparable pairs within the same ``blocks`` label (the outer fold), pooled."""
         from .metrics import harrell_c
 
         y = np.asarray(y)
-        return harrell_c(y[:, 0], y[:, 1] > 0, p)
+        return harrell_c(y[:, 0], y[:, 1] > 0, p, blocks=blocks)
+
+    def headline_name(self, leave_site_out: bool) -> str:
+        return ("mean per-site C-index" if leave_site_out else
+                "within-fold C-index")
 
     def bootstrap_strata(self, y) -> np.ndarray:
         return np.asarray(y)[:, 1].astype(int)

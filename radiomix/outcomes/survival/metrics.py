@@ -18,6 +18,12 @@ Conventions (those of R ``survival::concordance`` and scikit-survival, against w
 Every statistic that is a ratio of pair sums (concordance, AUC) is also available for many bootstrap
 resamples at once: a resample is a vector of counts ``c`` and the statistic is ``c' N c / c' D c`` for the
 pair matrices ``N`` and ``D`` computed once (:class:`PairStatistic`).
+
+``blocks`` (an integer label per patient; None: one block) restricts every pair statistic to pairs of
+patients in the same block, pooled over blocks (sum of concordant weight over sum of comparable weight). Out of
+fold, the block is the outer fold: each fold's risks come from a different model, whose scale and offset are
+arbitrary, so a pair across folds compares two models rather than two patients (adding a constant to one
+fold's risks changes no ranking inside it, but it would change a C that pools pairs across folds).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["surv_array", "split_surv", "kaplan_meier", "step_at", "censoring_weights", "breslow",
-           "harrell_c", "uno_c", "cumulative_dynamic_auc", "brier_score", "integrated_brier_score",
+           "harrell_c", "uno_c", "uno_pairs", "cumulative_dynamic_auc", "brier_score", "integrated_brier_score",
            "logrank", "PairStatistic", "concordance_pairs", "auc_pairs", "default_horizons", "default_tau",
            "CensoringWarning"]
 
@@ -153,6 +159,17 @@ class PairStatistic:
         den = self.D.sum()
         return float(self.N.sum() / den) if den > 0 else np.nan
 
+    def by_block(self, blocks) -> dict:
+        """The statistic within each block (``{label: value}``, NaN where a block has no comparable pair), for
+        pair matrices built with the same ``blocks``: every pair of a row lies in that row's block."""
+        b = np.asarray(blocks)[self.rows]
+        num, den = self.N.sum(axis=1), self.D.sum(axis=1)
+        out = {}
+        for k in np.unique(np.asarray(blocks)):
+            d = den[b == k].sum()
+            out[k.item() if hasattr(k, "item") else k] = float(num[b == k].sum() / d) if d > 0 else np.nan
+        return out
+
     def resampled(self, counts: np.ndarray, chunk: int = 256) -> np.ndarray:
         """The statistic for each row of ``counts`` ((B, n): how often each patient is drawn)."""
         counts = np.atleast_2d(np.asarray(counts, dtype=float))
@@ -172,9 +189,20 @@ def _concordance_kernel(r_rows: np.ndarray, r_all: np.ndarray, tied_tol: float) 
     return np.where(np.abs(diff) <= tied_tol, 0.5, (diff > 0).astype(float))
 
 
-def concordance_pairs(time, event, risk, weights=None, *, tau=None, tied_tol: float = TIED_TOL) -> PairStatistic:
+def _same_block(blocks, rows: np.ndarray, n: int):
+    """``(len(rows), n)``: whether each pair lies in one block (True everywhere when ``blocks`` is None)."""
+    if blocks is None:
+        return True
+    b = np.asarray(blocks)
+    if b.shape != (n,):
+        raise ValueError(f"blocks: expected one label per patient ({n}), got shape {b.shape}")
+    return b[rows][:, None] == b[None, :]
+
+
+def concordance_pairs(time, event, risk, weights=None, *, tau=None, tied_tol: float = TIED_TOL,
+                      blocks=None) -> PairStatistic:
     """The pair matrices of Harrell's C (``weights`` None) or of a weighted C (Uno: ``1/G(t_i)^2``), over
-    events before ``tau`` (all when None)."""
+    events before ``tau`` (all when None), and pairs within the same ``blocks`` label (None: all pairs)."""
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=bool)
     risk = np.asarray(risk, dtype=float)
@@ -182,15 +210,17 @@ def concordance_pairs(time, event, risk, weights=None, *, tau=None, tied_tol: fl
     rows = np.flatnonzero(use)
     ti = time[rows][:, None]
     comparable = (ti < time[None, :]) | ((ti == time[None, :]) & ~event[None, :])
+    comparable &= _same_block(blocks, rows, len(time))
     w = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=float)[rows]
     D = comparable * w[:, None]
     N = D * _concordance_kernel(risk[rows], risk, tied_tol)
     return PairStatistic(rows, N, D)
 
 
-def harrell_c(time, event, risk, *, tied_tol: float = TIED_TOL) -> float:
-    """Harrell's concordance index of ``risk`` (higher = shorter survival)."""
-    return concordance_pairs(time, event, risk, tied_tol=tied_tol).value
+def harrell_c(time, event, risk, *, tied_tol: float = TIED_TOL, blocks=None) -> float:
+    """Harrell's concordance index of ``risk`` (higher = shorter survival), over pairs within the same
+    ``blocks`` label (None: all pairs)."""
+    return concordance_pairs(time, event, risk, tied_tol=tied_tol, blocks=blocks).value
 
 
 def _ipcw(time, event, ref_time, ref_event):
@@ -210,23 +240,27 @@ class CensoringWarning(UserWarning):
     """Inverse-probability-of-censoring weights undefined for some patients (censoring survival 0)."""
 
 
-def uno_c(time, event, risk, *, ref_time=None, ref_event=None, tau=None, tied_tol: float = TIED_TOL) -> float:
+def uno_c(time, event, risk, *, ref_time=None, ref_event=None, tau=None, tied_tol: float = TIED_TOL,
+          blocks=None) -> float:
     """Uno's IPCW concordance up to ``tau``, with the censoring distribution of the reference sample (the
-    training patients; default: this sample)."""
-    return uno_pairs(time, event, risk, ref_time=ref_time, ref_event=ref_event, tau=tau, tied_tol=tied_tol).value
+    training patients; default: this sample), over pairs within the same ``blocks`` label (None: all pairs)."""
+    return uno_pairs(time, event, risk, ref_time=ref_time, ref_event=ref_event, tau=tau, tied_tol=tied_tol,
+                     blocks=blocks).value
 
 
-def uno_pairs(time, event, risk, *, ref_time=None, ref_event=None, tau=None, tied_tol: float = TIED_TOL):
+def uno_pairs(time, event, risk, *, ref_time=None, ref_event=None, tau=None, tied_tol: float = TIED_TOL,
+              blocks=None) -> PairStatistic:
+    """The pair matrices of Uno's C (:func:`uno_c`)."""
     ref_time = time if ref_time is None else ref_time
     ref_event = event if ref_event is None else ref_event
     w = _ipcw(time, event, ref_time, ref_event) ** 2
-    return concordance_pairs(time, event, risk, w, tau=tau, tied_tol=tied_tol)
+    return concordance_pairs(time, event, risk, w, tau=tau, tied_tol=tied_tol, blocks=blocks)
 
 
 def auc_pairs(time, event, risk, horizon: float, *, ref_time=None, ref_event=None,
-              tied_tol: float = TIED_TOL) -> PairStatistic:
+              tied_tol: float = TIED_TOL, blocks=None) -> PairStatistic:
     """Pair matrices of the cumulative/dynamic AUC at ``horizon``: cases had the event by then (weight
-    ``1/G(t_i)``), controls are still event-free after it."""
+    ``1/G(t_i)``), controls are still event-free after it (and, with ``blocks``, share the case's label)."""
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=bool)
     risk = np.asarray(risk, dtype=float)
@@ -234,17 +268,18 @@ def auc_pairs(time, event, risk, horizon: float, *, ref_time=None, ref_event=Non
     ref_event = event if ref_event is None else ref_event
     rows = np.flatnonzero(event & (time <= horizon))
     w = _ipcw(time, event, ref_time, ref_event)[rows]
-    control = (time > horizon).astype(float)
-    D = w[:, None] * control[None, :]
+    control = (time > horizon)[None, :] & _same_block(blocks, rows, len(time))
+    D = w[:, None] * control
     N = D * _concordance_kernel(risk[rows], risk, tied_tol)
     return PairStatistic(rows, N, D)
 
 
 def cumulative_dynamic_auc(time, event, risk, horizons, *, ref_time=None, ref_event=None,
-                           tied_tol: float = TIED_TOL) -> np.ndarray:
-    """Cumulative/dynamic AUC (Uno et al. 2007; Hung & Chiang 2010) of ``risk`` at each horizon."""
+                           tied_tol: float = TIED_TOL, blocks=None) -> np.ndarray:
+    """Cumulative/dynamic AUC (Uno et al. 2007; Hung & Chiang 2010) of ``risk`` at each horizon, over
+    case-control pairs within the same ``blocks`` label (None: all pairs)."""
     return np.array([auc_pairs(time, event, risk, h, ref_time=ref_time, ref_event=ref_event,
-                               tied_tol=tied_tol).value for h in np.atleast_1d(horizons)])
+                               tied_tol=tied_tol, blocks=blocks).value for h in np.atleast_1d(horizons)])
 
 
 def brier_losses(time, event, surv, horizons, *, ref_time=None, ref_event=None) -> np.ndarray:

@@ -2,7 +2,10 @@
 its metrics with bootstrap confidence intervals.
 
 * **Discrimination**: Harrell's C (the headline, also the inner-fold scoring) and Uno's IPCW C truncated at
-  ``tau``; cumulative/dynamic AUC at each horizon. A horizon is *not estimable* (reported as such, not as a
+  ``tau``; cumulative/dynamic AUC at each horizon. Each is computed over pairs of patients in the same outer
+  fold only (each fold's risks come from its own model, on that model's scale), pooled over the folds of a
+  repeat (concordant over comparable weight), then averaged over repeats; the per-fold C and their mean are
+  reported beside it. A horizon is *not estimable* (reported as such, not as a
   number) when fewer than :data:`MIN_CASES` patients had the event by then or fewer than
   :data:`MIN_CASES` were still event-free after it (pooled; per fold the same rule on the fold's test
   patients).
@@ -77,11 +80,11 @@ def _fold_row(study, res, y) -> dict:
 def _collect(study, results):
     y, n, R = study.y, len(study.y), study.outer.n_repeats
     k = len(study.outcome["horizons"]) + len(study.outcome["grid"])
-    P, C, S = np.full((R, n), np.nan), np.full((R, n), np.nan), np.full((R, n, k), np.nan)
+    P, F, S = np.full((R, n), np.nan), np.full((R, n), -1), np.full((R, n, k), np.nan)
     oof_rows, fold_rows = [], []
     for res in results:
         f = res.fold
-        P[f.repeat, f.test], C[f.repeat, f.test] = res.proba, res.threshold
+        P[f.repeat, f.test], F[f.repeat, f.test] = res.proba, f.fold
         S[f.repeat, f.test] = res.extra["surv"]
         frame = {"id": study.ids[f.test], "repeat": f.repeat, "fold": f.fold, "time": y[f.test, 0],
                  "event": y[f.test, 1].astype(int), "risk": res.proba, "cutoff": res.threshold,
@@ -94,20 +97,22 @@ def _collect(study, results):
         fold_rows.append(_fold_row(study, res, y))
     if np.isnan(P).any():
         raise RuntimeError("some samples received no out-of-fold prediction")
-    return pd.concat(oof_rows, ignore_index=True), pd.DataFrame(fold_rows), P, C, S
+    return pd.concat(oof_rows, ignore_index=True), pd.DataFrame(fold_rows), P, F, S
 
 
-def _point_and_boot(study, P, S, rng):
-    """Point estimates (mean over repeats) and bootstrap replicates of every pooled metric."""
+def _point_and_boot(study, P, F, S, rng):
+    """Point estimates (mean over repeats) and bootstrap replicates of every pooled metric; the pair statistics
+    over pairs within each repeat's outer folds (``F``: the fold of each row per repeat), so a resampled patient
+    keeps its fold."""
     y, out = study.y, study.outcome
     time, event = y[:, 0], y[:, 1] > 0
     H, grid = out["horizons"], out["grid"]
     nh = len(H)
-    stats = {"c_index": [M.concordance_pairs(time, event, p) for p in P],
-             "uno_c": [M.uno_pairs(time, event, p, tau=out["tau"]) for p in P]}
+    stats = {"c_index": [M.concordance_pairs(time, event, p, blocks=f) for p, f in zip(P, F)],
+             "uno_c": [M.uno_pairs(time, event, p, tau=out["tau"], blocks=f) for p, f in zip(P, F)]}
     for h in H:
         if _estimable(time, event, h):
-            stats[f"td_auc_{h:g}"] = [M.auc_pairs(time, event, p, h) for p in P]
+            stats[f"td_auc_{h:g}"] = [M.auc_pairs(time, event, p, h, blocks=f) for p, f in zip(P, F)]
     span = grid[-1] - grid[0]
     loss = {"ibs": [np.trapezoid(M.brier_losses(time, event, s[:, nh:], grid), grid, axis=1) / span for s in S]}
     for j, h in enumerate(H):
@@ -169,9 +174,9 @@ def _risk_groups(study, oof: pd.DataFrame) -> dict:
                     "2011); safeguards.permutations gives a permutation p-value of the whole procedure"}
 
 
-def _summarize(study, folds: pd.DataFrame, oof: pd.DataFrame, P, S) -> dict:
+def _summarize(study, folds: pd.DataFrame, oof: pd.DataFrame, P, F, S) -> dict:
     alpha = 0.05
-    point, boot = _point_and_boot(study, P, S, np.random.default_rng(study.random_state))
+    point, boot = _point_and_boot(study, P, F, S, np.random.default_rng(study.random_state))
     summary = {}
     for m, est in point.items():
         lo, hi = (np.nanquantile(boot[m], [alpha / 2, 1 - alpha / 2]) if m in boot else (np.nan, np.nan))
@@ -185,19 +190,25 @@ def _summarize(study, folds: pd.DataFrame, oof: pd.DataFrame, P, S) -> dict:
                          for h in out["horizons"]}
     summary["brier_at"] = {f"{h:g}": summary.pop(f"brier_{h:g}") for h in out["horizons"]}
     summary["c_index_folds"] = {"mean": float(folds["c_index"].mean()), "sd": float(folds["c_index"].std(ddof=1)),
-                                "n": int(folds["c_index"].notna().sum())}
+                                "n": int(folds["c_index"].notna().sum()),
+                                "values": [float(v) for v in folds["c_index"]],
+                                "what": "Harrell's C of each outer fold's test patients (repeat, fold order); the "
+                                        "headline pools the same within-fold pairs over the folds"}
     summary["calibration_horizons"] = _calibration(study, P, S)
     summary["risk_groups"] = _risk_groups(study, oof)
     summary["survival"] = {"horizons": [float(h) for h in out["horizons"]], "horizons_from": out["horizons_from"],
                            "tau": out["tau"], "tau_from": out["tau_from"], "ibs_grid": [float(out["grid"][0]),
                                                                                          float(out["grid"][-1])],
                            "censoring_weights": "Kaplan-Meier of all patients' censoring (pooled metrics); of "
-                                                "the training fold (per-fold metrics)", "min_cases": MIN_CASES}
+                                                "the training fold (per-fold metrics)", "min_cases": MIN_CASES,
+                           "pairs": "concordance and time-dependent AUC compare patients of the same outer fold "
+                                    "only (one model's risks), pooled over folds, mean over repeats"}
     if study.sites is not None:
         s_arr = np.asarray(study.sites).astype(str)
         summary["per_site"] = {s: {"n": int((s_arr == s).sum()), "n_events": int(event[s_arr == s].sum()),
                                    "c_index": float(np.mean([M.harrell_c(time[s_arr == s], event[s_arr == s],
-                                                                         p[s_arr == s]) for p in P]))}
+                                                                         p[s_arr == s], blocks=f[s_arr == s])
+                                                             for p, f in zip(P, F)]))}
                                for s in sorted(set(s_arr))}
     if (opt := optimism(folds, "C-index")) is not None:
         summary["optimism"] = opt
@@ -207,8 +218,8 @@ def _summarize(study, folds: pd.DataFrame, oof: pd.DataFrame, P, S) -> dict:
 
 def survival_outputs(study, results):
     """``(oof, folds, summary)`` of a survival nested CV from its outer-fold results."""
-    oof, folds, P, _, S = _collect(study, results)
-    return oof, folds, _summarize(study, folds, oof, P, S)
+    oof, folds, P, F, S = _collect(study, results)
+    return oof, folds, _summarize(study, folds, oof, P, F, S)
 
 
 def external_summary(y, risk, surv, horizons, *, n_bootstrap: int = 2000, random_state=0) -> dict:
