@@ -12,7 +12,8 @@ instead (total wall time only, interpreter start and imports included).
 Printed at the end:
 
 * total seconds and seconds per stage (medians over the repeats, with min-max);
-* the out-of-fold AUC with its 95 % bootstrap CI, as ``radiomix demo`` prints it;
+* the run's headline (mean per-site AUC under leave-site-out) with its 95 % CI, as ``radiomix demo`` prints it
+  last, and the pooled out-of-fold AUC beside it (secondary);
 * the per-site AUC and the verdict sentence (baselines under the same folds);
 * the AUC of the true risk on the same patients: ``roc_auc_score(truth.outcome, truth.risk)`` with
   ``truth.csv`` written by :func:`radiomix.datasets.make_cohort` (the probability each patient's outcome was
@@ -103,7 +104,9 @@ def _auc_and_oracle(out: Path, oof: pd.DataFrame, summary: dict) -> dict:
     if not (t["outcome"].to_numpy() == per_patient.to_numpy()).all():
         raise RuntimeError("truth.csv's outcome differs from the outcome the demo trained on")
     a = summary["auc"]
+    h = summary.get("headline") or {"name": "pooled AUC", **a}
     return {"auc": a["estimate"], "ci_low": a["ci_low"], "ci_high": a["ci_high"], "n": len(t),
+            "headline": h["name"], "headline_estimate": h["estimate"], "headline_ci": (h["ci_low"], h["ci_high"]),
             "n_positive": int(t["outcome"].sum()), "oracle_auc": float(roc_auc_score(t["outcome"], t["risk"])),
             "verdict": (summary.get("verdict") or {}).get("sentence", ""),
             "per_site": {k: v["auc"] for k, v in (summary.get("per_site") or {}).items()}}
@@ -188,7 +191,9 @@ def main(argv=None):
     s = scores[0]
     if any(abs(x["auc"] - s["auc"]) > 0 or abs(x["oracle_auc"] - s["oracle_auc"]) > 0 for x in scores):
         print("note: the AUC differed between runs:", [round(x["auc"], 4) for x in scores])
-    print(f"\nout-of-fold AUC {s['auc']:.3f} (95% CI {s['ci_low']:.3f}-{s['ci_high']:.3f}), "
+    print(f"\nheadline: {s['headline']} {s['headline_estimate']:.3f} (95% CI {s['headline_ci'][0]:.3f}-"
+          f"{s['headline_ci'][1]:.3f}), as the console's last line and the verdict give it")
+    print(f"out-of-fold pooled AUC (secondary) {s['auc']:.3f} (95% CI {s['ci_low']:.3f}-{s['ci_high']:.3f}), "
           f"{s['n']} patients ({s['n_positive']} positive)")
     print(f"true-risk oracle AUC on the same patients: {s['oracle_auc']:.3f}")
     print("per-site AUC (each site held out): " + ", ".join(f"{k} {v:.3f}" for k, v in s["per_site"].items()))

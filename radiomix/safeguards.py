@@ -40,7 +40,7 @@ from .volume import VOLUME_PATTERNS, volume_candidates, volume_study
 
 __all__ = ["VOLUME_PATTERNS", "detect_volume_column", "baseline_studies", "paired_bootstrap_difference",
            "delong_test", "compare_with_baselines", "case_mix", "permutation_test", "study_headline", "headline",
-           "headline_name", "oof_scores", "decision_interval", "oof_matrices", "oof_headline", "repeated_headline"]
+           "headline_name", "oof_scores", "decision_interval", "seed_refit_interval", "reseeded", "oof_matrices", "oof_headline", "repeated_headline"]
 
 def detect_volume_column(columns, explicit: str | None = None) -> tuple[str, str]:
     """``(column, how it was found)`` of the first volume candidate (:func:`radiomix.volume.volume_candidates`:
@@ -165,6 +165,48 @@ def delong_test(y, p1, p2) -> dict:
             "p_value": float(2 * norm.sf(abs(z))) if np.isfinite(z) else np.nan}
 
 
+#: the seed offset of the second fit under leave-site-out (:func:`reseeded`)
+RESEED_OFFSET = 7717
+
+
+def reseeded(study, offset: int = RESEED_OFFSET):
+    """``study`` with every source of randomness moved: the outer plan's seed (inner folds and search draws
+    per fold) and every integer ``random_state`` of the pipeline (the model's, the sampler's...). The outer
+    partition itself is unchanged under leave-site-out (one fold per site)."""
+    import numbers
+
+    from sklearn.base import clone
+
+    pipe = clone(study.pipeline)
+    params = {k: v + offset for k, v in pipe.get_params(deep=True).items()
+              if k.split("__")[-1] == "random_state" and isinstance(v, numbers.Integral) and not isinstance(v, bool)}
+    pipe.set_params(**params)
+    return replace(study, pipeline=pipe, outer=replace(study.outer, random_state=study.outer.random_state + offset),
+                   config=study.config.replace({"bootstrap": 0}))
+
+
+def seed_refit_interval(bootstrap: dict, differences: list[float], *, alpha: float = 0.05) -> dict:
+    """Leave-site-out's refit-aware interval. Its folds are a fixed partition (one per site): refitting the
+    procedure draws the same training sets, so what a refit can change is the procedure's own randomness
+    (seeds, random search draws). Two fits with different seeds give two differences ``d1, d2``; the variance
+    of one fit's difference from that randomness is ``(d1 - d2)^2 / 2``, added to the paired bootstrap's
+    variance (patients) on each side of the percentile interval: ``d1 - sqrt((d1 - low)^2 + z^2 v)`` to
+    ``d1 + sqrt((high - d1)^2 + z^2 v)`` with ``v = (d1 - d2)^2 / 2``. A deterministic procedure gives
+    ``d1 == d2`` and the bootstrap interval itself."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - alpha / 2))
+    d = float(bootstrap["difference"])
+    d1, d2 = (float(v) for v in differences)
+    var_refit = (d1 - d2) ** 2 / 2
+    lo = d - float(np.sqrt((d - float(bootstrap["ci_low"])) ** 2 + z * z * var_refit))
+    hi = d + float(np.sqrt((float(bootstrap["ci_high"]) - d) ** 2 + z * z * var_refit))
+    return {"ci_low": lo, "ci_high": hi, "seed_refit_sd": float(np.sqrt(var_refit)),
+            "differences": [d1, d2],
+            "method": "refit-aware: paired bootstrap widened by the variance between two fits with different seeds "
+                      "(leave-site-out folds are a fixed partition)"}
+
+
 def decision_interval(bootstrap: dict, refit: dict) -> dict:
     """The interval a verdict decides on: the refit-aware one when it could be computed (two or more scored
     folds), else the paired bootstrap's (said in ``method``). Refit-aware: the headline difference plus or
@@ -186,15 +228,20 @@ def compare_with_baselines(study, cv, *, volume: str | None = None, progress: bo
     """Run each baseline of :func:`baseline_studies` under the study's outer folds and compare it with the
     nested-CV result ``cv`` of the full model. Returns ``{name: {...}}`` with the baseline's headline metric,
     the paired-bootstrap difference (model minus baseline: the predictions held fixed), the refit-aware
-    interval (``refit``: corrected resampled t-test over the per-fold differences, which includes the
-    variability of refitting), the interval the verdict decides on (``decision``: the refit-aware one) and,
-    where valid, DeLong's test."""
+    interval (``refit``: random-split folds, the corrected resampled t-test over the per-fold differences;
+    leave-site-out, a fixed partition, the bootstrap widened by the variance between two fits with different
+    seeds: :func:`seed_refit_interval`), the interval the verdict decides on (``decision``) and, where valid,
+    DeLong's test."""
     from .model_selection.validation import nested_cv
 
     leave_site_out = study.outer.kind == "leave_site_out"
     sites = study.sites if leave_site_out else None
     P_model, F_model = oof_matrices(cv.oof, study.ids)
     p_model = oof_scores(cv, study.ids)
+    second = None
+    if leave_site_out:  # a fixed partition: the refit-aware interval needs a second fit with other seeds
+        second = oof_headline(nested_cv(reseeded(study), progress=False).oof, study.y, study.ids, sites,
+                              task=study.task)
     out = {}
     for name, (base, description, nested) in baseline_studies(study, volume).items():
         res = nested_cv(replace(base, config=base.config.replace({"bootstrap": 0})), progress=False)
@@ -202,12 +249,19 @@ def compare_with_baselines(study, cv, *, volume: str | None = None, progress: bo
         cmp_ = paired_bootstrap_difference(study.y, P_model, P_base, n_boot=study.n_bootstrap or 1000,
                                            groups=study.groups, sites=sites, random_state=study.random_state,
                                            task=study.task, folds=F_model, base_folds=F_base)
-        refit = refit_aware_difference(study.task, study.task.encode_scores_target(study.y), cv.oof, res.oof,
-                                       study.ids, score_columns(cv.oof), n_rows=len(study.y))
-        row = {"description": description, "headline": headline_name(study),
-               "baseline": repeated_headline(study.y, P_base, F_base, sites, task=study.task),
-               "model": repeated_headline(study.y, P_model, F_model, sites, task=study.task), **cmp_,
-               "refit": refit, "decision": decision_interval(cmp_, refit)}
+        model_h = repeated_headline(study.y, P_model, F_model, sites, task=study.task)
+        base_h = repeated_headline(study.y, P_base, F_base, sites, task=study.task)
+        if leave_site_out:
+            base2 = oof_headline(nested_cv(reseeded(base), progress=False).oof, study.y, study.ids, sites,
+                                 task=study.task)
+            refit = seed_refit_interval(cmp_, [model_h - base_h, second - base2])
+            decision = {k: refit[k] for k in ("ci_low", "ci_high", "method")}
+        else:
+            refit = refit_aware_difference(study.task, study.task.encode_scores_target(study.y), cv.oof, res.oof,
+                                           study.ids, score_columns(cv.oof), n_rows=len(study.y))
+            decision = decision_interval(cmp_, refit)
+        row = {"description": description, "headline": headline_name(study), "baseline": base_h,
+               "model": model_h, **cmp_, "refit": refit, "decision": decision}
         row["beats_baseline"] = bool(row["decision"]["ci_low"] > 0)
         if not nested and study.groups is None and study.task.supports_delong():
             # DeLong compares two AUCs of one prediction per row: the repeats' average (equal with one repeat)

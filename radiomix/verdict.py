@@ -238,8 +238,7 @@ def verdict(summary: dict) -> dict:
         parts.append("is worse than " + "; ".join(worse))
     beats_all = bool(base) and not not_beaten and not worse
     if parts:
-        how = ("refit-aware interval over the outer folds, which includes the variability of refitting" if refit
-               else "paired bootstrap")
+        how = ("refit-aware interval, which includes the variability of refitting" if refit else "paired bootstrap")
         sentence = f"On {headline} (model minus baseline, {how}), the model " + "; it ".join(parts) + "."
         if any(_is_volume(k) and _decision(b)[0] <= 0 for k, b in base.items()):
             sentence += " It has not been shown to add anything to tumour volume."

@@ -391,3 +391,19 @@ def test_the_verdict_decides_on_the_refit_aware_interval():
     assert v["sentence"].startswith("On pooled AUC") and "beats the clinical variables alone" in v["sentence"]
     old = {k: v for k, v in row.items() if k != "decision"}   # a run saved before: the bootstrap decides
     assert "beats" in verdict({"baselines": {"clinical": old}})["sentence"]
+
+
+def test_leave_site_out_refit_interval_widens_the_bootstrap_by_the_seed_variance():
+    from scipy.stats import norm
+
+    from radiomix.safeguards import seed_refit_interval
+
+    boot = {"difference": 0.10, "ci_low": 0.04, "ci_high": 0.15}
+    same = seed_refit_interval(boot, [0.10, 0.10])               # a deterministic procedure: the bootstrap's
+    assert (same["ci_low"], same["ci_high"]) == pytest.approx((0.04, 0.15), abs=1e-15)
+    wide = seed_refit_interval(boot, [0.10, 0.02])
+    z = norm.ppf(0.975)
+    v = 0.08 ** 2 / 2                                              # variance of one fit's difference from 2 fits
+    assert wide["ci_low"] == pytest.approx(0.10 - np.hypot(0.06, z * np.sqrt(v)), abs=1e-12)
+    assert wide["ci_high"] == pytest.approx(0.10 + np.hypot(0.05, z * np.sqrt(v)), abs=1e-12)
+    assert wide["ci_low"] < 0 < wide["ci_high"]                   # the seed noise undoes the bootstrap's "beats"

@@ -524,10 +524,12 @@ def baselines_section(doc: Document, run: RunRecord) -> None:
                      "DeLong p": d["p_value"] if d else None})
     beaten = [r["baseline"] for r in rows if r["model beats it"] == "yes"]
     doc.text(f"The model beats {len(beaten)} of {len(rows)} baseline(s)" + (f" ({', '.join(beaten)})" if beaten else "")
-             + ": a baseline is beaten when the refit-aware 95% CI of the difference (model minus baseline; the "
-             "corrected resampled t-test of Nadeau and Bengio over the per-fold differences, each fold a refit of both "
-             "procedures) lies above 0. The paired bootstrap over patients (the same resamples for both, predictions "
-             "held fixed) is shown beside it: it cannot see the variability of refitting.")
+             + ": a baseline is beaten when the refit-aware 95% CI of the difference (model minus baseline) lies above "
+             "0. Random-split outer folds: the corrected resampled t-test of Nadeau and Bengio over the per-fold "
+             "differences, each fold a refit of both procedures; leave-site-out (a fixed partition): the paired "
+             "bootstrap widened by the variance between two fits with different seeds. The paired bootstrap over "
+             "patients (the same resamples for both, predictions held fixed) is shown beside it: it cannot see the "
+             "variability of refitting.")
     doc.raw(table_html(pd.DataFrame(rows)))
     doc.text("DeLong's test is shown only for non-nested comparisons on independent rows (it is invalid for nested "
              "models, Demler et al. 2012, and for clustered lesions).", cls="note")
