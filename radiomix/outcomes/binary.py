@@ -297,7 +297,7 @@ def _summarize(study, folds: pd.DataFrame, P, L, B) -> dict:
     summary["auc_folds"] = {"mean": float(folds["auc"].mean()), "sd": float(folds["auc"].std(ddof=1)),
                             "n": int(folds["auc"].notna().sum())}
     pbar = P.mean(axis=0)
-    summary["calibration"] = calibration(y, pbar)
+    summary["calibration"] = {**calibration(y, pbar), "scale": "logit"}  # the verdict reads the scale
     summary["reliability"] = reliability_curve(y, pbar, study.n_bins)
     summary["decision_curve"] = decision_curve(y, pbar)
     brng = np.random.default_rng(rs + 1)

@@ -98,7 +98,7 @@ def _summarize(study, folds: pd.DataFrame, P) -> dict:
     for m in names:
         lo, hi = np.nanquantile(boot[m], [0.025, 0.975]) if m in boot else (np.nan, np.nan)
         summary[m] = {"estimate": float(np.mean([d[m] for d in per])), "ci_low": float(lo), "ci_high": float(hi)}
-    summary["calibration"] = {"intercept": summary["calibration_intercept"]["estimate"],
+    summary["calibration"] = {"scale": "outcome", "intercept": summary["calibration_intercept"]["estimate"],
                               "slope": summary["calibration_slope"]["estimate"],
                               "what": "calibration-in-the-large (mean observed - mean predicted) and slope of "
                                       "observed on predicted"}
