@@ -16,6 +16,7 @@ one in at most 1 of 20.
 
     python benchmarks/seed_noise.py               # 20 pairs, 5-fold outer CV repeated twice
     python benchmarks/seed_noise.py --pairs 4     # quick
+    python benchmarks/seed_noise.py --subsample 0.8   # resampled cohorts: each pair on its own 80 % of the patients
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--subsample", type=float, default=None, metavar="F",
+                    help="each pair on its own random subsample of F of the patients (resampled cohorts; both runs "
+                         "of a pair on the same one)")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     from radiomix.model_selection.compare import refit_aware_difference
@@ -59,12 +63,15 @@ def main(argv=None) -> int:
 
     table = pd.read_csv(TABLE)
     print(f"{TABLE.name}: {len(table)} patients; default XGBoost procedure, 5-fold x {args.repeats} outer CV; "
-          f"model seed s vs s + 1000 on the same folds, {args.pairs} pairs")
+          f"model seed s vs s + 1000 on the same folds, {args.pairs} pairs"
+          + (f"; each pair on its own subsample of {args.subsample:.0%} of the patients" if args.subsample else ""))
     boot_hits = refit_hits = 0
     t0 = time.perf_counter()
     for s in range(args.pairs):
-        study, a = run(table, s, args.repeats)
-        _, b = run(table, s + 1000, args.repeats)
+        cohort = table if args.subsample is None else \
+            table.sample(frac=args.subsample, random_state=10_000 + s).reset_index(drop=True)
+        study, a = run(cohort, s, args.repeats)
+        _, b = run(cohort, s + 1000, args.repeats)
         pa, pb = oof_scores(a, study.ids), oof_scores(b, study.ids)
         boot = paired_bootstrap_difference(study.y, pa, pb, n_boot=2000, random_state=s, task=study.task)
         ref = decision_interval(boot, refit_aware_difference(study.task, study.y, a.oof, b.oof, study.ids, ["proba"],
