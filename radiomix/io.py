@@ -283,10 +283,24 @@ def _read_text_table(path: Path, suffix: str, *, decimal, encoding, **kwargs) ->
     return df
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # read it (os.umask returns the old value), then put it back
+    os.umask(mask)
+    return mask
+
+
+#: The mode a file written with ``open()`` gets (0o666 less the umask, read once at import): mkstemp would
+#: make every output 0600, so colleagues on a shared server could not open a report radiomix wrote.
+FILE_MODE = 0o666 & ~_umask()
+
+
 def _atomic_target(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
     return Path(tmp)
 
 

@@ -190,3 +190,21 @@ def test_feature_name_parts_reads_pyradiomics_names_behind_prefixes():
     assert feature_name_parts("ct_lesion2_original_shape_MeshVolume") == ("original", "shape")
     assert feature_name_parts("age") == ("other", "other")
     assert feature_name_parts("original_firstorder_not_a_feature") == ("other", "other")
+
+
+def test_outputs_get_the_mode_the_umask_gives_not_mkstemps_0600(tmp_path):
+    """Files written atomically (tables, run records, reports) are readable by the group and others when the
+    umask allows it, as a plain open() would make them (mkstemp alone makes 0600)."""
+    import os
+    import stat
+
+    from radiomix.io import FILE_MODE, atomic_write_text, write_table
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert FILE_MODE == 0o666 & ~mask
+    p = atomic_write_text(tmp_path / "a.txt", "x")
+    t = write_table(pd.DataFrame({"id": ["a"], "x": [1.0]}), tmp_path / "t.parquet")
+    for f in (p, t):
+        assert stat.S_IMODE(f.stat().st_mode) == FILE_MODE
+    assert FILE_MODE & stat.S_IRGRP or mask & 0o040         # readable by the group unless the umask forbids it
