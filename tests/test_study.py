@@ -128,3 +128,18 @@ def test_make_pipeline_is_a_deprecated_alias():
     with pytest.warns(DeprecationWarning, match="build_pipeline"):
         old = make_pipeline(cfg)
     assert [n for n, _ in old.steps] == [n for n, _ in build_pipeline(cfg).steps]
+
+
+def test_a_misspelled_column_gets_a_suggestion_not_a_list():
+    import pandas as pd
+
+    from radiomix.study import make_study
+
+    t = pd.DataFrame({"id": [f"p{i}" for i in range(20)], "outcome": [0, 1] * 10, "site": ["A", "B"] * 10,
+                      **{f"original_firstorder_F{i}": range(20) for i in range(25)}})
+    with pytest.raises(ValueError, match=r"target column 'Outcome' not found; did you mean 'outcome'\?"):
+        make_study(t, {"target": "Outcome"}, verbose=False)
+    with pytest.raises(ValueError, match=r"batch column 'sites' not found .*did you mean 'site'\?"):
+        make_study(t, {"target": "outcome", "batch": "sites"}, verbose=False)
+    with pytest.raises(ValueError, match=r"columns: \['outcome', 'site', .*\(27 in all\)"):
+        make_study(t, {"target": "label"}, verbose=False)

@@ -21,7 +21,7 @@ def print_provenance(path, model) -> None:
               + ", ".join(f"{safe_text(k)} {safe_text(val)}" for k, val in v.items()), highlight=False)
 
 
-def print_outcome_summary(summary: dict) -> None:
+def print_outcome_summary(summary: dict, scope: str = "out-of-fold performance") -> None:
     """Multiclass or regression metrics with CIs, per-class or calibration lines, per-site results."""
     from rich.table import Table
 
@@ -30,8 +30,8 @@ def print_outcome_summary(summary: dict) -> None:
              ("rmse", "RMSE"), ("mae", "MAE"))
     h = summary.get("headline") or {}
     pooled_is_secondary = h.get("aggregation") == "mean per site"
-    t = Table(title="out-of-fold performance (95% bootstrap CI)" + (
-        "; secondary: these pool every site's predictions, the headline is the mean per-site AUC"
+    t = Table(title=f"{scope} (95% bootstrap CI)" + (
+        f"; secondary: these pool every site's predictions, the headline is the {h.get('name')}"
         if pooled_is_secondary else ""))
     for col, just in (("metric", "left"), ("estimate", "right"), ("95% CI", "right")):
         t.add_column(col, justify=just)
@@ -54,11 +54,11 @@ def print_outcome_summary(summary: dict) -> None:
         console().print(f"  site {safe_text(site):<12} n={s['n']:<4} {label} {s[key]:.3f}")
 
 
-def print_survival_summary(summary: dict) -> None:
+def print_survival_summary(summary: dict, scope: str = "out-of-fold performance") -> None:
     from rich.table import Table
 
     sv = summary["survival"]
-    t = Table(title="out-of-fold performance, survival (95% bootstrap CI)")
+    t = Table(title=f"{scope}, survival (95% bootstrap CI)")
     for col, just in (("metric", "left"), ("estimate", "right"), ("95% CI", "right")):
         t.add_column(col, justify=just)
     labels = {"c_index": "Harrell's C", "uno_c": f"Uno's C (tau {sv['tau']:g})"}
@@ -93,19 +93,21 @@ def print_survival_summary(summary: dict) -> None:
                          f"C-index {s['c_index']:.3f}")
 
 
-def print_summary(summary: dict, folds: bool = True):
+def print_summary(summary: dict, folds: bool = True, scope: str = "out-of-fold performance"):
+    """A run's (or, with ``scope="performance on this cohort"``, an external cohort's) metrics with CIs, then the
+    safeguards and the verdict when the summary has them."""
     from rich.table import Table
 
     if "c_index" in summary or "r2" in summary or "auc_macro" in summary:
-        (print_survival_summary if "c_index" in summary else print_outcome_summary)(summary)
+        (print_survival_summary if "c_index" in summary else print_outcome_summary)(summary, scope)
         print_safeguards(summary)
         print_verdict(summary.get("verdict"))
         return
 
     h = summary.get("headline") or {}
     pooled_is_secondary = h.get("aggregation") == "mean per site"
-    t = Table(title="out-of-fold performance (95% bootstrap CI)" + (
-        "; secondary: these pool every site's predictions, the headline is the mean per-site AUC"
+    t = Table(title=f"{scope} (95% bootstrap CI)" + (
+        f"; secondary: these pool every site's predictions, the headline is the {h.get('name')}"
         if pooled_is_secondary else ""))
     t.add_column("metric")
     t.add_column("estimate", justify="right")

@@ -195,7 +195,7 @@ def evaluate(model, tables, target, time_, event, out, overwrite, bootstrap, dec
         what = f"{r['n_positive']} positive" if "n_positive" in r else f"{r['n_events']} events" if "n_events" in r \
             else m.task
         console().rule(f"{safe_text(path)}: {r['n_samples']} patients, {safe_text(what)}")
-        print_summary(r, folds=False)
+        print_summary(r, folds=False, scope="performance on this external cohort")
     if out:
         atomic_write_text(out, json.dumps(to_jsonable(results), indent=2))
         console().print(f"[green]wrote[/] {safe_text(out)}")
@@ -213,7 +213,7 @@ def evaluate(model, tables, target, time_, event, out, overwrite, bootstrap, dec
 @click.option("--overwrite", is_flag=True, help="Replace --out if it holds an earlier radiomix demo (and nothing else).")
 def demo(out, patients, sites, jobs, seed, signal, overwrite):
     """The whole path on a synthetic multi-site cohort: make cohort -> extract -> merge -> ComBat -> imputation ->
-    mRMR -> XGBoost in leave-one-site-out nested CV -> baselines -> held-out SHAP -> report
+    mRMR -> tuned L2 logistic regression in leave-one-site-out nested CV -> baselines -> held-out SHAP -> report
     (params/train_multisite.yaml)."""
     from ..demo import run_demo
 
