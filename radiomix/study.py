@@ -182,23 +182,31 @@ class Study:
 
     # ------------------------------------------------------------------------------------- constructors
     @classmethod
-    def from_pipeline(cls, pipeline, X: pd.DataFrame, y, *, task: str = "binary",
+    def from_pipeline(cls, pipeline, X: pd.DataFrame, y, *, task: str = "auto",
                       param_distributions: dict | None = None,
                       outer: str = "stratified", outer_splits: int = 5, n_repeats: int = 1, inner_splits: int = 3,
                       search: str = "random", n_candidates: int = 10, time_budget: float | None = None,
                       scoring: str = "auto", threshold="youden", n_bootstrap: int = 2000, n_bins: int = 10,
                       groups=None, sites=None, ids=None, random_state: int = 0, n_jobs: int = 1) -> Study:
         """A Study around your own Pipeline: ``X`` (features) and ``y``, the search space with the Pipeline's
-        parameter names, and the fold/search settings as keyword arguments. ``task``: ``"binary"`` (a 0/1
-        ``y``), ``"multiclass"`` (labels), ``"regression"`` (numbers) or ``"survival"`` (``y`` an (n, 2) array of
-        time and event; horizons and Uno's tau from the event times)."""
+        parameter names, and the fold/search settings as keyword arguments. ``task``: ``"auto"`` (the default,
+        as in a config: inferred from ``y`` as :func:`radiomix.outcomes.infer_task` does, said when it is not
+        binary), ``"binary"`` (two labels), ``"multiclass"`` (labels), ``"regression"`` (numbers) or
+        ``"survival"`` (``y`` an (n, 2) array of time and event; horizons and Uno's tau from the event times)."""
         X = X.reset_index(drop=True) if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
         y_arr = np.asarray(y)
         if len(X) != len(y_arr):
             raise ValueError(f"X has {len(X)} rows but y has {len(y_arr)}")
-        t = get_task(task)
-        y_enc, classes = t.encode_array(y_arr)
         notes: list = []
+        if task == "auto":
+            t = infer_task(pd.DataFrame(y_arr) if y_arr.ndim == 2 and y_arr.shape[1] == 2 else pd.Series(y_arr))
+            if t.name != DEFAULT_TASK:
+                note = f"task: {t.name} (inferred from y; pass task= to choose)"
+                notes.append(note)
+                warnings.warn(note, StudyNote, stacklevel=3)
+        else:
+            t = get_task(task)
+        y_enc, classes = t.encode_array(y_arr)
         groups = None if groups is None else np.asarray(groups)
         if groups is not None and len(groups) != len(X):
             raise ValueError(f"groups has {len(groups)} values but X has {len(X)} rows")
@@ -211,7 +219,7 @@ class Study:
                    "inner": {"n_splits": inner_splits, "scoring": scoring}},
             "search": {"method": search, "n_candidates": n_candidates, "time_budget": time_budget},
             "threshold": threshold, "bootstrap": n_bootstrap, "calibration": {"n_bins": n_bins},
-            "random_state": random_state, "n_jobs": n_jobs, "task": task,
+            "random_state": random_state, "n_jobs": n_jobs, "task": t.name,
             **({"target": t.placeholder_target()} if t.target_width > 1 else {}),
         })
         # groups/sites are arrays here, not columns: the settings record the plan's kind

@@ -112,8 +112,13 @@ def test_task_inference_and_refusals():
 
 def test_from_pipeline_checks_the_target():
     X = pd.DataFrame({"a": np.arange(10.0)})
+    pipe = build_pipeline(make_study(_table(), {"target": "outcome"}).config)
     with pytest.raises(ValueError, match="needs a 0/1 target"):
-        Study.from_pipeline(build_pipeline(make_study(_table(), {"target": "outcome"}).config), X, np.arange(10))
+        Study.from_pipeline(pipe, X, np.arange(10), task="binary")
+    # task="auto" (the default, as in a config) infers multiclass from 10 integer labels and refuses its classes
+    with pytest.warns(UserWarning, match="task: multiclass"), \
+            pytest.raises(ValueError, match="10 classes, and class"):
+        Study.from_pipeline(pipe, X, np.arange(10))
 
 
 def test_model_registry_records():
