@@ -95,3 +95,16 @@ def test_demo_end_to_end(tmp_path):
     assert "shap_heldout_bar" in report and 'id="baselines"' in report and 'id="verdict"' in report
     assert report.index('id="verdict"') < report.index('id="data"')
     assert "original_shape_MeshVolume" in report and "selected" in folds
+
+
+def test_version_names_radiomix_and_the_libraries_behind_its_numbers():
+    from importlib.metadata import version
+
+    from radiomix import __version__
+
+    for flag in ("-V", "--version"):
+        res = CliRunner().invoke(main, [flag])
+        assert res.exit_code == 0, res.output
+        first, second = res.output.strip().splitlines()
+        assert first == f"radiomix {__version__}"
+        assert f"scikit-learn {version('scikit-learn')}" in second and f"xgboost {version('xgboost')}" in second

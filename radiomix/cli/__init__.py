@@ -86,8 +86,31 @@ class RadiomixGroup(click.Group):
             raise InputError(f"{one_line(err)} (--debug shows the traceback)") from err
 
 
+#: the installed distributions whose versions ``radiomix --version`` prints (read from package metadata, so
+#: nothing heavy is imported)
+VERSION_DISTRIBUTIONS = ("numpy", "pandas", "scikit-learn", "imbalanced-learn", "xgboost", "pyradiomics-bhklab",
+                         "pyradiomics", "SimpleITK", "skops", "shap")
+
+
+def _print_version(ctx, _param, value):
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for dist in VERSION_DISTRIBUTIONS:
+        try:
+            found.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            continue
+    click.echo(f"radiomix {__version__}")
+    click.echo("with " + ", ".join(found))
+    ctx.exit()
+
+
 @click.group(cls=RadiomixGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="radiomix")
+@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show radiomix's version and those of the libraries that decide its numbers, and exit.")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
 def main(debug):
     """radiomix: images + masks -> radiomic features -> harmonized, imputed, selected -> nested-CV models.
