@@ -117,7 +117,7 @@ def test_from_pipeline_checks_the_target():
         Study.from_pipeline(pipe, X, np.arange(10), task="binary")
     # task="auto" (the default, as in a config) infers multiclass from 10 integer labels and refuses its classes
     with pytest.warns(UserWarning, match="task: multiclass"), \
-            pytest.raises(ValueError, match="10 classes, and class"):
+            pytest.raises(ValueError, match="10 classes, and class.*or a numeric score \\(task: regression"):
         Study.from_pipeline(pipe, X, np.arange(10))
 
 

@@ -208,8 +208,9 @@ class MulticlassTask(Task):
         if small.size:
             names = [str(classes[i]) for i in small] if classes is not None else small.tolist()
             raise ValueError(f"{len(counts)} classes, and class(es) {names} hold {counts[small].tolist()} row(s): "
-                             f"fewer than outer_splits={n_splits}; a stray value in a binary target, or a rare class "
-                             "to merge into a neighbouring one")
+                             f"fewer than outer_splits={n_splits}; a stray value in a binary target, a rare class "
+                             "to merge into a neighbouring one, or a numeric score (task: regression treats it as a "
+                             "number)")
 
     def predict(self, estimator, X) -> np.ndarray:
         return np.asarray(estimator.predict_proba(X), dtype=float)
