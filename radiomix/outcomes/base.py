@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["Task", "check_labels", "per_patient"]
+__all__ = ["Task", "ClassProbabilityModels", "check_labels", "per_patient"]
 
 
 @dataclass(frozen=True)
@@ -242,3 +242,27 @@ def per_patient(values, groups=None) -> pd.Series:
     """``values`` (one per row) as one per patient: the first row's of each group when ``groups`` is given."""
     v = pd.Series(np.asarray(values))
     return v if groups is None else v.groupby(np.asarray(groups, dtype=object)).first()
+
+
+class ClassProbabilityModels:
+    """The models a class-label outcome (binary, multiclass) shares: a stacking classifier over class
+    probabilities, a logistic volume baseline, and logistic out-of-fold class probabilities of the case mix."""
+
+    def stacking(self, estimators: list, cv):
+        from sklearn.ensemble import StackingClassifier
+        from sklearn.linear_model import LogisticRegression
+
+        return StackingClassifier(estimators, final_estimator=LogisticRegression(max_iter=1000), cv=cv,
+                                  stack_method="predict_proba")
+
+    def volume_model(self):
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(max_iter=1000)
+
+    def case_mix_probabilities(self, X, y, cv, groups) -> np.ndarray:
+        """Out-of-fold class probabilities of the outcome from the site indicators ``X`` alone."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import cross_val_predict
+
+        return cross_val_predict(LogisticRegression(max_iter=1000), X, y, cv=cv, groups=groups, method="predict_proba")

@@ -25,7 +25,7 @@ from ..metrics import (
     reliability_curve,
     roc_auc,
 )
-from .base import Task, check_labels, per_patient
+from .base import ClassProbabilityModels, Task, check_labels, per_patient
 from .records import fmt_number, optimism
 from .registry import register_task
 
@@ -38,7 +38,7 @@ BINARY_REPORT = ("verdict", "data", "metrics", "baselines", "roc", "precision-re
 
 
 @dataclass(frozen=True)
-class BinaryTask(Task):
+class BinaryTask(ClassProbabilityModels, Task):
     """A binary outcome: two labels; the positive class is ``positive`` when given, else 1 / True, else the
     second label in sorted order (the run says which)."""
 
@@ -140,24 +140,8 @@ class BinaryTask(Task):
         return "prevalence" if correction == "prevalence" else "sigmoid"
 
     # ------------------------------------------------------------------------------------------ models
-    def stacking(self, estimators: list, cv):
-        from sklearn.ensemble import StackingClassifier
-        from sklearn.linear_model import LogisticRegression
-
-        return StackingClassifier(estimators, final_estimator=LogisticRegression(max_iter=1000), cv=cv,
-                                  stack_method="predict_proba")
-
-    def volume_model(self):
-        from sklearn.linear_model import LogisticRegression
-
-        return LogisticRegression(max_iter=1000)
-
     def case_mix_scores(self, X, y, cv, groups) -> np.ndarray:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import cross_val_predict
-
-        return cross_val_predict(LogisticRegression(max_iter=1000), X, y, cv=cv, groups=groups,
-                                 method="predict_proba")[:, 1]
+        return self.case_mix_probabilities(X, y, cv, groups)[:, 1]
 
     def site_rates(self, y, classes, sites) -> tuple[str, pd.Series]:
         return "positive_rate_by_site", pd.Series(self.bootstrap_strata(y)).groupby(sites).mean()

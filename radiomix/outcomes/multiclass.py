@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import roc_auc
-from .base import Task, check_labels, per_patient
+from .base import ClassProbabilityModels, Task, check_labels, per_patient
 from .records import fmt_number, fold_record, optimism
 from .registry import register_task
 
@@ -156,7 +156,7 @@ def external_summary(y, P, classes, *, n_bootstrap: int = 2000, random_state=0) 
 
 
 @dataclass(frozen=True)
-class MulticlassTask(Task):
+class MulticlassTask(ClassProbabilityModels, Task):
     """A categorical outcome with three or more classes (grade, subtype). The model's target is the class
     code 0..k-1 (classes in sorted order); its output the probability of every class."""
 
@@ -235,23 +235,8 @@ class MulticlassTask(Task):
                          "keep the resampled class mix (no probability correction for more than two classes)")
 
     # ------------------------------------------------------------------------------------------ models
-    def stacking(self, estimators: list, cv):
-        from sklearn.ensemble import StackingClassifier
-        from sklearn.linear_model import LogisticRegression
-
-        return StackingClassifier(estimators, final_estimator=LogisticRegression(max_iter=1000), cv=cv,
-                                  stack_method="predict_proba")
-
-    def volume_model(self):
-        from sklearn.linear_model import LogisticRegression
-
-        return LogisticRegression(max_iter=1000)
-
     def case_mix_scores(self, X, y, cv, groups) -> np.ndarray:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import cross_val_predict
-
-        return cross_val_predict(LogisticRegression(max_iter=1000), X, y, cv=cv, groups=groups, method="predict_proba")
+        return self.case_mix_probabilities(X, y, cv, groups)
 
     def site_rates(self, y, classes, sites) -> tuple[str, pd.Series]:
         rates = pd.Series(np.asarray(classes, dtype=object)[y]).groupby(sites).agg(lambda v: v.value_counts().idxmax())
