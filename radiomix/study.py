@@ -390,7 +390,7 @@ class StudyNote(UserWarning):
     """A default that changed what a run uses (rows, columns, folds), said once when the Study is made."""
 
 
-def _column_hint(name, columns) -> str:
+def column_hint(name, columns) -> str:
     """``did you mean 'outcome'?`` for a misspelled column (case or a few letters off), else the first columns."""
     import difflib
 
@@ -448,17 +448,17 @@ def _index_and_check(table: pd.DataFrame, cfg: Settings) -> tuple[pd.DataFrame, 
     if id_col in df.columns:
         df = df.set_index(id_col)
     elif df.index.name != id_col:
-        raise ValueError(f"id column {id_col!r} not found; {_column_hint(id_col, df.columns)}")
+        raise ValueError(f"id column {id_col!r} not found; {column_hint(id_col, df.columns)}")
     for col in target_columns(cfg):
         if col not in df.columns:
             role = "target" if isinstance(target, str) else next(k for k, v in target.items() if v == col)
-            raise ValueError(f"{role} column {col!r} not found; {_column_hint(col, df.columns)}")
+            raise ValueError(f"{role} column {col!r} not found; {column_hint(col, df.columns)}")
     batch, grp = cfg.batch, cfg.groups
     if batch is not None and batch not in df.columns:
         raise ValueError(f"batch column {batch!r} not found (set batch: null when there is none); "
-                         f"{_column_hint(batch, df.columns)}")
+                         f"{column_hint(batch, df.columns)}")
     if grp is not None and grp not in df.columns:
-        raise ValueError(f"groups column {grp!r} not found; {_column_hint(grp, df.columns)}")
+        raise ValueError(f"groups column {grp!r} not found; {column_hint(grp, df.columns)}")
     if cfg.harmonize.method == "combat" and batch is None:
         raise ValueError("harmonize.method is 'combat' but no batch column is configured (set batch:)")
     if grp is None and df.index.has_duplicates:

@@ -123,9 +123,9 @@ def main(debug):
 
 
 def _register():
-    from . import extract, report, robustness, train
+    from . import benchmark, extract, report, robustness, train
 
-    for module in (train, extract, report, robustness):
+    for module in (train, extract, report, robustness, benchmark):
         module.register(main)
 
 
