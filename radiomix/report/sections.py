@@ -438,6 +438,9 @@ def _final_model_shap(doc: Document, run: RunRecord) -> None:
 
     if not (run.path / "model.skops").is_file():
         return
+    if (run.config.get("safeguards") or {}).get("shap") is False:
+        doc.text("The final model's in-sample SHAP is not computed either (safeguards.shap: false).", cls="note")
+        return
     if run.table is None:
         doc.text("The final model's own (in-sample) SHAP needs the training table: write_report(run_dir, table=...) "
                  "or radiomix report RUN --table TABLE.", cls="note")
