@@ -248,3 +248,31 @@ def test_every_radmlbench_table_builds_with_the_shipped_default(shared_data):
         study = make_study(path, None, verbose=False, target="Target", id="ID")
         assert study.task.name == "binary", path.name
         assert len(study.columns.features) == len(pd.read_csv(path, nrows=1).columns) - 2, path.name
+
+
+def test_your_own_estimator_is_a_method(tables, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    mine = Method("mine", estimator=make_pipeline(StandardScaler(), LogisticRegression(C=0.1)))
+    res = run_benchmark([tables / "alpha.csv"], [mine, Method("l1_logistic", reference="l1_logistic")],
+                        tmp_path / "b", plan=_plan(), progress=False)
+    by = {r["method"]: r for r in res.results}
+    assert by["mine"]["status"] == "ok" and by["mine"]["kind"] == "estimator"
+    assert res.summary.references == ["l1_logistic"]
+    assert res.summary.per_table.set_index("method").loc["mine", "auc"] > 0.7  # X0 carries the signal
+    with pytest.raises(ValueError, match="exactly one"):
+        Method("both", reference="l1_logistic", estimator=LogisticRegression())
+
+
+def test_a_dask_cluster_gives_the_same_results_as_local_processes(tables, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    methods = [Method("rmx", config=LOGISTIC), Method("l1_logistic", reference="l1_logistic")]
+    local = run_benchmark([tables], methods, tmp_path / "local", plan=_plan(), progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        remote = run_benchmark([tables], methods, tmp_path / "dask", plan=_plan(), progress=False, scheduler=client)
+    assert remote.computed == 4
+    cols = ["table", "method", "status", "auc", "ci_low", "ci_high", "pooled_auc"]
+    pd.testing.assert_frame_equal(local.summary.per_table[cols], remote.summary.per_table[cols])

@@ -88,7 +88,7 @@ def load_results(out) -> list[dict]:
 
 
 def run_benchmark(tables, methods, out, *, plan: BenchmarkPlan | None = None, n_jobs: int = 1,
-                  progress: bool = True, retry_timeouts: bool = False, write: bool = True,
+                  progress: bool = True, retry_timeouts: bool = False, write: bool = True, scheduler=None,
                   **plan_settings) -> BenchmarkResult:
     """Run ``methods`` on every table of ``tables`` into the benchmark folder ``out`` and summarize.
 
@@ -114,6 +114,10 @@ def run_benchmark(tables, methods, out, *, plan: BenchmarkPlan | None = None, n_
         Pairs run at the same time, each in its own process with one thread (-1: every core).
     retry_timeouts : bool
         Run again the pairs recorded as timeouts (e.g. with a longer time limit).
+    scheduler : distributed.Client or str, optional
+        Run the pairs on a Dask cluster (a client or a scheduler address) instead of local processes; the
+        workers must be able to read the table paths. The time limit is then checked by each pair after each
+        outer fold (a Dask task cannot be stopped from outside). Needs ``radiomix[dask]``.
     """
     plan = plan or BenchmarkPlan(**plan_settings)
     methods = [m if isinstance(m, Method) else resolve_methods([m])[0] for m in methods]
@@ -160,7 +164,12 @@ def run_benchmark(tables, methods, out, *, plan: BenchmarkPlan | None = None, n_
 
         print(f"benchmark: {reused} result(s) reused from {out} (same table, method and folds), "
               f"{len(tasks)} to compute", file=sys.stderr, flush=True)
-    run_tasks(tasks, n_jobs=n_jobs, progress=progress, time_limit=plan.time_limit)
+    if scheduler is not None:
+        from .runner import run_tasks_dask
+
+        run_tasks_dask(tasks, scheduler, progress=progress)
+    else:
+        run_tasks(tasks, n_jobs=n_jobs, progress=progress, time_limit=plan.time_limit)
     results = [r for r in (_read(p) for p in results_paths) if r is not None]
     settings = {"plan": plan.__dict__, "methods": {m.name: m.kind for m in methods},
                 "references": [m.name for m in methods if m.kind == "reference"], "tables": [n for n, _ in found],

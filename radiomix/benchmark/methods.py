@@ -44,17 +44,22 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Method:
-    """One procedure of a benchmark: ``name`` (shown in every table), ``config`` (a radiomix config: a path or a
-    mapping) or ``reference`` (a key of :data:`REFERENCES`)."""
+    """One procedure of a benchmark: ``name`` (shown in every table) and one of ``config`` (a radiomix config: a
+    path or a mapping), ``reference`` (a key of :data:`REFERENCES`) or ``estimator`` (your own unfitted
+    scikit-learn classifier or Pipeline with ``predict_proba`` or ``decision_function``, fitted on each outer
+    fold's training rows as the references are: every numeric column but the roles)."""
 
     name: str
     config: object = None
     reference: str | None = None
     trusted_modules: tuple = field(default=())
+    estimator: object = None
 
     def __post_init__(self):
-        if (self.config is None) == (self.reference is None) and self.config is not None:
-            raise ValueError(f"method {self.name!r}: give a radiomix config or a reference, not both")
+        given = [k for k in ("config", "reference", "estimator") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"method {self.name!r}: give exactly one of config, reference or estimator "
+                             f"(got {given or 'none'})")
         if self.reference is not None and self.reference not in REFERENCES:
             raise ValueError(f"method {self.name!r}: unknown reference {self.reference!r}; "
                              f"valid: {sorted(REFERENCES)}")
@@ -63,7 +68,8 @@ class Method:
 
     @property
     def kind(self) -> str:
-        return "reference" if self.reference is not None else "radiomix"
+        return "reference" if self.reference is not None else "estimator" if self.estimator is not None \
+            else "radiomix"
 
     def spec(self) -> dict:
         """What the method computes, as plain data (the cache key hashes it): the reference's name and
@@ -71,6 +77,10 @@ class Method:
         default, is a different method)."""
         if self.reference is not None:
             return {"reference": self.reference, "description": REFERENCES[self.reference]}
+        if self.estimator is not None:
+            import joblib
+
+            return {"estimator": repr(self.estimator), "hash": joblib.hash(self.estimator)}
         from ..config import load_config
 
         return {"radiomix": load_config(self.config, trusted_modules=self.trusted_modules).to_dict()}
@@ -184,7 +194,7 @@ def run_method(method: Method, table: pd.DataFrame, y: np.ndarray, folds, *, rol
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:  # what a method refuses, it refuses here, before any fit
-            if method.reference is not None:
+            if method.config is None:
                 fit_predict, notes = _reference_runner(method, table, y, roles)
             else:
                 fit_predict, notes = _radiomix_runner(method, table, y, roles)
@@ -215,8 +225,11 @@ def _reference_runner(method: Method, table: pd.DataFrame, y: np.ndarray, roles:
     notes = ([f"{len(left_out)} non-numeric column(s) left out of the reference's input: {left_out[:10]}"]
              if left_out else [])
 
+    from sklearn.base import clone
+
     def fit_predict(fold):
-        est = reference_pipeline(method.reference, fold.seed)
+        est = (reference_pipeline(method.reference, fold.seed) if method.reference is not None
+               else clone(method.estimator))
         est.fit(X.iloc[fold.train], y[fold.train])
         return _scores(est, X.iloc[fold.test])
     return fit_predict, notes

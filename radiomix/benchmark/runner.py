@@ -16,7 +16,8 @@ import pandas as pd
 
 from .methods import Refused, limit_threads, run_method
 
-__all__ = ["BenchmarkPlan", "discover_tables", "load_table", "plan_folds", "run_tasks", "BENCHMARK_KIND"]
+__all__ = ["BenchmarkPlan", "discover_tables", "load_table", "plan_folds", "run_tasks", "run_tasks_dask",
+           "compute_pair", "BENCHMARK_KIND"]
 
 #: The kind recorded in a benchmark folder's marker (:data:`radiomix.outputs.MARKER`).
 BENCHMARK_KIND = "benchmark"
@@ -135,13 +136,8 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _worker(task: dict, parent: int) -> None:
-    """One (table, method) in its own process: the result file is written atomically at the end, whatever
-    happened (ok, refused, error)."""
-    _watch_parent(parent)
-    limit_threads()
-    from ..io import atomic_write_text
-
+def compute_pair(task: dict) -> dict:
+    """One (table, method): its result dict (ok, refused, error or timeout), whatever happened."""
     t0 = time.monotonic()
     result = {k: task[k] for k in ("table", "method", "kind", "key")}
     plan = BenchmarkPlan(**task["plan"])
@@ -159,7 +155,48 @@ def _worker(task: dict, parent: int) -> None:
     except Exception as err:  # any failure inside a fit is recorded, not raised: the other pairs go on
         result.update(status="error", message=_one_line(err), folds=[])
     result["seconds"] = round(time.monotonic() - t0, 2)
-    atomic_write_text(Path(task["result_path"]), json.dumps(result, default=str))
+    return result
+
+
+def _worker(task: dict, parent: int) -> None:
+    """One (table, method) in its own process; the result file is written atomically at the end."""
+    _watch_parent(parent)
+    limit_threads()
+    from ..io import atomic_write_text
+
+    atomic_write_text(Path(task["result_path"]), json.dumps(compute_pair(task), default=str))
+
+
+def _on_dask(task: dict) -> dict:
+    limit_threads()
+    return compute_pair(task)
+
+
+def run_tasks_dask(tasks: list[dict], client, *, progress: bool = True, on_result=None) -> None:
+    """Run ``tasks`` on a Dask cluster (a ``distributed.Client`` or a scheduler address): each pair is one Dask
+    task; results come back to this process, which writes the result files (workers need not share its disk,
+    only read the tables). The time limit is checked by the pair itself after each outer fold."""
+    from distributed import Client, as_completed
+
+    from ..io import atomic_write_text
+
+    own = isinstance(client, str)
+    client = Client(client) if own else client
+    bar = _Progress(len(tasks), progress)
+    try:
+        futures = {client.submit(_on_dask, t, pure=False, key=f"radiomix-benchmark-{t['table']}-{t['method']}-"
+                                 f"{os.getpid()}"): t for t in tasks}
+        for fut in as_completed(futures):
+            task = futures[fut]
+            result = fut.result()
+            atomic_write_text(Path(task["result_path"]), json.dumps(result, default=str))
+            bar.done(task, result)
+            if on_result is not None:
+                on_result(task, result)
+    finally:
+        bar.close()
+        if own:
+            client.close()
 
 
 def _one_line(err: BaseException) -> str:

@@ -26,11 +26,14 @@ import click
               help="Seconds per table x method; a pair past it is stopped and recorded as a timeout (0: none).")
 @click.option("--jobs", "-j", type=int, default=1, show_default=True,
               help="Table x method pairs run at once, one process and one core each (-1: every core).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run the pairs on a Dask cluster (scheduler address, e.g. tcp://10.0.0.5:8786) instead of local "
+                   "processes; needs radiomix[dask] and the tables readable by the workers.")
 @click.option("--retry-timeouts", is_flag=True, help="Run again the pairs an earlier run recorded as timeouts.")
 @click.option("--trust-module", "trusted", multiple=True, metavar="MODULE",
               help="A package whose classes a config's model.name may import (importing runs its code).")
 def benchmark(tables, methods, out, target, id_, groups, batch, outer, n_splits, n_repeats, seed, time_limit, jobs,
-              retry_timeouts, trusted):
+              retry_timeouts, scheduler, trusted):
     """Compare radiomix configurations with scikit-learn reference procedures on many tables (files or folders
     of CSV/TSV/Parquet), every method on the same outer folds of a table; per table the mean AUC over folds with
     its CI and runtime, across tables mean ranks, wins/ties/losses, Friedman + Nemenyi (a CD diagram) and
@@ -45,7 +48,8 @@ def benchmark(tables, methods, out, target, id_, groups, batch, outer, n_splits,
     chosen = resolve_methods(methods or ("default", "l1_logistic", "random_forest"), trusted_modules=trusted)
     plan = BenchmarkPlan(target=target, id=id_ or None, groups=groups, batch=batch, outer=outer,
                          n_splits=n_splits, n_repeats=n_repeats, random_state=seed, time_limit=time_limit or None)
-    res = run_benchmark(list(tables), chosen, out, plan=plan, n_jobs=jobs, retry_timeouts=retry_timeouts)
+    res = run_benchmark(list(tables), chosen, out, plan=plan, n_jobs=jobs, retry_timeouts=retry_timeouts,
+                        scheduler=scheduler)
     console = Console(stderr=False, soft_wrap=True)
     console.print(summary_markdown(res.summary), markup=False, highlight=False)
     console.print(f"benchmark: {res.computed} pair(s) computed, {res.reused} reused; wrote {res.files['html']}",
