@@ -43,6 +43,40 @@ __all__ = ["ShapResult", "fold_shap", "nested_cv_shap", "explain_model", "explai
            "transform_for_model", "unwrap_correction"]
 
 
+def _spearman_directions(data: pd.DataFrame, values: pd.DataFrame, used_rows: pd.DataFrame) -> dict:
+    """Per column: Spearman's correlation of the feature's input value and its SHAP value over the rows whose
+    model used it (NaN for categorical or constant features, or fewer than 3 such rows). Columns used on every
+    row without missing values (the common case) are done at once: Pearson's correlation of average ranks, which
+    is Spearman's rho (scipy's ``spearmanr``, the oracle in the tests)."""
+    from scipy.stats import rankdata, spearmanr
+
+    direction, full = {}, []
+    for c in values.columns:
+        x = pd.to_numeric(data[c], errors="coerce") if _is_numeric(data[c]) else None
+        used = used_rows[c].to_numpy(bool)
+        if x is None or used.sum() < 3:
+            direction[c] = np.nan
+            continue
+        ok = used & x.notna().to_numpy()
+        if ok.all():
+            full.append(c)
+            continue
+        xs, ss = x.to_numpy(float)[ok], values[c].to_numpy(float)[ok]
+        if ok.sum() < 3 or np.ptp(xs) == 0 or np.ptp(ss) == 0:
+            direction[c] = np.nan
+            continue
+        direction[c] = float(spearmanr(xs, ss).statistic)
+    if full:
+        rx = rankdata(data[full].apply(pd.to_numeric, errors="coerce").to_numpy(float), axis=0)
+        rs = rankdata(values[full].to_numpy(float), axis=0)
+        rx, rs = rx - rx.mean(axis=0), rs - rs.mean(axis=0)
+        den = np.sqrt((rx ** 2).sum(axis=0) * (rs ** 2).sum(axis=0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rho = np.where(den > 0, (rx * rs).sum(axis=0) / np.where(den > 0, den, 1.0), np.nan)
+        direction.update({c: float(r) for c, r in zip(full, rho)})
+    return {c: direction[c] for c in values.columns}
+
+
 @dataclass
 class ShapResult:
     """SHAP values of one or several fitted models, per patient and input feature.
@@ -83,23 +117,9 @@ class ShapResult:
         """
         absv = self.values.abs()
         per_fold = absv.groupby(level=["repeat", "fold"]).mean()
-        direction = {}
         sel_rows = self.selected.reindex(self.values.index.droplevel("id"))
         sel_rows.index = self.values.index
-        for c in self.values.columns:
-            x = pd.to_numeric(self.data[c], errors="coerce") if _is_numeric(self.data[c]) else None
-            used = sel_rows[c].to_numpy(bool)
-            if x is None or used.sum() < 3:
-                direction[c] = np.nan
-                continue
-            ok = used & x.notna().to_numpy()
-            xs, ss = x.to_numpy(float)[ok], self.values[c].to_numpy(float)[ok]
-            if ok.sum() < 3 or np.ptp(xs) == 0 or np.ptp(ss) == 0:
-                direction[c] = np.nan
-                continue
-            from scipy.stats import spearmanr
-
-            direction[c] = float(spearmanr(xs, ss).statistic)
+        direction = _spearman_directions(self.data, self.values, sel_rows)
         out = pd.DataFrame({
             "mean_abs_shap": absv.mean(),
             "sd_fold": per_fold.std(ddof=1) if len(per_fold) > 1 else np.nan,
