@@ -16,6 +16,12 @@ The rule, written down before any candidate was run on these tables:
    wins; mean ranks within 0.1 of each other are a tie, broken by the lower median time.
 3. If no candidate is eligible, the one with the fewest significant losses against the L1 reference (then the
    best mean rank) is chosen and the script says that the acceptance point fails.
+4. The multi-site recommendation (params/train_multisite.yaml) keeps its site-specific steps (ComBat inside the
+   training folds, surrogate-split imputation, leave-site-out with site-grouped inner folds: radMLBench has no
+   site column to judge them) and takes the chosen candidate's selection and model only if that passes
+   benchmarks/recommended.py's own rule on its selection tables (Keek by site and the two synthetic cohorts:
+   never worse than log volume by more than noise); otherwise the shipped selection and model stay, and
+   benchmarks/README.md says so.
 
 Printed: the benchmark's own summary (per method: mean AUC, mean rank, wins/ties/losses against each reference,
 significant losses, median seconds; the Friedman test and the Nemenyi critical difference), each candidate's
