@@ -139,7 +139,7 @@ def dot_plot(per_table: pd.DataFrame, methods: list):
 
     ok = per_table[per_table["status"] == "ok"]
     tables = sorted(per_table["table"].unique(), key=str)
-    fig, ax = plt.subplots(figsize=(10, 0.32 * len(tables) + 1.6))
+    fig, ax = plt.subplots(figsize=(10, max(2.6, 0.32 * len(tables) + 1.6)))
     offsets = np.linspace(-0.3, 0.3, max(len(methods), 1))
     cmap = plt.get_cmap("tab10")
     for j, m in enumerate(methods):
@@ -154,8 +154,7 @@ def dot_plot(per_table: pd.DataFrame, methods: list):
     ax.set_yticklabels(tables, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("AUC (mean over outer folds, 95 % CI)")
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(len(tables), 1) - 0.05),
-              ncol=min(len(methods), 4), frameon=False)
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(methods), 4), frameon=False)
     fig.tight_layout()
     return fig
 
