@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError, Settings, load_config, target_columns, task_settings, validate_config
-from .model_selection import Fold, SearchPlan, SplitPlan, outer_plan
+from .model_selection import Fold, SearchPlan, SplitPlan, auto_search_method, outer_plan
 from .outcomes import DEFAULT_TASK, Task, get_task, infer_task
 from .patterns import compile_user_pattern
 from .pipeline import build_pipeline, early_stopping_note, search_space
@@ -278,6 +278,7 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
     cfg = cfg.replace({"task": task.name})
     task.check_settings(task_settings(cfg), notes)
     notes.extend(task.target_notes(classes, target, cfg.positive is not None))
+    cfg = _resolve_model(cfg, task, notes)
     _check_model_serves(cfg.model.name, task)
     features = _feature_columns(df, cfg)
     _check_feature_values(df, features, notes)
@@ -303,7 +304,10 @@ def make_study(table, config: dict | str | os.PathLike | None = None, *, verbose
     scoring = task.check_scoring(cfg.cv.inner.scoring)
     correction = task.probability_correction(cfg.calibration.recalibrate, cfg.balance.method,
                                              cfg.balance.correction, notes)
-    search = SearchPlan(search_space(cfg, pipe), cfg.search.method, cfg.search.n_candidates,
+    space = search_space(cfg, pipe)
+    if cfg.search.method == "auto":
+        cfg = cfg.replace({"search.method": auto_search_method(space, cfg.search.n_candidates)})
+    search = SearchPlan(space, cfg.search.method, cfg.search.n_candidates,
                         cfg.search.time_budget, cfg.cv.inner.n_splits, scoring,
                         task.threshold_rule(cfg.threshold), correction=correction, strata=task.inner_strata,
                         inner_kind=cfg.cv.inner.kind)
@@ -428,6 +432,39 @@ def _balance_for_categorical(cfg: Settings, categorical: list, notes: list) -> S
     cfg = cfg.replace({"balance.method": "smotenc"})
     notes.append(f"balance.method 'smote' became 'smotenc' because of {len(categorical)} categorical column(s) "
                  f"{_names(categorical)}: SMOTE would interpolate their one-hot codes")
+    return cfg
+
+
+def _resolve_model(cfg: Settings, task: Task, notes: list) -> Settings:
+    """``model.name: auto`` becomes the outcome type's default model (said); null ``model.params`` /
+    ``model.search`` become the model's own (the registry's)."""
+    from .models import MODELS
+
+    name, upd = cfg.model.name, {}
+    if name == "auto":
+        name = upd["model.name"] = task.default_model
+        why = (" (L1 logistic regression with C tuned on the inner folds: chosen on 25 public radiomics tables, "
+               "benchmarks/README.md)" if task.name == "binary" else "")
+        notes.append(f"model.name auto: {name} for a {task.name} outcome{why}")
+    spec = MODELS.get(name)
+    for key in ("params", "search"):
+        if getattr(cfg.model, key) is None:
+            upd[f"model.{key}"] = dict(getattr(spec, f"default_{key}", {}) or {}) if spec is not None else {}
+    cfg = cfg.replace(upd) if upd else cfg
+    if spec is not None:  # parameters the model does not have: one line naming them, before any fit
+        from .models import make_model
+
+        stops = {k: v for k, v in cfg.model.params.items() if k == "early_stopping_rounds"}  # another class
+        try:
+            known = set(make_model(name, stops, task=task).get_params())
+        except ValueError:  # the model does not serve this outcome: _check_model_serves says so
+            return cfg
+        given = {*cfg.model.params, *cfg.model.search} - {"n_jobs", "random_state"}
+        unknown = sorted(given - known)
+        if unknown:
+            how = " (model.name auto)" if "model.name" in upd else ""
+            raise ConfigError(f"model.params/model.search {unknown} are not parameters of {name}{how}; name the model "
+                              f"they belong to (e.g. model.name: xgboost) or drop them")
     return cfg
 
 

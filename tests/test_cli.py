@@ -42,7 +42,7 @@ def test_extract_merge_train_files(demo_cohort, tmp_path):
     assert len(groups["radiomic"]) == 105 and "mut_TP53" in groups["genetic"]
 
     cfg = tmp_path / "fast.yaml"
-    cfg.write_text(yaml.safe_dump({"model": {"params": {"n_estimators": 50}}, "search": {"n_candidates": 2},
+    cfg.write_text(yaml.safe_dump({"model": {"name": "xgboost", "params": {"n_estimators": 50}}, "search": {"n_candidates": 2},
                                    "bootstrap": 200}))
     out = tmp_path / "run"
     res = run.invoke(main, ["train", str(table), "--config", str(cfg), "--target", "outcome", "--batch", "site",

@@ -144,7 +144,7 @@ def reference_pipeline(name: str, seed: int):
     base = [("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
             ("constant", VarianceThreshold()), ("scale", StandardScaler())]
     if name == "l1_logistic":
-        pipe = Pipeline(base + [("model", LogisticRegression(penalty="l1", solver="liblinear", max_iter=5000,
+        pipe = Pipeline(base + [("model", LogisticRegression(l1_ratio=1.0, solver="liblinear", max_iter=5000,
                                                              random_state=seed))])
         return GridSearchCV(pipe, {"model__C": list(np.logspace(-2, 1, 13))}, cv=inner, scoring="roc_auc",
                             n_jobs=1)
@@ -153,7 +153,7 @@ def reference_pipeline(name: str, seed: int):
                                                                       n_jobs=1))])
     if name == "radmlbench_grid":
         pipe = Pipeline(base + [("select", SelectKBest(f_classif)), ("model", LogisticRegression())])
-        lasso = LogisticRegression(penalty="l1", solver="liblinear", C=1.0, random_state=seed)
+        lasso = LogisticRegression(l1_ratio=1.0, solver="liblinear", C=1.0, random_state=seed)
         models = [LogisticRegression(C=0.1, max_iter=5000), LogisticRegression(C=1.0, max_iter=5000),
                   SVC(kernel="rbf", C=1.0, random_state=seed),
                   RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1)]

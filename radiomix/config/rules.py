@@ -56,6 +56,8 @@ def model_defaults(raw: dict, full: dict) -> None:
     model = raw.get("model") if isinstance(raw, dict) else None
     if not isinstance(model, dict) or "name" not in model:
         return
+    if full["model"]["name"] == "auto":  # resolved with the outcome type; null params/search: the model's own
+        return
     spec = MODELS.get(full["model"]["name"])
     for key in ("params", "search"):
         if key not in model:
@@ -154,7 +156,8 @@ def _check_model(full: dict, where: Where) -> None:
 
     m = full["model"]
     try:
-        check_model_name(m["name"], m["trusted_modules"])  # before any import: importing runs module code
+        if m["name"] != "auto":  # auto: resolved per outcome type once the data say which (make_study)
+            check_model_name(m["name"], m["trusted_modules"])  # before any import: importing runs module code
     except ValueError as err:
         raise ConfigError(f"{where.prefix('model.name')}config key {err}") from None
     items = [(f"model.params.{k}", k, v) for k, v in (m["params"] or {}).items()]

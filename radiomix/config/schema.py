@@ -154,7 +154,7 @@ SCHEMA = Section("radiomix train configuration", {
     "scale": _k("choice", "auto", "auto (standardise when the model needs it) | standard | robust | none",
                 choices=("auto", "standard", "robust", "none")),
     "select": Section("feature selection, fitted inside each training fold", {
-        "near_zero_variance": _k("bool", False, "drop constant and near-constant features (caret's rule)"),
+        "near_zero_variance": _k("bool", True, "drop constant and near-constant features (caret's rule)"),
         "correlation_threshold": _k("number", None, "e.g. 0.9: drop the less relevant of each pair above it", low=0,
                                     high=1, low_open=True, nullable=True),
         "mrmr": _k("int", None, "number of features mRMR keeps, or null", low=1, nullable=True),
@@ -190,24 +190,25 @@ SCHEMA = Section("radiomix train configuration", {
         "blocks": _k("names", ["radiomic", "clinical", "genetic"], "the blocks of late fusion"),
     }),
     "model": Section("the model and its hyperparameters", {
-        "name": _k("model", "xgboost", "binary/multiclass: xgboost | logistic | svm | random_forest | knn | lda | plsda "
-                   "(binary);", more="regression: xgboost | elastic_net | random_forest | svr (svm) | pls | knn; "
+        "name": _k("model", "auto", "auto: L1 logistic regression (C tuned) for a binary outcome, chosen on 25 public "
+                   "radiomics tables (benchmarks/README.md); XGBoost for the other outcome types (said in the output) |",
+                   more="binary/multiclass: xgboost | logistic | svm | random_forest | knn | lda | plsda (binary); "
+                   "regression: xgboost | elastic_net | random_forest | svr (svm) | pls | knn; "
                    "survival: xgboost (survival:cox) | coxph | xgboost_aft | random_survival_forest (needs the GPL extra "
                    "radiomix[survival-extra]); or an import path of an estimator class under radiomix, sklearn, "
                    "xgboost, imblearn, lightgbm, catboost, or a module you trust on the command line (--trust-module "
                    "MODULE or RADIOMIX_TRUST_MODULES; never in a config: importing runs the module's code)"),
-        "params": _k("params", {"n_estimators": 200, "tree_method": "hist"}, "fixed parameters (default: the named "
-                     "model's own; these are XGBoost's)"),
+        "params": _k("params", None, "fixed parameters; null: the model's own (logistic: l1_ratio 1, liblinear; XGBoost: "
+                     "200 trees, hist)", nullable=True),
         "trusted_modules": _k("names", [], "modules trusted outside the config (--trust-module, trusted_modules=, "
                               "RADIOMIX_TRUST_MODULES), recorded by the run; a config may not set it"),
-        "search": _k("space", {"max_depth": [2, 3, 4], "learning_rate": [0.03, 0.1, 0.3], "subsample": [0.7, 1.0],
-                               "colsample_bytree": [0.5, 0.8, 1.0], "min_child_weight": [1, 3, 5]},
-                     "hyperparameter search space (lists = choices); tuned on the inner folds only (default: the named "
-                     "model's own; these are XGBoost's)"),
+        "search": _k("space", None, "hyperparameter search space (lists = choices), tuned on the inner folds only; "
+                     "null: the model's own", nullable=True, more="(logistic: C over 13 values from 0.01 to 10; XGBoost: "
+                     "max_depth, learning_rate, subsample, colsample_bytree, min_child_weight); {}: no tuning"),
     }),
     "search": Section("how hyperparameters are chosen on the inner folds", {
-        "method": _k("choice", "random", "random | grid | halving (successive halving)",
-                     choices=("random", "grid", "halving")),
+        "method": _k("choice", "auto", "auto: every point of a space of at most 25 (grid; random when n_candidates "
+                     "covers it), else random | random | grid | halving (successive halving)", choices=("auto", "random", "grid", "halving")),
         "n_candidates": _k("int", 10, "candidates per outer fold (random, halving); grid tries all", low=1),
         "time_budget": _k("number", None, "seconds per search (random/grid stop there after at least one candidate)",
                           low=0, low_open=True, nullable=True),
@@ -225,7 +226,7 @@ SCHEMA = Section("radiomix train configuration", {
                        "a site out", choices=("auto", "stratified", "site_folds"), more="(>= 3 training sites) | "
                        "site_folds: the training sites dealt into n_splits folds (needs batch; fewer fits than one fold "
                        "per site) | stratified: sites ignored"),
-            "n_splits": _k("int", 3, "inner folds", low=2),
+            "n_splits": _k("int", 5, "inner folds (5: 3 tuned less well on small tables, benchmarks/README.md)", low=2),
             "scoring": _k("scorer", "auto", "auto: roc_auc (binary), c_index (survival: Harrell's C) | a scikit-learn "
                           "scorer name"),
         }),
@@ -257,7 +258,7 @@ SCHEMA = Section("radiomix train configuration", {
     "bootstrap": _k("int", 2000, "bootstrap resamples for the 95% confidence intervals", low=0),
     "final_model": _k("bool", True, "refit on all data with the same procedure and save model.skops"),
     "random_state": _k("int", 0, "seed of every split, search and model"),
-    "n_jobs": _k("int", 1, "parallel outer folds (-1: all cores)"),
+    "n_jobs": _k("int", -1, "parallel outer folds (-1: all cores; results do not depend on it)"),
 })
 
 

@@ -19,7 +19,22 @@ from .splits import inner_cv
 from .step_cache import drop_step_cache, step_cache
 from .thresholds import finalize
 
-__all__ = ["SearchPlan", "SearchResult", "tune", "fit_tuned", "scorer", "concordance_scorer"]
+__all__ = ["SearchPlan", "SearchResult", "tune", "fit_tuned", "scorer", "concordance_scorer", "auto_search_method",
+           "AUTO_GRID_POINTS"]
+
+
+#: ``search.method: auto`` tries every point of a space up to this size.
+AUTO_GRID_POINTS = 25
+
+
+def auto_search_method(space: dict, n_candidates: int = 10) -> str:
+    """``search.method: auto``: ``"grid"`` when ``space`` (parameter -> list of choices) has more points than
+    ``n_candidates`` but at most :data:`AUTO_GRID_POINTS` (every point is tried), else ``"random"`` (which also
+    tries every point of a space no larger than ``n_candidates``)."""
+    n = 1
+    for v in (space or {}).values():
+        n *= len(v) if isinstance(v, (list, tuple)) else 1_000_000  # a distribution: sample
+    return "grid" if n_candidates < n <= AUTO_GRID_POINTS else "random"
 
 
 @dataclass(frozen=True)

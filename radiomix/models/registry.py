@@ -170,13 +170,19 @@ class ModelSpec:
 
 
 _CLASSIFIER = ("classifier",)
+#: The binary default (``model.name: auto``), chosen on the radMLBench development half by
+#: ``benchmarks/choose_defaults.py``: L1-penalized logistic regression (liblinear; ``l1_ratio=1`` is scikit-learn
+#: 1.8's spelling of ``penalty="l1"``), C tuned over 13 values from 0.01 to 10 on the inner folds.
+LOGISTIC_L1_PARAMS = {"l1_ratio": 1.0, "solver": "liblinear", "max_iter": 5000}
+LOGISTIC_C_GRID = [0.01, 0.0178, 0.0316, 0.0562, 0.1, 0.1778, 0.3162, 0.5623, 1.0, 1.7783, 3.1623, 5.6234, 10.0]
 #: Model name -> :class:`ModelSpec`.
 MODELS = {spec.name: spec for spec in (
     ModelSpec("xgboost", {"classifier": _xgb_classifier, "regressor": _xgb_regressor, "survival": _xgb_cox},
               handles_missing=True, needs_scaling=False, default_params={"n_estimators": 200, "tree_method": "hist"},
               default_search={"max_depth": [2, 3, 4], "learning_rate": [0.03, 0.1, 0.3], "subsample": [0.7, 1.0],
                               "colsample_bytree": [0.5, 0.8, 1.0], "min_child_weight": [1, 3, 5]}),
-    ModelSpec("logistic", {"classifier": _logistic}, handles_missing=False, needs_scaling=True),
+    ModelSpec("logistic", {"classifier": _logistic}, handles_missing=False, needs_scaling=True,
+              default_params=LOGISTIC_L1_PARAMS, default_search={"C": LOGISTIC_C_GRID}),
     ModelSpec("svm", {"classifier": _svc, "regressor": _svr}, handles_missing=False, needs_scaling=True),
     ModelSpec("random_forest", {"classifier": _rf_classifier, "regressor": _rf_regressor}, handles_missing=False,
               needs_scaling=False),

@@ -25,7 +25,7 @@ class Task:
     metrics : names of the metrics in a run's summary, in report order; ``headline`` is the one quoted first
         (``headline_label`` its name in text).
     scoring : scikit-learn scorer used to rank hyperparameter candidates on the inner folds.
-    default_model : registry name of the model used when the config names none.
+    default_model : registry name of the model ``model.name: auto`` (the default) resolves to.
     explainer_output : the scale of SHAP values of the default model (e.g. ``"log-odds"``).
     estimator_kinds : which of a registry model's factories serve this task, in order of preference
         (``"binary_classifier"``, ``"classifier"``, ``"regressor"``, ``"survival"``).

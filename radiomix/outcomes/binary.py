@@ -47,7 +47,7 @@ class BinaryTask(ClassProbabilityModels, Task):
     headline: str = "auc"
     headline_label: str = "AUC"
     scoring: str = "roc_auc"
-    default_model: str = "xgboost"
+    default_model: str = "logistic"  # model.name auto: chosen on radMLBench (benchmarks/choose_defaults.py)
     explainer_output: str = "log-odds"
     estimator_kinds: tuple = ("binary_classifier", "classifier")
     prediction_method: str = "predict_proba"

@@ -29,7 +29,7 @@ class SurvivalTask(Task):
     headline: str = "c_index"
     headline_label: str = "C-index"
     scoring: str = "c_index"
-    default_model: str = "coxph"
+    default_model: str = "xgboost"
     explainer_output: str = "log-hazard"
     estimator_kinds: tuple = ("survival",)
     prediction_method: str = "predict"
