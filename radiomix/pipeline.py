@@ -34,7 +34,7 @@ from .models import MODELS, EarlyStoppingXGBClassifier, EarlyStoppingXGBRegresso
 from .outcomes import DEFAULT_TASK, get_task
 from .patterns import compile_user_pattern
 
-__all__ = ["AUTO_MAX_PREDICTORS", "resolve_max_predictors", "build_pipeline", "make_pipeline", "search_space",
+__all__ = ["AUTO_MAX_PREDICTORS", "resolve_max_predictors", "resolve_model", "build_pipeline", "make_pipeline", "search_space",
            "block_columns", "early_stopping_note"]
 
 
@@ -248,6 +248,24 @@ def _task(cfg: Settings):
     return get_task(cfg.task if cfg.task != "auto" else DEFAULT_TASK)
 
 
+def resolve_model(config: Settings, task=None) -> tuple[Settings, str | None]:
+    """``model.name: auto`` becomes the outcome type's default model (``task``, else the config's; binary before a
+    Study resolved it) and null ``model.params`` / ``model.search`` the model's own (the registry's). Returns the
+    settings and the note that says what ``auto`` became (None when nothing was auto)."""
+    task = task if task is not None else _task(config)
+    name, upd, note = config.model.name, {}, None
+    if name == "auto":
+        name = upd["model.name"] = task.default_model
+        why = (" (L1 logistic regression with C tuned on the inner folds: chosen on 25 public radiomics tables, "
+               "benchmarks/README.md)" if task.name == "binary" else "")
+        note = f"model.name auto: {name} for a {task.name} outcome{why}"
+    spec = MODELS.get(name)
+    for key in ("params", "search"):
+        if getattr(config.model, key) is None:
+            upd[f"model.{key}"] = dict(getattr(spec, f"default_{key}", {}) or {}) if spec is not None else {}
+    return (config.replace(upd) if upd else config), note
+
+
 def _final_model(cfg: Settings, n_jobs):
     return make_model(cfg.model.name, cfg.model.params, random_state=cfg.random_state,
                       n_jobs=n_jobs, trusted_modules=cfg.model.trusted_modules or (), task=_task(cfg))
@@ -325,6 +343,7 @@ def build_pipeline(config: Settings, columns=None, *, blocks: dict | None = None
     """
     from imblearn.pipeline import Pipeline
 
+    config, _ = resolve_model(config)
     block_map = blocks or {}
     if harmonize is None:
         harmonize = list(block_map.get("radiomic", []))
@@ -377,6 +396,7 @@ def make_pipeline(config: Settings, columns=None, *, groups: dict | None = None,
 def search_space(config: Settings, pipeline=None) -> dict:
     """The hyperparameter search space with the Pipeline's parameter names (``model__max_depth``...; with
     late fusion one entry per block)."""
+    config, _ = resolve_model(config)
     raw = {k: list(v) for k, v in (config.model.search or {}).items()}
     prefix = "model__"
     if config.fusion.mode == "late" and pipeline is not None:

@@ -26,7 +26,7 @@ from .config import ConfigError, Settings, load_config, target_columns, task_set
 from .model_selection import Fold, SearchPlan, SplitPlan, auto_search_method, outer_plan
 from .outcomes import DEFAULT_TASK, Task, get_task, infer_task
 from .patterns import compile_user_pattern
-from .pipeline import build_pipeline, early_stopping_note, search_space
+from .pipeline import build_pipeline, early_stopping_note, resolve_model, search_space
 
 __all__ = ["Study", "Columns", "make_study"]
 
@@ -440,29 +440,31 @@ def _resolve_model(cfg: Settings, task: Task, notes: list) -> Settings:
     ``model.search`` become the model's own (the registry's)."""
     from .models import MODELS
 
-    name, upd = cfg.model.name, {}
-    if name == "auto":
-        name = upd["model.name"] = task.default_model
-        why = (" (L1 logistic regression with C tuned on the inner folds: chosen on 25 public radiomics tables, "
-               "benchmarks/README.md)" if task.name == "binary" else "")
-        notes.append(f"model.name auto: {name} for a {task.name} outcome{why}")
+    cfg, note = resolve_model(cfg, task)
+    if note:
+        notes.append(note)
+    name = cfg.model.name
+    if note and cfg.balance.method != "none" and cfg.impute.method == "none" and MODELS[name].handles_missing:
+        raise ConfigError(f"balance.method needs complete data (model.name auto is {name} for a {task.name} outcome, "
+                          "which keeps missing values): set impute.method (median, knn or surrogate_tree)")
     spec = MODELS.get(name)
-    for key in ("params", "search"):
-        if getattr(cfg.model, key) is None:
-            upd[f"model.{key}"] = dict(getattr(spec, f"default_{key}", {}) or {}) if spec is not None else {}
-    cfg = cfg.replace(upd) if upd else cfg
     if spec is not None:  # parameters the model does not have: one line naming them, before any fit
         from .models import make_model
 
         stops = {k: v for k, v in cfg.model.params.items() if k == "early_stopping_rounds"}  # another class
         try:
-            known = set(make_model(name, stops, task=task).get_params())
+            est = make_model(name, stops, task=task)
         except ValueError:  # the model does not serve this outcome: _check_model_serves says so
             return cfg
+        import inspect
+
+        if any(p.kind is p.VAR_KEYWORD for p in inspect.signature(type(est).__init__).parameters.values()):
+            return cfg  # the class takes any keyword (XGBoost passes them to its booster)
+        known = set(est.get_params())
         given = {*cfg.model.params, *cfg.model.search} - {"n_jobs", "random_state"}
         unknown = sorted(given - known)
         if unknown:
-            how = " (model.name auto)" if "model.name" in upd else ""
+            how = " (model.name auto)" if note else ""
             raise ConfigError(f"model.params/model.search {unknown} are not parameters of {name}{how}; name the model "
                               f"they belong to (e.g. model.name: xgboost) or drop them")
     return cfg

@@ -9,7 +9,9 @@ from radiomix.config import ConfigError, load_config, validate_config
 
 def test_default_config_loads():
     cfg = load_config()
-    assert cfg.model.name == "xgboost" and cfg.cv.outer.n_splits == 5
+    assert cfg.model.name == "auto" and cfg.model.params is None and cfg.model.search is None
+    assert cfg.cv.outer.n_splits == 5 and cfg.cv.inner.n_splits == 5 and cfg.search.method == "auto"
+    assert cfg.select.near_zero_variance is True and cfg.n_jobs == -1
 
 
 def test_unknown_key_names_key_and_valid_ones():
@@ -36,7 +38,7 @@ def test_overrides_and_files(tmp_path):
     p.write_text("target: y\nmodel:\n  search:\n    max_depth: [2]\n")
     cfg = load_config(p, id="pid", batch=None)
     assert cfg.target == "y" and cfg.id == "pid" and cfg.model.search == {"max_depth": (2,)}
-    assert cfg.model.params["n_estimators"] == 200  # defaults kept
+    assert cfg.model.params is None  # the resolved model's own, once the outcome type is known
 
 
 # ------------------------------------------------------------------------------------------ the one schema
@@ -52,20 +54,29 @@ def test_the_shipped_defaults_file_is_generated_from_the_schema():
     assert yaml.safe_load(shipped.read_text()) == default_config()
 
 
-def test_the_default_model_settings_are_xgboosts_in_the_registry_and_the_schema():
+def test_the_default_model_is_auto_and_resolves_per_outcome_type():
     from radiomix.config.schema import lookup
     from radiomix.models import MODELS
+    from radiomix.outcomes import get_task
 
-    assert lookup("model.name").default == "xgboost"
-    assert lookup("model.params").default == MODELS["xgboost"].default_params
-    assert lookup("model.search").default == MODELS["xgboost"].default_search
+    assert lookup("model.name").default == "auto"
+    assert lookup("model.params").default is None and lookup("model.search").default is None
+    assert get_task("binary").default_model == "logistic"
+    assert {get_task(t).default_model for t in ("multiclass", "regression", "survival")} == {"xgboost"}
+    assert MODELS["logistic"].default_params == {"l1_ratio": 1.0, "solver": "liblinear", "max_iter": 5000}
+    assert MODELS["logistic"].default_search["C"][0] == 0.01 and len(MODELS["logistic"].default_search["C"]) == 13
 
 
 def test_naming_a_model_gives_its_own_parameters_not_xgboosts():
+    from radiomix.models import MODELS
+
     cfg = validate_config({"model": {"name": "logistic"}})
-    assert dict(cfg.model.params) == {} and dict(cfg.model.search) == {}
+    assert dict(cfg.model.params) == MODELS["logistic"].default_params
+    assert list(cfg.model.search["C"]) == MODELS["logistic"].default_search["C"]
     cfg = validate_config({"model": {"name": "logistic", "search": {"C": [0.1, 1.0]}}})
-    assert dict(cfg.model.params) == {} and cfg.model.search["C"] == (0.1, 1.0)
+    assert cfg.model.search["C"] == (0.1, 1.0)
+    cfg = validate_config({"model": {"name": "svm"}})
+    assert dict(cfg.model.params) == {} and dict(cfg.model.search) == {}
 
 
 @pytest.mark.parametrize("text, needles", [

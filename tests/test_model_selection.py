@@ -44,7 +44,8 @@ def test_binary_metrics_equal_sklearn():
 
 
 def _config(**kw):
-    settings = {"search.n_candidates": 4, "bootstrap": 300, "model.params": {"n_estimators": 60, "tree_method": "hist"}}
+    settings = {"search.n_candidates": 4, "bootstrap": 300, "model.name": "xgboost",
+                "model.params": {"n_estimators": 60, "tree_method": "hist"}}
     return load_config(None, target="target", id="id", batch=None, **{**settings, **kw})
 
 
@@ -199,7 +200,7 @@ def test_final_threshold_is_youden_on_inner_out_of_fold_predictions():
     study = make_study(_draw(300, 0), _LOGIT1, verbose=False)
     model = fit_final_model(study)
     p = cross_val_predict(clone(model.pipeline), study.X, study.y, method="predict_proba",
-                          cv=StratifiedKFold(3, shuffle=True, random_state=0))[:, 1]   # default inner CV
+                          cv=StratifiedKFold(5, shuffle=True, random_state=0))[:, 1]   # default inner CV
     assert youden_j(study.y, p, model.threshold) == pytest.approx(best_youden_j(study.y, p), abs=1e-12)
     assert not np.isin(model.threshold, p)          # a midpoint between two scores, never a score itself
 

@@ -26,8 +26,8 @@ CFG = {"target": "outcome", "batch": "site",
        "impute": {"method": "surrogate_tree"}, "select": {"mrmr": 5},
        "model": {"name": "xgboost", "params": {"n_estimators": 20, "tree_method": "hist"},
                  "search": {"max_depth": [2, 3], "learning_rate": [0.1, 0.3]}},
-       "search": {"n_candidates": 3}, "cv": {"outer": {"n_splits": 3}}, "bootstrap": 0, "final_model": False,
-       "safeguards": {"baselines": False, "shap": False}}
+       "search": {"n_candidates": 3, "method": "random"}, "cv": {"outer": {"n_splits": 3}, "inner": {"n_splits": 3}}, "bootstrap": 0, "final_model": False,
+       "safeguards": {"baselines": False, "shap": False}, "n_jobs": 1}  # fits counted in this process
 
 
 @pytest.fixture

@@ -148,3 +148,55 @@ def test_a_misspelled_column_gets_a_suggestion_not_a_list():
         make_study(t, {"target": "outcome", "batch": "sites"}, verbose=False)
     with pytest.raises(ValueError, match=r"columns: \['outcome', 'site', .*\(27 in all\)"):
         make_study(t, {"target": "label"}, verbose=False)
+
+
+def _binary_and_numeric_tables():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(80, 6)), columns=[f"original_firstorder_F{i}" for i in range(6)])
+    binary = X.assign(id=[f"p{i}" for i in range(80)], outcome=(X.iloc[:, 0] > 0).astype(int))
+    numeric = X.assign(id=[f"p{i}" for i in range(80)], outcome=X.iloc[:, 0] * 3 + rng.normal(size=80))
+    return binary, numeric
+
+
+def test_model_auto_resolves_per_outcome_type_and_says_so():
+    binary, numeric = _binary_and_numeric_tables()
+    with pytest.warns(UserWarning, match="model.name auto: logistic for a binary outcome"):
+        s = make_study(binary, None)
+    assert s.config.model.name == "logistic" and s.config.model.params["l1_ratio"] == 1.0
+    assert s.config.search.method == "grid" and len(s.search.space["model__C"]) == 13  # 13 > 10 candidates
+    r = make_study(numeric, None, verbose=False)
+    assert r.task.name == "regression" and r.config.model.name == "xgboost"
+    assert r.config.search.method == "random" and r.config.model.params["n_estimators"] == 200
+
+
+def test_parameters_of_another_model_are_refused_in_one_line():
+    binary, _ = _binary_and_numeric_tables()
+    with pytest.raises(ValueError, match=r"\['n_estimators'\] are not parameters of logistic \(model.name auto\).*"
+                                         "model.name: xgboost"):
+        make_study(binary, {"model": {"params": {"n_estimators": 50}}}, verbose=False)
+    s = make_study(binary, {"model": {"name": "xgboost", "params": {"n_estimators": 50}}}, verbose=False)
+    assert s.config.model.search["max_depth"] == (2, 3, 4)  # XGBoost's own space
+
+
+def test_the_shipped_default_is_the_candidate_the_benchmark_chose():
+    """benchmarks/choose_defaults.py chose 'l1_logistic_tuned_inner5'; the default config fits the same model on
+    the same folds (penalty='l1' and l1_ratio=1 are the same liblinear fit)."""
+    import importlib.util
+    import warnings
+    from pathlib import Path
+
+    from radiomix.model_selection.validation import fit_outer_fold
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "choose_defaults.py"
+    spec = importlib.util.spec_from_file_location("choose_defaults", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    binary, _ = _binary_and_numeric_tables()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        default = make_study(binary, None, verbose=False)
+        chosen = make_study(binary, mod.CANDIDATES["l1_logistic_tuned_inner5"], verbose=False)
+        fold = default.outer_folds()[0]
+        a, b = fit_outer_fold(default, fold), fit_outer_fold(chosen, fold)
+    assert a.params == b.params
+    np.testing.assert_array_equal(a.proba, b.proba)

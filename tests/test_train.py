@@ -130,7 +130,7 @@ def test_calibration_and_decision_curve_against_references():
     ({"batch": "site", "harmonize": {"covariates": ["outcome"]}}, "must never be a ComBat covariate"),
     ({"batch": "site", "harmonize": {"method": "combat", "unseen": "error"}, "cv": {"outer": {"kind": "leave_site_out"}}},
      "harmonize.unseen: estimate"),
-    ({"balance": {"method": "smote"}}, "needs complete data"),
+    ({"balance": {"method": "smote"}, "model": {"name": "xgboost"}}, "needs complete data"),
     ({"impute": {"method": "mice"}}, r"must be one of \['none', 'median', 'knn', 'surrogate_tree'\]"),
 ])
 def test_cross_key_rules(cfg, match):

@@ -23,7 +23,7 @@ def _table(n=120, seed=0):
 CFG = {"target": "outcome", "impute": {"method": "median"}, "select": {"mrmr": 3},
        "model": {"name": "logistic", "params": {}, "search": {"C": [0.1, 1.0]}}, "bootstrap": 200,
        "features": {"groups": {"clinical": ["age", "ldh"]}},
-       "safeguards": {"baselines": True, "permutations": 3, "shap": False}, "final_model": False}
+       "safeguards": {"baselines": True, "permutations": 3, "shap": False}, "final_model": False, "n_jobs": 1}
 
 
 def test_train_on_a_local_dask_cluster_equals_the_local_run():

@@ -9,6 +9,7 @@ summary.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -77,6 +78,7 @@ class FoldResult:
     seconds: float
     inner: str = ""
     extra: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)  # (category, message, filename, lineno) raised while fitting
 
 
 def _selected_features(best) -> list | None:
@@ -119,6 +121,16 @@ def fit_outer_fold(study: Study, fold: Fold) -> FoldResult:
                       inner=inner.description, extra=extra)
 
 
+def _fit_recording_warnings(study: Study, fold: Fold) -> FoldResult:
+    """:func:`fit_outer_fold`, keeping the warnings it raised in the result: folds fitted in worker processes
+    (``n_jobs``) hand them back to the run, which shows each distinct one once with its count."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fit_outer_fold(study, fold)
+    res.warnings = [(w.category, str(w.message), w.filename, w.lineno) for w in caught]
+    return res
+
+
 def _run_folds(study: Study, folds: list[Fold], progress: bool) -> list[FoldResult]:
     """Fit the outer folds (in parallel with ``study.n_jobs``). Progress: a bar on a terminal, one line per
     finished fold otherwise (logs, CI, notebooks' captured stderr)."""
@@ -126,7 +138,7 @@ def _run_folds(study: Study, folds: list[Fold], progress: bool) -> list[FoldResu
 
     from joblib import Parallel, delayed
 
-    calls = (delayed(fit_outer_fold)(study, f) for f in folds)
+    calls = (delayed(_fit_recording_warnings)(study, f) for f in folds)
     results = Parallel(n_jobs=study.n_jobs, return_as="generator")(calls)
     if progress and sys.stderr.isatty():
         from rich.progress import track
@@ -138,6 +150,8 @@ def _run_folds(study: Study, folds: list[Fold], progress: bool) -> list[FoldResu
     out = []
     for res in results:
         raise_if_interrupted()  # a Ctrl-C swallowed inside a fit (e.g. an XGBoost callback) ends the run
+        for category, message, filename, lineno in res.warnings:  # raised here, where the run counts them
+            warnings.warn_explicit(message, category, filename, lineno)
         out.append(res)
     raise_if_interrupted()
     return out
