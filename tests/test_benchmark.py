@@ -276,3 +276,26 @@ def test_a_dask_cluster_gives_the_same_results_as_local_processes(tables, tmp_pa
     assert remote.computed == 4
     cols = ["table", "method", "status", "auc", "ci_low", "ci_high", "pooled_auc"]
     pd.testing.assert_frame_equal(local.summary.per_table[cols], remote.summary.per_table[cols])
+
+
+def test_grouped_tables_keep_patients_together_in_every_method(tmp_path):
+    """With --groups the outer folds are grouped, and the references' inner GridSearchCV folds too."""
+    df = _table(n=90, seed=5)
+    df["patient"] = np.repeat(np.arange(45), 2)
+    df["ID"] = np.arange(90)
+    df.to_csv(tmp_path / "lesions.csv", index=False)
+    res = run_benchmark([tmp_path / "lesions.csv"], [Method("l1_logistic", reference="l1_logistic"),
+                                                     Method("rmx", config=LOGISTIC)],
+                        tmp_path / "b", plan=_plan(groups="patient"), progress=False)
+    assert all(r["status"] == "ok" for r in res.results), [r["message"] for r in res.results]
+    patient = df["patient"].to_numpy()
+    for r in res.results:
+        for f in r["folds"]:
+            test = set(patient[f["test"]])
+            train = set(patient) - test
+            assert not test & train and len(f["test"]) % 2 == 0
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from radiomix.benchmark.methods import reference_pipeline
+
+    assert isinstance(reference_pipeline("l1_logistic", 0, grouped=True).cv, StratifiedGroupKFold)

@@ -138,7 +138,7 @@ def run_benchmark(tables, methods, out, *, plan: BenchmarkPlan | None = None, n_
                          if first else "no table to benchmark")
     out = _open_folder(out, [p for _, p in found])
     _check_plan(out, plan)
-    n_jobs = os.cpu_count() or 1 if n_jobs == -1 else max(1, int(n_jobs))
+    n_jobs = (os.cpu_count() or 1) if n_jobs == -1 else max(1, int(n_jobs))
     tasks, outcomes, results_paths, reused = [], {}, [], 0
     for tname, path in found:
         if tname in refused:

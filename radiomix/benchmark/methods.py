@@ -129,8 +129,9 @@ def resolve_methods(names, *, trusted_modules=()) -> list[Method]:
 
 
 # ------------------------------------------------------------------------------------------ references
-def reference_pipeline(name: str, seed: int):
-    """The unfitted scikit-learn estimator of reference ``name`` (a ``GridSearchCV`` where it tunes)."""
+def reference_pipeline(name: str, seed: int, grouped: bool = False):
+    """The unfitted scikit-learn estimator of reference ``name`` (a ``GridSearchCV`` where it tunes; with
+    ``grouped`` its inner folds keep a patient's rows together: fit it with ``groups=``)."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.feature_selection import SelectFromModel, SelectKBest, VarianceThreshold, f_classif
     from sklearn.impute import SimpleImputer
@@ -140,7 +141,10 @@ def reference_pipeline(name: str, seed: int):
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    inner = StratifiedKFold(REFERENCE_INNER_SPLITS, shuffle=True, random_state=seed % (2**31 - 1))
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    inner = (StratifiedGroupKFold if grouped else StratifiedKFold)(REFERENCE_INNER_SPLITS, shuffle=True,
+                                                                    random_state=seed % (2**31 - 1))
     base = [("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
             ("constant", VarianceThreshold()), ("scale", StandardScaler())]
     if name == "l1_logistic":
@@ -226,11 +230,17 @@ def _reference_runner(method: Method, table: pd.DataFrame, y: np.ndarray, roles:
              if left_out else [])
 
     from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    groups = table[roles["groups"]].astype(str).to_numpy() if roles.get("groups") else None
 
     def fit_predict(fold):
-        est = (reference_pipeline(method.reference, fold.seed) if method.reference is not None
-               else clone(method.estimator))
-        est.fit(X.iloc[fold.train], y[fold.train])
+        if method.reference is None:
+            est = clone(method.estimator)
+        else:
+            est = reference_pipeline(method.reference, fold.seed, grouped=groups is not None)
+        kw = {"groups": groups[fold.train]} if groups is not None and isinstance(est, GridSearchCV) else {}
+        est.fit(X.iloc[fold.train], y[fold.train], **kw)
         return _scores(est, X.iloc[fold.test])
     return fit_predict, notes
 

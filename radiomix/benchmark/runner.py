@@ -21,7 +21,7 @@ __all__ = ["BenchmarkPlan", "discover_tables", "load_table", "plan_folds", "run_
 
 #: The kind recorded in a benchmark folder's marker (:data:`radiomix.outputs.MARKER`).
 BENCHMARK_KIND = "benchmark"
-TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".parquet")
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet")
 #: The status of a (table, method) result: ok, refused (before any fit, one line), error (during a fit),
 #: timeout (the per-table time limit passed; the worker was stopped).
 STATUSES = ("ok", "refused", "error", "timeout")
