@@ -7,7 +7,7 @@ columns, 100-1,300 features, numeric ids.
 
 Each table: ``radiomix.train(table, None, target="Target", id="ID", report=False)`` (nested CV, baselines, held-out
 SHAP, final model; no report or run folder, so nothing is written). Printed per table: rows x features, status
-(ok, or the one-line refusal), seconds, the headline with its CI, the volume baseline the run chose (or why none),
+(ok, or the one-line refusal), seconds, the headline with its CI, the baselines it compared with (names),
 and the verdict's first sentence; then the median and total seconds.
 """
 
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
         print(f"no tables in {DATA}", file=sys.stderr)
         return 2
     secs, bad = [], 0
-    print("| table | rows x features | status | seconds | headline (95% CI) | volume baseline | verdict |")
+    print("| table | rows x features | status | seconds | headline (95% CI) | baselines | verdict |")
     print("|---|---|---|---|---|---|---|")
     for p in paths:
         df = pd.read_csv(p)
@@ -54,8 +54,7 @@ def main(argv=None) -> int:
         secs.append(time.perf_counter() - t0)
         s = res.summary
         h = s["headline"]
-        vol = (s.get("baselines") or {}).get("volume") or {}
-        vtxt = vol.get("column") or vol.get("reason") or vol.get("note") or "-"
+        vtxt = ", ".join(sorted(s.get("baselines") or {})) or "-"
         verdict = str((s.get("verdict") or {}).get("sentence") or (s.get("verdict") or {}).get("text") or "")
         print(f"| {name} | {len(df)} x {df.shape[1] - 2} | ok | {secs[-1]:.0f} | {h['estimate']:.3f} "
               f"({h['ci_low']:.3f}-{h['ci_high']:.3f}) | {str(vtxt)[:60]} | {verdict.split('. ')[0][:120]} |",
