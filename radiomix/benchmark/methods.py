@@ -136,12 +136,10 @@ def reference_pipeline(name: str, seed: int, grouped: bool = False):
     from sklearn.feature_selection import SelectFromModel, SelectKBest, VarianceThreshold, f_classif
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, StratifiedKFold
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
-
-    from sklearn.model_selection import StratifiedGroupKFold
 
     inner = (StratifiedGroupKFold if grouped else StratifiedKFold)(REFERENCE_INNER_SPLITS, shuffle=True,
                                                                     random_state=seed % (2**31 - 1))
