@@ -15,7 +15,7 @@ def run_demo(out: str | os.PathLike = "radiomix_demo", *, n_patients: int = 150,
     """The mission path on a synthetic multi-site cohort, each stage through its public function:
     make_cohort -> extract (pyradiomics) -> merge (clinical + genetic) -> ``radiomix train`` with the shipped
     multi-site configuration (``params/train_multisite.yaml``: ComBat inside each training fold, surrogate-split
-    tree imputation, near-zero-variance + correlation filter + mRMR, tuned XGBoost, leave-one-site-out nested CV)
+    tree imputation, near-zero-variance + correlation filter + mRMR, tuned L2 logistic regression, leave-one-site-out nested CV)
     -> baselines under the same folds (log volume, clinical, no ComBat) -> held-out SHAP -> report.
 
     Writes ``cohort/`` (images, manifest, clinical, genetic, truth), ``features.parquet`` (+ sidecars),
@@ -74,7 +74,7 @@ def _stages(out: Path, con, *, n_patients, n_sites, n_jobs, random_state, params
               f"{len(g['genetic'])} genetic columns")
 
     t = time.perf_counter()
-    con.rule(f"4/4 radiomix train --config {config_path.name}: ComBat -> imputation -> mRMR -> XGBoost, "
+    con.rule(f"4/4 radiomix train --config {config_path.name}: ComBat -> imputation -> mRMR -> L2 logistic, "
              "leave-one-site-out nested CV, baselines, held-out SHAP, report")
     res = train(table.reset_index(), config_path, out=out / "run", id="id", n_jobs=n_jobs,
                 random_state=random_state)
