@@ -1,6 +1,7 @@
 """The command line: usage texts, train run folder files, and the demo end to end."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -79,6 +80,9 @@ def test_train_errors_are_clear(tmp_path):
 def test_demo_end_to_end(tmp_path):
     res = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "demo"), "--patients", "60", "--jobs", "2"])
     assert res.exit_code == 0, res.output
+    # issue #26: no Python warning formatting (path:line: Category: message, then the source line)
+    assert not re.search(r"\.py:\d+: \w*Warning", res.output), res.output
+    assert not re.search(r"^\s+warnings\.warn", res.output, re.M)
     metrics = json.loads((tmp_path / "demo" / "run" / "metrics.json").read_text())
     h = metrics["summary"]["headline"]  # leave-site-out: the mean per-site AUC, the console's last line
     assert h["name"] == "mean per-site AUC" and res.output.strip().splitlines()[-1].startswith(

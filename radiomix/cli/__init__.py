@@ -30,6 +30,34 @@ def _exit_interrupted(ctx=None):
     sys.exit(130)
 
 
+class _clean_warnings:
+    """While a command runs, a Python warning that reaches the console prints as one clean line (``warning
+    (Category): message``; a StudyNote as ``note: message``), each distinct one once: never the
+    ``/path/file.py:71: Category: ...`` form with its source line. Commands that count warnings print them
+    themselves (with ``(xN)``); this catches the rest (libraries' deprecations, layout notes)."""
+
+    def __enter__(self):
+        import warnings
+
+        self._old, seen = warnings.showwarning, set()
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            key = (category.__name__, str(message))
+            if key in seen:
+                return
+            seen.add(key)
+            label = "note" if category.__name__ == "StudyNote" else f"warning ({category.__name__})"
+            click.echo(f"{label}: {one_line(str(message))}", err=True)
+        warnings.showwarning = show
+        return self
+
+    def __exit__(self, *exc):
+        import warnings
+
+        warnings.showwarning = self._old
+        return False
+
+
 class RadiomixGroup(click.Group):
     """The ``radiomix`` group: input errors become one line with exit status 2 (the traceback only with
     ``--debug``), Ctrl-C ends with status 130 after the command has cleaned up its partial output, also when a
@@ -38,7 +66,7 @@ class RadiomixGroup(click.Group):
     def main(self, *args, **kwargs):
         from ..interrupts import catch_interrupts, interrupted
 
-        with catch_interrupts():
+        with catch_interrupts(), _clean_warnings():
             try:
                 rv = super().main(*args, standalone_mode=False, **kwargs)
             except click.exceptions.Abort as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import click
 
@@ -219,10 +220,15 @@ def demo(out, patients, sites, jobs, seed, signal, overwrite):
 
     t0 = time.perf_counter()
     try:
-        res = run_demo(out, n_patients=patients, n_sites=sites, n_jobs=jobs, random_state=seed, signal=signal,
-                       console=console(), overwrite=overwrite)
+        with warnings.catch_warnings(record=True) as caught:  # each distinct warning once, with its count
+            warnings.simplefilter("always")
+            warnings.filterwarnings("ignore", category=DeprecationWarning)  # libraries' own, not the user's business
+            warnings.filterwarnings("always", category=DeprecationWarning, module="radiomix")
+            res = run_demo(out, n_patients=patients, n_sites=sites, n_jobs=jobs, random_state=seed, signal=signal,
+                           console=console(), overwrite=overwrite)
     except ValueError as err:
         raise click.ClickException(str(err)) from err
+    print_warnings(caught)
     print_summary(res["train"].summary)
     con = console()
     con.print(f"demo finished in {time.perf_counter() - t0:.0f} s; files:")
