@@ -112,3 +112,24 @@ def test_version_names_radiomix_and_the_libraries_behind_its_numbers():
         first, second = res.output.strip().splitlines()
         assert first == f"radiomix {__version__}"
         assert f"scikit-learn {version('scikit-learn')}" in second and f"xgboost {version('xgboost')}" in second
+
+
+def test_a_warning_reaching_the_console_is_one_clean_inert_line_once():
+    """Issue #26: no `path.py:NN: Category:` form; control characters of a message (a column name read from a file)
+    shown inert; the same warning twice prints once."""
+    import click
+
+    @click.command("warn-twice")
+    def warn_twice():
+        import warnings
+
+        for _ in range(2):
+            warnings.warn("column \x1b[31mred\x1b[0m is odd", UserWarning, stacklevel=1)
+
+    main.add_command(warn_twice)
+    try:
+        res = CliRunner().invoke(main, ["warn-twice"])
+    finally:
+        main.commands.pop("warn-twice")
+    assert res.exit_code == 0
+    assert res.output == "warning (UserWarning): column \\x1b[31mred\\x1b[0m is odd\n"

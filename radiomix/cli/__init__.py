@@ -8,7 +8,7 @@ import sys
 import click
 
 from .. import __version__
-from .console import one_line
+from .console import console, one_line, safe_text
 
 __all__ = ["main", "InputError", "INPUT_ERRORS"]
 
@@ -47,7 +47,8 @@ class _clean_warnings:
                 return
             seen.add(key)
             label = "note" if category.__name__ == "StudyNote" else f"warning ({category.__name__})"
-            click.echo(f"{label}: {one_line(str(message))}", err=True)
+            # control characters and markup of a message (a column name from a file) shown inert
+            console().print(f"[yellow]{label}:[/] {safe_text(one_line(str(message)))}", highlight=False, soft_wrap=True)
         warnings.showwarning = show
         return self
 
