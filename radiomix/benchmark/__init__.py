@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .methods import REFERENCES, Method, resolve_methods, table_hash
+from .methods import REFERENCES, Method, error_line, resolve_methods, table_hash
 from .runner import (
     BENCHMARK_KIND,
     BenchmarkPlan,
@@ -131,7 +131,7 @@ def run_benchmark(tables, methods, out, *, plan: BenchmarkPlan | None = None, n_
             table, y, _ = load_table(path, plan)
             prepared[tname] = (path, table, y, plan_folds(table, y, plan))
         except ValueError as err:
-            refused[tname] = f"{type(err).__name__}: {' '.join(str(err).split())[:500]}"
+            refused[tname] = error_line(err)
     if not prepared:
         first = next(iter(refused.items()), None)
         raise ValueError(f"every table was refused before any fit; the first: {first[0]}: {first[1]}"

@@ -38,6 +38,11 @@ REFERENCES = {
 }
 
 
+def error_line(err: BaseException) -> str:
+    """``Category: message`` of an exception on one line, at most 500 characters of message (result files)."""
+    return f"{type(err).__name__}: {' '.join(str(err).split())[:500]}"
+
+
 class Refused(Exception):
     """A method refused a table before any fit (the one-line reason is the message)."""
 
@@ -201,7 +206,7 @@ def run_method(method: Method, table: pd.DataFrame, y: np.ndarray, folds, *, rol
             else:
                 fit_predict, notes = _radiomix_runner(method, table, y, roles)
         except (ValueError, LookupError, TypeError) as err:
-            raise Refused(f"{type(err).__name__}: {' '.join(str(err).split())[:500]}") from err
+            raise Refused(error_line(err)) from err
         out = []
         for fold in folds:
             t0 = time.perf_counter()

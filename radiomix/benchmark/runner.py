@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .methods import Refused, limit_threads, run_method
+from .methods import Refused, error_line, limit_threads, run_method
 
 __all__ = ["BenchmarkPlan", "discover_tables", "load_table", "plan_folds", "run_tasks", "run_tasks_dask",
            "compute_pair", "BENCHMARK_KIND"]
@@ -153,7 +153,7 @@ def compute_pair(task: dict) -> dict:
     except Refused as err:
         result.update(status="refused", message=str(err), folds=[])
     except Exception as err:  # any failure inside a fit is recorded, not raised: the other pairs go on
-        result.update(status="error", message=_one_line(err), folds=[])
+        result.update(status="error", message=error_line(err), folds=[])
     result["seconds"] = round(time.monotonic() - t0, 2)
     return result
 
@@ -197,10 +197,6 @@ def run_tasks_dask(tasks: list[dict], client, *, progress: bool = True, on_resul
         bar.close()
         if own:
             client.close()
-
-
-def _one_line(err: BaseException) -> str:
-    return f"{type(err).__name__}: {' '.join(str(err).split())[:500]}"
 
 
 def run_tasks(tasks: list[dict], *, n_jobs: int = 1, progress: bool = True, time_limit: float | None = None,
